@@ -1,0 +1,20 @@
+// Error types. Every failure the user can cause (bad file, bad flag, bad weights) is reported as one
+// of these, with a message that names the file and, where there is one, the tensor.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace arrowquant {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// A file is malformed: truncated, inconsistent header, wrong schema, checksum mismatch.
+class FormatError : public Error { using Error::Error; };
+// The file system said no: missing file, unwritable directory, short write.
+class IoError : public Error { using Error::Error; };
+// The weights or settings are unusable: NaN/Inf, unknown format, bad group size.
+class ValueError : public Error { using Error::Error; };
+
+}  // namespace arrowquant

@@ -1,0 +1,17 @@
+// Bit packing, layout "lsb_rows_v1": each tensor row's codes form one little-endian bit stream,
+// code i occupying bits [i*bits, (i+1)*bits) counted from the least significant bit of byte 0; each
+// row is padded with zero bits to a whole byte. So for 4 bits, byte 0 holds code 0 in its low
+// nibble and code 1 in its high nibble; for 2 bits, codes 0..3 from low to high bit pairs; 3-bit
+// codes straddle bytes (8 codes per 3 bytes); 8-bit codes are bytes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace arrowquant {
+
+// codes: cols values, each < 2^bits. out: packed_row_bytes(cols, bits) bytes.
+void pack_row(const uint8_t* codes, int64_t cols, int bits, uint8_t* out);
+// packed may be unaligned (it comes straight from a memory-mapped file).
+void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes);
+
+}  // namespace arrowquant

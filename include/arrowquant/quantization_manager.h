@@ -1,0 +1,65 @@
+// QuantizationManager (the seed's API): quantises a model, tensor by tensor, into a model folder
+// (model.parquet + metadata.json + the tokenizer/config files), loads quantised models back and
+// reports what was done.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/quant_config.h"
+#include "arrowquant/weight_loader.h"
+
+namespace arrowquant {
+
+struct TensorReport {
+  std::string name;
+  Shape shape;
+  std::string format;      // quant_type or the stored dtype
+  int64_t group_size = 0;
+  int64_t num_params = 0;
+  size_t stored_bytes = 0;
+  double bits_per_weight = 0;
+  double rel_rmse = -1, cosine = -1;  // < 0: not quantised
+  std::string reason;
+};
+
+struct QuantizeReport {
+  std::string source, source_kind, output;
+  QuantConfig config;
+  std::vector<TensorReport> tensors;
+  size_t file_bytes = 0;       // model.parquet on disk
+  size_t source_f16_bytes = 0; // what the float tensors take in FP16 (the usual baseline)
+  double seconds = 0;
+  nlohmann::json to_json() const;
+  std::string to_markdown() const;
+};
+
+struct ProgressEvent {
+  size_t index, total;
+  const std::string& tensor;
+};
+using ProgressFn = std::function<void(const ProgressEvent&)>;
+
+class QuantizationManager {
+ public:
+  explicit QuantizationManager(QuantConfig config) : config_(std::move(config)) {}
+  const QuantConfig& config() const { return config_; }
+
+  // Quantises `model_path` (any input TensorSource reads) into the folder `output_dir`. The folder
+  // is built under a temporary name and renamed at the end: an interrupted run leaves nothing that
+  // looks complete. overwrite: replace an existing output folder.
+  QuantizeReport quantize(const std::string& model_path, const std::string& output_dir, bool overwrite = false,
+                          const ProgressFn& progress = nullptr);
+
+  static std::unique_ptr<WeightLoader> load_quantized(const std::string& path) { return WeightLoader::open(path); }
+  // A report over an existing quantised file (what `inspect` shows).
+  static QuantizeReport report(const WeightLoader& w);
+
+ private:
+  QuantConfig config_;
+};
+
+}  // namespace arrowquant

@@ -1,0 +1,84 @@
+// WeightLoader: opens a weights table (a model folder or a .parquet file), tells V1 from V2 by its
+// schema, memory-maps the file and hands out tensors without copying: the packed bytes of a V2
+// tensor are pointers into the map. Dequantisation to float32 happens one tensor at a time, on request.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/mmap_file.h"
+#include "arrowquant/quantize.h"
+#include "arrowquant/tensor.h"
+
+namespace arrowquant {
+
+// One Parquet row of a tensor: a run of its rows.
+struct StoredChunk {
+  int64_t row_start = 0, rows = 0;
+  const uint8_t* data = nullptr;  // into the memory map (V2) or into decoded Arrow buffers (V1)
+  size_t nbytes = 0;
+  const uint8_t* scales = nullptr;
+  size_t scales_nbytes = 0;
+  const uint8_t* zero_points = nullptr;
+  size_t zero_points_nbytes = 0;
+  uint64_t checksum = 0;
+  bool has_checksum = false;
+};
+
+struct StoredTensor {
+  std::string name;
+  Shape shape;
+  DType dtype = DType::F32;               // unquantised element type (of raw data when format is null)
+  const QuantFormat* format = nullptr;    // nullptr: stored unquantised
+  int64_t group_size = 0;
+  int64_t num_params = 0;
+  std::vector<StoredChunk> chunks;
+  double rel_rmse = -1, cosine = -1;      // < 0 when unknown
+  size_t stored_bytes() const;            // data + scales + zero points
+  double bits_per_weight() const;
+  std::string format_name() const;        // quant_type, or the dtype when unquantised
+};
+
+class WeightLoader {
+ public:
+  // path: a folder holding model.parquet (and metadata.json), or a .parquet file. Throws
+  // FormatError (naming the file, the column or the tensor) for anything that does not validate.
+  static std::unique_ptr<WeightLoader> open(const std::string& path);
+  ~WeightLoader();
+
+  int format_version() const { return version_; }
+  const std::string& path() const { return file_path_; }
+  const std::vector<StoredTensor>& tensors() const { return tensors_; }
+  const StoredTensor* find(const std::string& name) const;
+  const StoredTensor& tensor(const std::string& name) const;  // throws ValueError
+  const MappedFile& mapping() const { return *map_; }
+
+  // The float32 values of a tensor; checks the stored checksums first (FormatError on mismatch).
+  FloatTensor dequantize(const std::string& name) const;
+  // Raw bytes of an unquantised tensor (any dtype).
+  std::vector<uint8_t> raw_bytes(const std::string& name) const;
+  // A view over one chunk of a quantised tensor, pointing into the file.
+  PackedView packed(const StoredTensor& t, size_t chunk) const;
+  void verify_checksums(const StoredTensor& t) const;
+
+  // Parquet key-value metadata merged with metadata.json beside the file, when present.
+  const nlohmann::json& metadata() const { return metadata_; }
+  nlohmann::json model_config() const;
+
+ private:
+  WeightLoader() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<MappedFile> map_;
+  std::string file_path_;
+  int version_ = 0;
+  std::vector<StoredTensor> tensors_;
+  nlohmann::json metadata_;
+};
+
+// Finds the weights file in a model folder (model.parquet, else the only *.parquet).
+std::string find_weights_file(const std::string& path);
+
+}  // namespace arrowquant

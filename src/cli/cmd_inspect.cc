@@ -1,0 +1,49 @@
+#include <cstdio>
+
+#include "arrowquant/quantization_manager.h"
+#include "arrowquant/util.h"
+#include "cli/commands.h"
+
+namespace arrowquant::cli {
+
+Runner add_inspect(CLI::App& app) {
+  auto path = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto verify = std::make_shared<bool>(false);
+  app.add_option("FILE", *path, "A Parquet weights file (V1 or V2) or a model folder holding one")->required();
+  app.add_flag("--json", *json, "Print JSON instead of a table");
+  app.add_flag("--verify", *verify, "Check every row's checksum (reads the whole file)");
+  return [=]() {
+    auto w = WeightLoader::open(*path);
+    if (*verify)
+      for (const auto& t : w->tensors()) w->verify_checksums(t);
+    QuantizeReport r = QuantizationManager::report(*w);
+    if (*json) {
+      auto j = r.to_json();
+      j["format_version"] = w->format_version();
+      if (*verify) j["checksums"] = "ok";
+      printf("%s\n", j.dump(2).c_str());
+      return 0;
+    }
+    printf("%s: Parquet weights V%d, %zu tensors, %s\n\n", w->path().c_str(), w->format_version(),
+           w->tensors().size(), human_bytes(double(r.file_bytes)).c_str());
+    printf("%-52s %-16s %-10s %6s %7s %12s %9s %9s\n", "tensor", "shape", "format", "group", "bits/w", "bytes",
+           "rel_rmse", "cosine");
+    size_t bytes = 0;
+    int64_t params = 0;
+    for (const auto& t : r.tensors) {
+      char e1[16] = "-", e2[16] = "-";
+      if (t.rel_rmse >= 0) { snprintf(e1, sizeof e1, "%.4f", t.rel_rmse); snprintf(e2, sizeof e2, "%.5f", t.cosine); }
+      printf("%-52s %-16s %-10s %6lld %7.3f %12zu %9s %9s\n", t.name.c_str(), shape_str(t.shape).c_str(),
+             t.format.c_str(), (long long)t.group_size, t.bits_per_weight, t.stored_bytes, e1, e2);
+      bytes += t.stored_bytes;
+      params += t.num_params;
+    }
+    printf("\ntotal: %lld parameters, %zu bytes of tensors (%.3f bits/weight), file %zu bytes%s\n",
+           (long long)params, bytes, params ? 8.0 * double(bytes) / double(params) : 0.0, r.file_bytes,
+           *verify ? ", checksums ok" : "");
+    return 0;
+  };
+}
+
+}  // namespace arrowquant::cli

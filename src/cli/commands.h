@@ -1,0 +1,14 @@
+// Each subcommand registers its options on the CLI11 app and returns the function that runs it.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace arrowquant::cli {
+
+using Runner = std::function<int()>;
+Runner add_quantize(CLI::App& app);
+Runner add_inspect(CLI::App& app);
+Runner add_dequantize(CLI::App& app);
+Runner add_bench(CLI::App& app);
+
+}  // namespace arrowquant::cli

@@ -1,0 +1,45 @@
+// arrowquant: the command line, a thin shell over the library.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <map>
+
+#include "arrowquant/error.h"
+#include "arrowquant/util.h"
+#include "arrowquant/version.h"
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace arrowquant;
+  CLI::App app{"ArrowQuant " ARROWQUANT_VERSION
+               ": quantise transformer weights to 2-8 bits, stored as Parquet, loaded memory-mapped."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", ARROWQUANT_VERSION);
+  std::map<CLI::App*, cli::Runner> runners;
+  auto reg = [&](const char* name, const char* help, cli::Runner (*add)(CLI::App&)) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    runners[sub] = add(*sub);
+  };
+  reg("quantize", "Quantise a model (HF folder, safetensors, llama2.c .bin, or Parquet V1) into a model folder",
+      cli::add_quantize);
+  reg("inspect", "Show every tensor of a Parquet weights file: format, shape, bits per weight, bytes, error",
+      cli::add_inspect);
+  reg("dequantize", "Write a quantised model back to float safetensors, for other tools", cli::add_dequantize);
+  reg("bench", "Benchmarks (bench load: time to open and dequantise weight files)", cli::add_bench);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  install_interrupt_handler();
+  try {
+    for (auto* sub : app.get_subcommands())
+      if (runners.count(sub)) return runners[sub]();
+  } catch (const Error& e) {
+    fprintf(stderr, "arrowquant: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fprintf(stderr, "arrowquant: unexpected error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

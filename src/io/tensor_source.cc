@@ -1,0 +1,221 @@
+#include "arrowquant/tensor_source.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "arrowquant/error.h"
+#include "arrowquant/llama2c.h"
+#include "arrowquant/safetensors.h"
+#include "arrowquant/util.h"
+#include "arrowquant/weight_loader.h"
+
+namespace fs = std::filesystem;
+
+namespace arrowquant {
+
+nlohmann::json read_json_file(const std::string& path) {
+  try {
+    return nlohmann::json::parse(read_text_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(path + ": invalid JSON: " + e.what());
+  }
+}
+
+namespace {
+
+// Tokenizer and config files a model folder carries; copied next to the quantised weights.
+const char* kCompanionNames[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                                 "special_tokens_map.json", "merges.txt", "vocab.json",
+                                 "generation_config.json", "modules.json", "sentence_bert_config.json",
+                                 "config_sentence_transformers.json", "tokenizer.model", "tok512.bin"};
+
+std::vector<std::string> companions_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const char* n : kCompanionNames)
+    if (fs::is_regular_file(dir / n, ec)) out.push_back((dir / n).string());
+  if (fs::is_directory(dir / "1_Pooling", ec) && fs::is_regular_file(dir / "1_Pooling" / "config.json", ec))
+    out.push_back((dir / "1_Pooling" / "config.json").string());
+  return out;
+}
+
+FloatTensor view_to_f32(const TensorView& v) {
+  if (!dtype_is_float(v.dtype))
+    throw ValueError("tensor " + v.name + " holds " + std::string(dtype_name(v.dtype)) + ", not floats");
+  FloatTensor t{v.name, v.shape, std::vector<float>(size_t(num_elements(v.shape)))};
+  convert_to_f32(v.dtype, v.data, t.values.size(), t.values.data());
+  return t;
+}
+
+// Shared by the safetensors and llama2.c sources: tensors are views into memory maps.
+class ViewSource : public TensorSource {
+ public:
+  const std::vector<SourceTensorInfo>& tensors() const override { return infos_; }
+  FloatTensor read_f32(const std::string& name) const override { return view_to_f32(view(name)); }
+  std::vector<uint8_t> read_raw(const std::string& name) const override {
+    const TensorView& v = view(name);
+    return std::vector<uint8_t>(v.data, v.data + v.nbytes);
+  }
+  nlohmann::json model_config() const override { return config_; }
+  std::vector<std::string> companion_files() const override { return companions_; }
+
+ protected:
+  void add(const TensorView& v) {
+    if (index_.count(v.name)) throw FormatError("tensor " + v.name + " appears twice");
+    index_[v.name] = &v;
+    infos_.push_back({v.name, v.dtype, v.shape});
+  }
+  const TensorView& view(const std::string& name) const {
+    auto it = index_.find(name);
+    if (it == index_.end()) throw ValueError("no tensor named " + name);
+    return *it->second;
+  }
+  std::vector<SourceTensorInfo> infos_;
+  std::map<std::string, const TensorView*> index_;
+  nlohmann::json config_ = nlohmann::json::object();
+  std::vector<std::string> companions_;
+};
+
+class SafetensorsSource : public ViewSource {
+ public:
+  // files: one file, or the shards named by model.safetensors.index.json.
+  SafetensorsSource(const std::vector<std::string>& files, const fs::path& dir, bool sharded)
+      : sharded_(sharded) {
+    for (const auto& f : files) {
+      shards_.push_back(std::make_unique<SafetensorsFile>(f));
+      for (const auto& v : shards_.back()->tensors()) add(v);
+    }
+    std::error_code ec;
+    if (fs::is_regular_file(dir / "config.json", ec)) config_ = read_json_file((dir / "config.json").string());
+    companions_ = companions_in(dir);
+  }
+  std::string kind() const override { return sharded_ ? "safetensors-sharded" : "safetensors"; }
+
+ private:
+  bool sharded_;
+  std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+};
+
+class Llama2cSource : public ViewSource {
+ public:
+  explicit Llama2cSource(const std::string& file) : ckpt_(file) {
+    for (const auto& v : ckpt_.tensors()) add(v);
+    const auto& c = ckpt_.config();
+    // The equivalent Hugging Face config, so that one runtime reads both.
+    config_ = {{"architectures", {"LlamaForCausalLM"}},
+               {"model_type", "llama"},
+               {"hidden_size", c.dim},
+               {"intermediate_size", c.hidden_dim},
+               {"num_hidden_layers", c.n_layers},
+               {"num_attention_heads", c.n_heads},
+               {"num_key_value_heads", c.n_kv_heads},
+               {"vocab_size", c.vocab_size},
+               {"max_position_embeddings", c.seq_len},
+               {"rms_norm_eps", 1e-5},
+               {"rope_theta", 10000.0},
+               {"tie_word_embeddings", c.shared_classifier},
+               {"arrowquant_source_format", "llama2c"},
+               // llama2.c rotates adjacent pairs (q[2i], q[2i+1]); HF Llama rotates halves.
+               {"arrowquant_rope_layout", "interleaved"}};
+    fs::path dir = fs::path(file).parent_path();
+    std::error_code ec;
+    if (fs::is_regular_file(dir / "tok512.bin", ec)) companions_.push_back((dir / "tok512.bin").string());
+    else if (fs::is_regular_file(dir / "tokenizer.bin", ec)) companions_.push_back((dir / "tokenizer.bin").string());
+  }
+  std::string kind() const override { return "llama2c"; }
+
+ private:
+  Llama2cCheckpoint ckpt_;
+};
+
+class ParquetSource : public TensorSource {
+ public:
+  explicit ParquetSource(const std::string& path) : w_(WeightLoader::open(path)) {
+    for (const auto& t : w_->tensors()) infos_.push_back({t.name, t.dtype, t.shape});
+    companions_ = companions_in(fs::path(w_->path()).parent_path());
+  }
+  std::string kind() const override { return w_->format_version() == 1 ? "parquet-v1" : "parquet-v2"; }
+  const std::vector<SourceTensorInfo>& tensors() const override { return infos_; }
+  FloatTensor read_f32(const std::string& name) const override {
+    if (w_->tensor(name).format)
+      throw ValueError("tensor " + name + " in " + w_->path() +
+                       " is already quantised; quantise from the original weights instead");
+    return w_->dequantize(name);
+  }
+  std::vector<uint8_t> read_raw(const std::string& name) const override { return w_->raw_bytes(name); }
+  nlohmann::json model_config() const override { return w_->model_config(); }
+  std::vector<std::string> companion_files() const override { return companions_; }
+
+ private:
+  std::unique_ptr<WeightLoader> w_;
+  std::vector<SourceTensorInfo> infos_;
+  std::vector<std::string> companions_;
+};
+
+bool has_magic(const std::string& file, const char* magic, size_t n) {
+  std::ifstream in(file, std::ios::binary);
+  std::string buf(n, '\0');
+  return in.read(buf.data(), std::streamsize(n)) && std::memcmp(buf.data(), magic, n) == 0;
+}
+
+bool looks_like_safetensors(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  char buf[9];
+  return in.read(buf, 9) && buf[8] == '{';
+}
+
+std::unique_ptr<TensorSource> open_file(const std::string& file) {
+  if (has_magic(file, "PAR1", 4)) return std::make_unique<ParquetSource>(file);
+  if (looks_like_safetensors(file))
+    return std::make_unique<SafetensorsSource>(std::vector<std::string>{file}, fs::path(file).parent_path(), false);
+  if (Llama2cCheckpoint::looks_like(file)) return std::make_unique<Llama2cSource>(file);
+  throw FormatError(file + ": unknown model format (expected safetensors, a llama2.c checkpoint or Parquet)");
+}
+
+}  // namespace
+
+std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return open_file(path);
+  if (!fs::is_directory(path, ec)) throw IoError(path + ": no such file or folder");
+  const fs::path dir(path);
+  if (fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
+    auto idx = read_json_file((dir / "model.safetensors.index.json").string());
+    if (!idx.contains("weight_map") || !idx["weight_map"].is_object())
+      throw FormatError((dir / "model.safetensors.index.json").string() + ": no weight_map object");
+    std::vector<std::string> files;
+    for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
+      if (!it.value().is_string()) throw FormatError("model.safetensors.index.json: weight_map values must be file names");
+      std::string f = (dir / it.value().get<std::string>()).string();
+      if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+    }
+    auto src = std::make_unique<SafetensorsSource>(files, dir, true);
+    // Every tensor the index names must be in the shard it names.
+    for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
+      bool found = false;
+      for (const auto& t : src->tensors()) found |= t.name == it.key();
+      if (!found)
+        throw FormatError("model.safetensors.index.json names tensor " + it.key() + " but no shard holds it");
+    }
+    return src;
+  }
+  if (fs::is_regular_file(dir / "model.safetensors", ec))
+    return std::make_unique<SafetensorsSource>(std::vector<std::string>{(dir / "model.safetensors").string()}, dir, false);
+  std::vector<std::string> parquet, bins, st;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file()) continue;
+    auto ext = e.path().extension();
+    if (ext == ".parquet") parquet.push_back(e.path().string());
+    else if (ext == ".safetensors") st.push_back(e.path().string());
+    else if (ext == ".bin" && Llama2cCheckpoint::looks_like(e.path().string())) bins.push_back(e.path().string());
+  }
+  if (!parquet.empty()) return std::make_unique<ParquetSource>(path);
+  if (st.size() == 1) return std::make_unique<SafetensorsSource>(st, dir, false);
+  if (bins.size() == 1) return std::make_unique<Llama2cSource>(bins[0]);
+  throw FormatError(path + ": no model found (expected model.safetensors, model.safetensors.index.json, "
+                    "a llama2.c .bin checkpoint or a .parquet weights table)");
+}
+
+}  // namespace arrowquant

@@ -1,0 +1,174 @@
+#include "arrowquant/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "arrowquant/error.h"
+#include "arrowquant/pack.h"
+#include "arrowquant/util.h"
+
+namespace arrowquant {
+
+ClipMethod clip_method_from_name(const std::string& name) {
+  if (name == "minmax") return ClipMethod::MinMax;
+  if (name == "mse") return ClipMethod::Mse;
+  throw ValueError("unknown clip method \"" + name + "\" (known: minmax, mse)");
+}
+
+PackedView view_of(const QuantizedTensor& q) {
+  return {q.format, q.geom, q.codes.data(), q.scales.data(),
+          q.format->symmetric ? nullptr : q.zero_points.data()};
+}
+
+int64_t first_nonfinite(const float* v, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return int64_t(i);
+  return -1;
+}
+
+namespace {
+
+// Scale and zero point of one group, with the scale already rounded to float16 (the stored value),
+// so that codes are chosen against exactly what dequantisation will use.
+struct GroupParams {
+  uint16_t scale_f16 = 0;
+  float scale = 0;
+  int zero = 0;
+};
+
+GroupParams make_params(float scale, float lo, const QuantFormat& f) {
+  GroupParams p;
+  p.scale_f16 = f32_to_f16(scale);
+  p.scale = f16_to_f32(p.scale_f16);
+  if (f.symmetric) {
+    p.zero = f.mid_code();
+  } else if (p.scale > 0) {
+    p.zero = std::clamp(int(std::lround(-lo / p.scale)), 0, f.max_code());
+  }
+  return p;
+}
+
+inline int code_of(float x, const GroupParams& p, int max_code) {
+  if (p.scale <= 0) return p.zero;
+  return std::clamp(int(std::nearbyint(x / p.scale)) + p.zero, 0, max_code);
+}
+
+double group_sq_error(const float* x, int64_t n, const GroupParams& p, int max_code) {
+  double err = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = x[i] - p.scale * float(code_of(x[i], p, max_code) - p.zero);
+    err += double(d) * d;
+  }
+  return err;
+}
+
+GroupParams choose_params(const float* x, int64_t n, const QuantFormat& f, ClipMethod clip) {
+  float lo = 0, hi = 0;  // affine ranges always include zero so the zero point is a valid code
+  for (int64_t i = 0; i < n; ++i) { lo = std::min(lo, x[i]); hi = std::max(hi, x[i]); }
+  const int qmax = f.max_code();
+  auto candidate = [&](float shrink, int sym_denominator) {
+    if (f.symmetric) {
+      const float amax = std::max(-lo, hi) * shrink;
+      return make_params(amax / float(sym_denominator), 0, f);
+    }
+    return make_params((hi - lo) * shrink / float(qmax), lo * shrink, f);
+  };
+  // Symmetric codes run from -mid to mid-1: try the scale that maps the largest magnitude to -mid
+  // and the one that maps it to mid-1 (which one fits better depends on the sign of the extreme).
+  const int den_a = f.mid_code(), den_b = std::max(1, f.mid_code() - 1);
+  GroupParams best = candidate(1.0f, den_a);
+  if (clip == ClipMethod::MinMax && !f.symmetric) return best;
+  double best_err = group_sq_error(x, n, best, qmax);
+  const int steps = clip == ClipMethod::Mse ? 20 : 1;
+  for (int den : {den_a, den_b}) {
+    for (int s = 0; s < steps; ++s) {
+      const float shrink = 1.0f - 0.025f * float(s);
+      GroupParams p = candidate(shrink, den);
+      double e = group_sq_error(x, n, p, qmax);
+      if (e < best_err) { best_err = e; best = p; }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt) {
+  if (!opt.format) throw ValueError("no quantisation format given for " + t.name);
+  const QuantFormat& f = *opt.format;
+  QuantizedTensor q;
+  q.name = t.name;
+  q.shape = t.shape;
+  q.format = &f;
+  q.geom = quant_geometry(t.shape, opt.group_size);
+  if (size_t(num_elements(t.shape)) != t.values.size())
+    throw ValueError("tensor " + t.name + ": shape " + shape_str(t.shape) + " does not match " +
+                     std::to_string(t.values.size()) + " values");
+  if (int64_t bad = first_nonfinite(t.values.data(), t.values.size()); bad >= 0)
+    throw ValueError("tensor " + t.name + " has a non-finite value (" + std::to_string(t.values[bad]) +
+                     ") at flat index " + std::to_string(bad) + "; refusing to quantise it");
+  const auto& g = q.geom;
+  const int64_t groups = g.groups_per_row();
+  const size_t row_bytes = packed_row_bytes(g.cols, f.bits);
+  q.codes.assign(size_t(g.rows) * row_bytes, 0);
+  q.scales.assign(scale_bytes(g), 0);
+  q.zero_points.assign(zero_point_bytes(g, f), 0);
+
+  parallel_for(g.rows, opt.threads, [&](int64_t r0, int64_t r1) {
+    std::vector<uint8_t> codes(size_t(g.cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = t.values.data() + r * g.cols;
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const int64_t c0 = gi * g.group_size, n = std::min(g.group_size, g.cols - c0);
+        GroupParams p = choose_params(row + c0, n, f, opt.clip);
+        for (int64_t i = 0; i < n; ++i) codes[size_t(c0 + i)] = uint8_t(code_of(row[c0 + i], p, f.max_code()));
+        const size_t k = size_t(r * groups + gi);
+        if (std::isinf(p.scale))
+          throw ValueError("tensor " + t.name + ": a group's scale overflows float16 (|w| too large)");
+        std::memcpy(&q.scales[2 * k], &p.scale_f16, 2);
+        if (!f.symmetric) q.zero_points[k] = uint8_t(p.zero);
+      }
+      pack_row(codes.data(), g.cols, f.bits, q.codes.data() + size_t(r) * row_bytes);
+    }
+  });
+  return q;
+}
+
+void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, float* out) {
+  const QuantFormat& f = *v.format;
+  const auto& g = v.geom;
+  const int64_t groups = g.groups_per_row();
+  const size_t row_bytes = packed_row_bytes(g.cols, f.bits);
+  std::vector<uint8_t> codes(size_t(g.cols));
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    unpack_row(v.codes + size_t(r) * row_bytes, g.cols, f.bits, codes.data());
+    float* o = out + (r - row_begin) * g.cols;
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const size_t k = size_t(r * groups + gi);
+      uint16_t s16;
+      std::memcpy(&s16, v.scales + 2 * k, 2);
+      const float s = f16_to_f32(s16);
+      const float z = float(f.symmetric ? f.mid_code() : v.zero_points[k]);
+      const int64_t c0 = gi * g.group_size, n = std::min(g.group_size, g.cols - c0);
+      for (int64_t i = 0; i < n; ++i) o[c0 + i] = s * (float(codes[size_t(c0 + i)]) - z);
+    }
+  }
+}
+
+WeightError weight_error(const float* a, const float* b, size_t n) {
+  double dd = 0, aa = 0, bb = 0, ab = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double x = a[i], y = b[i];
+    dd += (x - y) * (x - y);
+    aa += x * x;
+    bb += y * y;
+    ab += x * y;
+  }
+  WeightError e;
+  e.rel_rmse = aa > 0 ? std::sqrt(dd / aa) : (dd > 0 ? 1.0 : 0.0);
+  e.cosine = (aa > 0 && bb > 0) ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+  return e;
+}
+
+}  // namespace arrowquant
