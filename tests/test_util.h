@@ -1,0 +1,72 @@
+// Helpers shared by the tests: temporary folders, running the CLI, paths to the real models.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace aqtest {
+
+namespace fs = std::filesystem;
+
+inline std::string source_dir() { return AQ_SOURCE_DIR; }
+inline std::string cli_path() { return AQ_CLI_PATH; }
+inline std::string minilm_dir() { return source_dir() + "/models/all-MiniLM-L6-v2"; }
+inline std::string stories_dir() { return source_dir() + "/models/stories260K"; }
+
+// A fresh folder under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("aqtest-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& leaf) const { return (path_ / leaf).string(); }
+  const fs::path& path() const { return path_; }
+  // Names in the folder, hidden ones included (to prove nothing was left behind).
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename().string());
+    return out;
+  }
+
+ private:
+  fs::path path_;
+};
+
+struct RunResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+inline RunResult run_cli(const std::string& args) {
+  std::string cmd = cli_path() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  RunResult r{-1, ""};
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int st = pclose(p);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+}  // namespace aqtest

@@ -1,0 +1,46 @@
+#include <fstream>
+
+#include "arrowquant/error.h"
+#include "arrowquant/llama2c.h"
+#include "arrowquant/tensor_source.h"
+#include "test_util.h"
+
+using namespace arrowquant;
+
+TEST(Llama2c, RealStories260K) {
+  Llama2cCheckpoint c(aqtest::stories_dir() + "/stories260K.bin");
+  EXPECT_EQ(c.config().dim, 64);
+  EXPECT_EQ(c.config().hidden_dim, 172);
+  EXPECT_EQ(c.config().n_layers, 5);
+  EXPECT_EQ(c.config().n_kv_heads, 4);
+  EXPECT_EQ(c.config().vocab_size, 512);
+  EXPECT_TRUE(c.config().shared_classifier);
+  EXPECT_EQ(c.tensors().size(), 1u + 5 * 9 + 1);
+  EXPECT_EQ(c.tensors()[0].name, "model.embed_tokens.weight");
+  auto src = open_tensor_source(aqtest::stories_dir());
+  EXPECT_EQ(src->kind(), "llama2c");
+  EXPECT_EQ(src->model_config()["num_key_value_heads"], 4);
+  FloatTensor k = src->read_f32("model.layers.2.self_attn.k_proj.weight");
+  EXPECT_EQ(k.shape, (Shape{32, 64}));
+}
+
+TEST(Llama2c, HeaderDisagreeingWithSizeIsRejected) {
+  aqtest::TempDir dir;
+  std::ifstream in(aqtest::stories_dir() + "/stories260K.bin", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir / "cut.bin", std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() - 100));
+  try {
+    Llama2cCheckpoint c(dir / "cut.bin");
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("implies"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TensorSource, UnknownFormat) {
+  aqtest::TempDir dir;
+  std::ofstream(dir / "weights.dat") << "this is not a model at all, just text";
+  EXPECT_THROW(open_tensor_source(dir / "weights.dat"), FormatError);
+  EXPECT_THROW(open_tensor_source(dir.path().string()), FormatError);
+  EXPECT_THROW(open_tensor_source(dir / "missing"), IoError);
+}

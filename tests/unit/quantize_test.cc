@@ -1,0 +1,122 @@
+#include <cmath>
+#include <cstring>
+
+#include "arrowquant/error.h"
+#include "arrowquant/quantize.h"
+#include "test_util.h"
+
+using namespace arrowquant;
+
+namespace {
+FloatTensor make(const std::string& name, Shape shape, uint32_t seed) {
+  FloatTensor t{name, shape, aqtest::random_floats(size_t(num_elements(shape)), seed, 0.05f)};
+  return t;
+}
+float scale_at(const QuantizedTensor& q, size_t k) {
+  uint16_t h;
+  std::memcpy(&h, q.scales.data() + 2 * k, 2);
+  return f16_to_f32(h);
+}
+}  // namespace
+
+// With min/max ranges the error is half a step plus what the stored precision costs at the edges
+// of the range: the integer zero point (half a step, affine) or the missing top code (symmetric,
+// half a step more), and the float16 rounding of the scale (max_code x 2^-11 steps).
+TEST(Quantize, ErrorWithinFormatBound) {
+  for (const auto& f : quant_formats()) {
+    for (int64_t gs : {0, 32, 64, 128, 256}) {
+      FloatTensor t = make("w", {24, 200}, 11);  // 200: ragged last group for every group size
+      QuantizedTensor q = quantize_rtn(t, {&f, gs, ClipMethod::MinMax, 2});
+      std::vector<float> back(t.values.size());
+      dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
+      const int64_t groups = q.geom.groups_per_row();
+      for (int64_t r = 0; r < q.geom.rows; ++r)
+        for (int64_t c = 0; c < q.geom.cols; ++c) {
+          const float s = scale_at(q, size_t(r * groups + c / q.geom.group_size));
+          const float bound = s * (1.0f + float(f.max_code()) / 2048.0f) + 1e-7f;
+          ASSERT_LE(std::fabs(back[r * 200 + c] - t.values[r * 200 + c]), bound)
+              << f.name << " group " << gs << " at " << r << "," << c;
+        }
+    }
+  }
+}
+
+TEST(Quantize, MseClipNeverWorseThanMinMax) {
+  FloatTensor t = make("w", {64, 256}, 5);
+  for (const auto& f : quant_formats()) {
+    double err[2];
+    int i = 0;
+    for (ClipMethod m : {ClipMethod::MinMax, ClipMethod::Mse}) {
+      QuantizedTensor q = quantize_rtn(t, {&f, 64, m, 1});
+      std::vector<float> back(t.values.size());
+      dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
+      err[i++] = weight_error(t.values.data(), back.data(), back.size()).rel_rmse;
+    }
+    EXPECT_LE(err[1], err[0] + 1e-12) << f.name;
+  }
+}
+
+TEST(Quantize, ErrorShrinksWithWidth) {
+  FloatTensor t = make("w", {32, 256}, 9);
+  double prev = 1e9;
+  for (int bits : {2, 3, 4, 8}) {
+    QuantizedTensor q = quantize_rtn(t, {find_quant_format(bits, false), 128, ClipMethod::Mse, 1});
+    std::vector<float> back(t.values.size());
+    dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
+    double e = weight_error(t.values.data(), back.data(), back.size()).rel_rmse;
+    EXPECT_LT(e, prev) << bits;
+    prev = e;
+  }
+  EXPECT_LT(prev, 0.01);  // int8
+}
+
+TEST(Quantize, ThreadCountDoesNotChangeTheResult) {
+  FloatTensor t = make("w", {37, 130}, 3);
+  auto a = quantize_rtn(t, {find_quant_format(3, false), 32, ClipMethod::Mse, 1});
+  auto b = quantize_rtn(t, {find_quant_format(3, false), 32, ClipMethod::Mse, 2});
+  EXPECT_EQ(a.codes, b.codes);
+  EXPECT_EQ(a.scales, b.scales);
+  EXPECT_EQ(a.zero_points, b.zero_points);
+}
+
+TEST(Quantize, ConstantAndZeroGroups) {
+  FloatTensor t{"c", {2, 64}, std::vector<float>(128, 0.0f)};
+  for (int i = 64; i < 128; ++i) t.values[i] = 0.25f;
+  for (const auto& f : quant_formats()) {
+    QuantizedTensor q = quantize_rtn(t, {&f, 32, ClipMethod::Mse, 1});
+    std::vector<float> back(128);
+    dequantize_rows(view_of(q), 0, 2, back.data());
+    for (int i = 0; i < 128; ++i) EXPECT_NEAR(back[i], t.values[i], 1e-3) << f.name << " " << i;
+  }
+}
+
+TEST(Quantize, RefusesNonFiniteWeightsNamingTheTensor) {
+  FloatTensor t = make("encoder.layer.3.attention.self.key.weight", {4, 32}, 1);
+  t.values[77] = NAN;
+  try {
+    quantize_rtn(t, {find_quant_format(4, false), 32, ClipMethod::Mse, 1});
+    FAIL() << "expected ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("encoder.layer.3.attention.self.key.weight"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("77"), std::string::npos);
+  }
+  t.values[77] = INFINITY;
+  EXPECT_THROW(quantize_rtn(t, {find_quant_format(2, true), 32, ClipMethod::Mse, 1}), ValueError);
+}
+
+TEST(Quantize, ShapeMismatchIsAnError) {
+  FloatTensor t{"w", {4, 8}, std::vector<float>(31)};
+  EXPECT_THROW(quantize_rtn(t, {find_quant_format(4, false), 32, ClipMethod::Mse, 1}), ValueError);
+}
+
+TEST(QuantFormat, TableLookups) {
+  EXPECT_EQ(quant_formats().size(), 8u);
+  EXPECT_EQ(find_quant_format("int3_sym")->bits, 3);
+  EXPECT_EQ(find_quant_format(2, false)->name, "int2_asym");
+  EXPECT_EQ(find_quant_format(5, false), nullptr);
+  EXPECT_THROW(quant_format_or_throw("nf5"), ValueError);
+  QuantGeometry g = quant_geometry({3, 4, 200}, 64);
+  EXPECT_EQ(g.rows, 12);
+  EXPECT_EQ(g.groups_per_row(), 4);
+  EXPECT_EQ(quant_geometry({10, 50}, 128).group_size, 50);  // a group never exceeds the row
+}

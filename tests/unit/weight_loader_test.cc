@@ -1,0 +1,193 @@
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <parquet/arrow/writer.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "arrowquant/error.h"
+#include "arrowquant/parquet_v2.h"
+#include "arrowquant/util.h"
+#include "arrowquant/weight_loader.h"
+#include "test_util.h"
+
+using namespace arrowquant;
+
+namespace {
+struct Written {
+  FloatTensor w;
+  QuantizedTensor q;
+  std::vector<float> expected;  // dequantised values
+  std::vector<float> bias;
+};
+
+Written write_model(const std::string& path, int64_t chunk_bytes, const QuantFormat& f) {
+  Written m;
+  m.w = {"layer.weight", {48, 96}, aqtest::random_floats(48 * 96, 42, 0.1f)};
+  m.q = quantize_rtn(m.w, {&f, 32, ClipMethod::Mse, 1});
+  m.expected.resize(m.w.values.size());
+  dequantize_rows(view_of(m.q), 0, m.q.geom.rows, m.expected.data());
+  m.bias = aqtest::random_floats(48, 1);
+  ParquetV2Writer w(path, chunk_bytes);
+  w.write_quantized(m.q, DType::F32, {true, {0.1, 0.99}});
+  w.write_raw("layer.bias", DType::F32, {48}, reinterpret_cast<const uint8_t*>(m.bias.data()));
+  w.close({{"arrowquant.format_version", "2"}});
+  return m;
+}
+}  // namespace
+
+TEST(WeightLoader, V2RoundTripIsZeroCopyAndExact) {
+  aqtest::TempDir dir;
+  for (const auto& f : quant_formats()) {
+    auto m = write_model(dir / "m.parquet", 1 << 20, f);
+    auto w = WeightLoader::open(dir / "m.parquet");
+    EXPECT_EQ(w->format_version(), 2);
+    const StoredTensor& t = w->tensor("layer.weight");
+    EXPECT_EQ(t.format, &f);
+    ASSERT_EQ(t.chunks.size(), 1u);
+    // The packed bytes are a pointer into the memory map, identical to what was written.
+    EXPECT_TRUE(w->mapping().contains(t.chunks[0].data, t.chunks[0].nbytes));
+    ASSERT_EQ(t.chunks[0].nbytes, m.q.codes.size());
+    EXPECT_EQ(std::memcmp(t.chunks[0].data, m.q.codes.data(), m.q.codes.size()), 0);
+    EXPECT_EQ(w->dequantize("layer.weight").values, m.expected) << f.name;
+    EXPECT_NEAR(t.cosine, 0.99, 1e-12);
+    auto b = w->dequantize("layer.bias");
+    EXPECT_EQ(b.values, m.bias);
+    EXPECT_TRUE(w->mapping().contains(w->tensor("layer.bias").chunks[0].data, 48 * 4));
+  }
+}
+
+TEST(WeightLoader, LargeTensorsAreChunkedByRows) {
+  aqtest::TempDir dir;
+  const auto& f = *find_quant_format(3, false);
+  auto m = write_model(dir / "m.parquet", 7 * 36, f);  // 3-bit rows of 96 = 36 bytes: 7 rows a chunk
+  auto w = WeightLoader::open(dir / "m.parquet");
+  const StoredTensor& t = w->tensor("layer.weight");
+  EXPECT_EQ(t.chunks.size(), 7u);  // ceil(48 / 7)
+  EXPECT_EQ(t.chunks[1].row_start, 7);
+  EXPECT_EQ(w->dequantize("layer.weight").values, m.expected);
+  EXPECT_EQ(w->dequantize("layer.bias").values, m.bias);
+}
+
+TEST(WeightLoader, ChecksumMismatchIsDetected) {
+  aqtest::TempDir dir;
+  write_model(dir / "m.parquet", 1 << 20, *find_quant_format(4, false));
+  size_t offset;
+  {
+    auto w = WeightLoader::open(dir / "m.parquet");
+    offset = size_t(w->tensor("layer.weight").chunks[0].data - w->mapping().data()) + 100;
+  }
+  {
+    std::fstream f(dir / "m.parquet", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(std::streamoff(offset));
+    char c;
+    f.read(&c, 1);
+    c ^= 0x5a;
+    f.seekp(std::streamoff(offset));
+    f.write(&c, 1);
+  }
+  auto w = WeightLoader::open(dir / "m.parquet");  // opening is lazy and still works
+  try {
+    w->dequantize("layer.weight");
+    FAIL() << "corruption not detected";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum mismatch"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("layer.weight"), std::string::npos);
+  }
+  EXPECT_NO_THROW(w->dequantize("layer.bias"));
+}
+
+TEST(WeightLoader, TruncatedParquet) {
+  aqtest::TempDir dir;
+  write_model(dir / "m.parquet", 1 << 20, *find_quant_format(4, false));
+  std::filesystem::resize_file(dir / "m.parquet", 2000);
+  EXPECT_THROW(WeightLoader::open(dir / "m.parquet"), FormatError);
+  std::ofstream(dir / "x.parquet") << "PAR1";
+  EXPECT_THROW(WeightLoader::open(dir / "x.parquet"), FormatError);
+}
+
+namespace {
+// A Parquet table with the given columns, written by Arrow with default settings.
+void write_table(const std::string& path, const std::shared_ptr<arrow::Table>& t) {
+  auto out = arrow::io::FileOutputStream::Open(path).ValueOrDie();
+  ASSERT_TRUE(parquet::arrow::WriteTable(*t, arrow::default_memory_pool(), out, 1024).ok());
+  ASSERT_TRUE(out->Close().ok());
+}
+std::shared_ptr<arrow::Array> strings(std::vector<std::string> v) {
+  arrow::StringBuilder b;
+  for (auto& s : v) (void)b.Append(s);
+  return b.Finish().ValueOrDie();
+}
+std::shared_ptr<arrow::Array> shapes(std::vector<std::vector<int32_t>> v) {
+  auto vb = std::make_shared<arrow::Int32Builder>();
+  arrow::ListBuilder b(arrow::default_memory_pool(), vb);
+  for (auto& s : v) { (void)b.Append(); for (int32_t d : s) (void)vb->Append(d); }
+  return b.Finish().ValueOrDie();
+}
+std::shared_ptr<arrow::Array> blobs(std::vector<std::string> v) {
+  arrow::BinaryBuilder b;
+  for (auto& s : v) (void)b.Append(s);
+  return b.Finish().ValueOrDie();
+}
+}  // namespace
+
+TEST(WeightLoader, V1TablesLoadUnchanged) {
+  aqtest::TempDir dir;
+  std::vector<uint16_t> h = {f32_to_f16(1.5f), f32_to_f16(-0.25f), f32_to_f16(3.0f), f32_to_f16(0.0f)};
+  std::vector<float> f = {0.5f, 2.0f};
+  auto schema = arrow::schema({arrow::field("layer_name", arrow::utf8()), arrow::field("shape", arrow::list(arrow::int32())),
+                               arrow::field("dtype", arrow::utf8()), arrow::field("data", arrow::binary()),
+                               arrow::field("num_params", arrow::int64())});
+  arrow::Int64Builder np;
+  (void)np.AppendValues(std::vector<int64_t>{4, 2});
+  auto t = arrow::Table::Make(schema, {strings({"a.weight", "a.bias"}), shapes({{2, 2}, {2}}),
+                                       strings({"torch.float16", "torch.float32"}),
+                                       blobs({std::string(reinterpret_cast<char*>(h.data()), 8),
+                                              std::string(reinterpret_cast<char*>(f.data()), 8)}),
+                                       np.Finish().ValueOrDie()});
+  write_table(dir / "v1.parquet", t);
+  auto w = WeightLoader::open(dir / "v1.parquet");
+  EXPECT_EQ(w->format_version(), 1);
+  EXPECT_EQ(w->dequantize("a.weight").values, (std::vector<float>{1.5f, -0.25f, 3.0f, 0.0f}));
+  EXPECT_EQ(w->dequantize("a.bias").values, f);
+  EXPECT_EQ(w->tensor("a.weight").format, nullptr);
+}
+
+TEST(WeightLoader, MissingOrMistypedColumn) {
+  aqtest::TempDir dir;
+  auto no_data = arrow::Table::Make(
+      arrow::schema({arrow::field("layer_name", arrow::utf8()), arrow::field("shape", arrow::list(arrow::int32())),
+                     arrow::field("dtype", arrow::utf8())}),
+      {strings({"a"}), shapes({{1}}), strings({"float32"})});
+  write_table(dir / "nodata.parquet", no_data);
+  try {
+    WeightLoader::open(dir / "nodata.parquet");
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"data\""), std::string::npos) << e.what();
+  }
+  arrow::Int64Builder bad;
+  (void)bad.Append(7);
+  auto mistyped = arrow::Table::Make(
+      arrow::schema({arrow::field("layer_name", arrow::utf8()), arrow::field("shape", arrow::int64()),
+                     arrow::field("dtype", arrow::utf8()), arrow::field("data", arrow::binary())}),
+      {strings({"a"}), bad.Finish().ValueOrDie(), strings({"float32"}), blobs({"abcd"})});
+  write_table(dir / "mistyped.parquet", mistyped);
+  try {
+    WeightLoader::open(dir / "mistyped.parquet");
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("\"shape\""), std::string::npos) << e.what();
+  }
+  auto wrong_size = arrow::Table::Make(
+      arrow::schema({arrow::field("layer_name", arrow::utf8()), arrow::field("shape", arrow::list(arrow::int32())),
+                     arrow::field("dtype", arrow::utf8()), arrow::field("data", arrow::binary())}),
+      {strings({"a.weight"}), shapes({{3}}), strings({"float32"}), blobs({"abcd"})});
+  write_table(dir / "size.parquet", wrong_size);
+  try {
+    WeightLoader::open(dir / "size.parquet");
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("a.weight"), std::string::npos) << e.what();
+  }
+}
