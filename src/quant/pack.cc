@@ -25,9 +25,26 @@ void pack_row(const uint8_t* codes, int64_t cols, int bits, uint8_t* out) {
 void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
   if (bits == 8) { std::memcpy(codes, packed, size_t(cols)); return; }
   const uint8_t mask = uint8_t((1u << bits) - 1);
-  if (bits == 4 || bits == 2) {
-    const int per = 8 / bits;
-    for (int64_t i = 0; i < cols; ++i) codes[i] = (packed[i / per] >> ((i % per) * bits)) & mask;
+  // Whole bytes first, in loops the compiler vectorises; then the tail codes one by one.
+  if (bits == 4) {
+    const int64_t whole = cols / 2;
+    for (int64_t b = 0; b < whole; ++b) {
+      codes[2 * b] = packed[b] & 0xf;
+      codes[2 * b + 1] = packed[b] >> 4;
+    }
+    if (cols & 1) codes[cols - 1] = packed[whole] & 0xf;
+    return;
+  }
+  if (bits == 2) {
+    const int64_t whole = cols / 4;
+    for (int64_t b = 0; b < whole; ++b) {
+      const uint8_t v = packed[b];
+      codes[4 * b] = v & 3;
+      codes[4 * b + 1] = (v >> 2) & 3;
+      codes[4 * b + 2] = (v >> 4) & 3;
+      codes[4 * b + 3] = v >> 6;
+    }
+    for (int64_t i = whole * 4; i < cols; ++i) codes[i] = (packed[whole] >> ((i - whole * 4) * 2)) & 3;
     return;
   }
   for (int64_t i = 0; i < cols; ++i) {

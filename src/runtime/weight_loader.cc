@@ -384,7 +384,9 @@ FloatTensor WeightLoader::dequantize(const std::string& name) const {
     float* dst = out.values.data() + c.row_start * cols;
     if (t.format) {
       PackedView v = packed(t, i);
-      dequantize_rows(v, 0, c.rows, dst);
+      // Rows are independent: split big tensors over the cores (a small one stays on this thread).
+      const int threads = c.rows * cols >= (int64_t(1) << 16) ? 0 : 1;
+      parallel_for(c.rows, threads, [&](int64_t r0, int64_t r1) { dequantize_rows(v, r0, r1, dst + r0 * cols); });
     } else {
       if (!dtype_is_float(t.dtype))
         throw ValueError("tensor " + t.name + " holds " + std::string(dtype_name(t.dtype)) + ", not floats");

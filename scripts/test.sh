@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: install, build, GoogleTest (unit + end-to-end on the real
+# models), then the pytest interop tests (pyarrow, DuckDB, Polars).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+./scripts/setup.sh
+./scripts/build.sh
+(cd build && ctest -j2 --output-on-failure --timeout 600)
+ARROWQUANT_CLI="$ROOT/build/arrowquant" .venv/bin/python -m pytest -q tests/python
