@@ -226,3 +226,22 @@ TEST(CliE2E, HelpOnEveryCommand) {
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << c << r.output;
   }
 }
+
+TEST(CliE2E, InterruptedRunLeavesNothingThatLooksComplete) {
+  aqtest::TempDir dir;
+  // SIGINT while the word embeddings are being quantised: the run stops between tensors, removes
+  // its temporary folder and exits non-zero.
+  std::string cmd = "sh -c '" + aqtest::cli_path() + " quantize " + aqtest::minilm_dir() + " -o " + (dir / "out") +
+                    " -q --threads 1 & pid=$!; sleep 0.4; kill -INT $pid; wait $pid; echo exit=$?' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  EXPECT_NE(out.find("interrupted"), std::string::npos) << out;
+  EXPECT_EQ(out.find("exit=0"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  EXPECT_TRUE(no_partial_left(dir));
+}
