@@ -97,11 +97,13 @@ QuantConfig resolve_quant_config(const std::string& yaml_path, const std::map<st
     }
     if (!root.IsMap()) throw ValueError(yaml_path + ": the config must be a mapping of settings");
     for (auto it = root.begin(); it != root.end(); ++it) {
-      std::string key = it->first.as<std::string>();
-      if (it->second.IsSequence()) {
-        for (const auto& v : it->second) yaml_kv.push_back({key == "pins" ? "pin" : key, v.as<std::string>()});
-      } else if (it->second.IsScalar()) {
-        yaml_kv.push_back({key, it->second.as<std::string>()});
+      // Copies: yaml-cpp's it->second refers into a temporary that dies within the statement.
+      const YAML::Node key_node = it->first, value = it->second;
+      const std::string key = key_node.as<std::string>();
+      if (value.IsSequence()) {
+        for (const auto& v : value) yaml_kv.push_back({key == "pins" ? "pin" : key, v.as<std::string>()});
+      } else if (value.IsScalar()) {
+        yaml_kv.push_back({key, value.as<std::string>()});
       } else {
         throw ValueError(yaml_path + ": setting \"" + key + "\" must be a value or a list");
       }
