@@ -45,7 +45,6 @@ std::string QuantizeReport::to_markdown() const {
                   "|---|---|---|---:|---:|---:|---:|---:|\n";
   char buf[512];
   for (const auto& t : tensors) {
-    std::string err = t.rel_rmse >= 0 ? "" : "-";
     char e1[32] = "-", e2[32] = "-";
     if (t.rel_rmse >= 0) { snprintf(e1, sizeof e1, "%.4f", t.rel_rmse); snprintf(e2, sizeof e2, "%.5f", t.cosine); }
     snprintf(buf, sizeof buf, "| %s | %s | %s | %lld | %.3f | %zu | %s | %s |\n", t.name.c_str(),
