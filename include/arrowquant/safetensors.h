@@ -1,6 +1,7 @@
 // Safetensors: https://github.com/huggingface/safetensors format. 8-byte little-endian header length,
 // a JSON header, then the tensor bytes. Every header is validated before any tensor is handed out.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,5 +39,12 @@ struct SafetensorsWriteItem {
 // Writes a safetensors file atomically (temporary name, then rename).
 void write_safetensors(const std::string& path, const std::vector<SafetensorsWriteItem>& items,
                        const std::map<std::string, std::string>& metadata = {});
+
+// The same, one tensor at a time: items give names, dtypes and shapes (data is ignored), and
+// produce(i) returns item i's bytes just before they are written, so only one tensor is in memory.
+using SafetensorsProducer = std::function<std::vector<uint8_t>(size_t)>;
+void write_safetensors_streaming(const std::string& path, const std::vector<SafetensorsWriteItem>& items,
+                                 const SafetensorsProducer& produce,
+                                 const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace arrowquant

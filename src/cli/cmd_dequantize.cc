@@ -19,26 +19,25 @@ Runner add_dequantize(CLI::App& app) {
   return [=]() {
     auto w = WeightLoader::open(*in);
     const DType dt = dtype_from_name(*dtype);
-    std::vector<std::vector<uint8_t>> bufs;
+    // Tensors are dequantised one at a time as the file is written: memory stays near one tensor.
+    const auto& tensors = w->tensors();
     std::vector<SafetensorsWriteItem> items;
+    for (const auto& t : tensors)
+      items.push_back({t.name, (!t.format && !dtype_is_float(t.dtype)) ? t.dtype : dt, t.shape, nullptr});
     Progress bar("dequantize");
-    size_t i = 0;
-    for (const auto& t : w->tensors()) {
-      bar.update(i++, w->tensors().size(), t.name);
-      if (!t.format && !dtype_is_float(t.dtype)) {
-        bufs.push_back(w->raw_bytes(t.name));
-        items.push_back({t.name, t.dtype, t.shape, nullptr});
-        continue;
-      }
-      FloatTensor f = w->dequantize(t.name);
-      std::vector<uint8_t> b(f.values.size() * dtype_size(dt));
-      convert_from_f32(dt, f.values.data(), f.values.size(), b.data());
-      bufs.push_back(std::move(b));
-      items.push_back({t.name, dt, t.shape, nullptr});
-    }
+    write_safetensors_streaming(
+        *out, items,
+        [&](size_t i) {
+          const StoredTensor& t = tensors[i];
+          bar.update(i, tensors.size(), t.name);
+          if (!t.format && !dtype_is_float(t.dtype)) return w->raw_bytes(t.name);
+          FloatTensor f = w->dequantize(t.name);
+          std::vector<uint8_t> b(f.values.size() * dtype_size(dt));
+          convert_from_f32(dt, f.values.data(), f.values.size(), b.data());
+          return b;
+        },
+        {{"format", "pt"}, {"arrowquant_source", w->path()}});
     bar.finish();
-    for (size_t k = 0; k < items.size(); ++k) items[k].data = bufs[k].data();
-    write_safetensors(*out, items, {{"format", "pt"}, {"arrowquant_source", w->path()}});
     printf("wrote %zu tensors to %s\n", items.size(), out->c_str());
     return 0;
   };

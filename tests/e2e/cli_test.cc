@@ -41,9 +41,9 @@ TEST(CliE2E, MiniLMSizesAndErrorsMeetTargets) {
     if (t["format"] == "int2_asym") { fp16 += 2.0 * t["num_params"].get<double>(); stored += t["bytes"].get<double>(); }
   EXPECT_GE(fp16 / stored, 7.0);
   for (const auto& t : j8["tensors"])
-    if (t.contains("cosine")) EXPECT_GE(t["cosine"].get<double>(), 0.9999) << t["name"];
+    if (t.contains("cosine")) { EXPECT_GE(t["cosine"].get<double>(), 0.9999) << t["name"]; }
   for (const auto& t : j4["tensors"])
-    if (t.contains("cosine")) EXPECT_GE(t["cosine"].get<double>(), 0.99) << t["name"];
+    if (t.contains("cosine")) { EXPECT_GE(t["cosine"].get<double>(), 0.99) << t["name"]; }
   // The folder is a complete model: config and tokenizer travel with the weights.
   for (const char* f : {"model.parquet", "metadata.json", "config.json", "vocab.txt", "tokenizer.json"})
     EXPECT_TRUE(std::filesystem::exists(dir / ("int2/" + std::string(f)))) << f;
@@ -126,8 +126,9 @@ TEST(CliE2E, ShardedSafetensorsGiveTheSameResult) {
   EXPECT_EQ(js["source_kind"], "safetensors-sharded");
   auto ws = WeightLoader::open(dir / "from_shards"), w1 = WeightLoader::open(dir / "from_single");
   for (const auto& t : w1->tensors())
-    if (t.format || dtype_is_float(t.dtype))
+    if (t.format || dtype_is_float(t.dtype)) {
       EXPECT_EQ(ws->dequantize(t.name).values, w1->dequantize(t.name).values) << t.name;
+    }
 
   // An index naming a tensor that no shard holds.
   index["weight_map"]["ghost.weight"] = "model-00001-of-00002.safetensors";
