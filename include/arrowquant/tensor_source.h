@@ -24,7 +24,8 @@ class TensorSource {
   // "safetensors", "safetensors-sharded", "llama2c", "parquet-v1", "parquet-v2".
   virtual std::string kind() const = 0;
   virtual const std::vector<SourceTensorInfo>& tensors() const = 0;
-  // The tensor converted to float32 (integer tensors are refused: use raw()).
+  // The tensor converted to float32 (integer tensors are refused: use raw()). A quantised tensor is
+  // dequantised when the source was opened with QuantizedTensors::Dequantize, refused otherwise.
   virtual FloatTensor read_f32(const std::string& name) const = 0;
   // Raw bytes of a tensor that is not float (e.g. BERT's int64 position_ids), stored unchanged.
   virtual std::vector<uint8_t> read_raw(const std::string& name) const = 0;
@@ -34,9 +35,14 @@ class TensorSource {
   virtual std::vector<std::string> companion_files() const { return {}; }
 };
 
+// What read_f32 does with an already quantised tensor: the quantiser refuses it (quantising twice
+// compounds the error silently); the model runtime dequantises it.
+enum class QuantizedTensors { Refuse, Dequantize };
+
 // Detects the format of `path` (a model folder or a single file) and opens it. Throws FormatError
 // with the path when nothing recognisable is there.
-std::unique_ptr<TensorSource> open_tensor_source(const std::string& path);
+std::unique_ptr<TensorSource> open_tensor_source(const std::string& path,
+                                                 QuantizedTensors quantized = QuantizedTensors::Refuse);
 
 // Reads a Hugging Face config.json (throws FormatError naming the file on bad JSON).
 nlohmann::json read_json_file(const std::string& path);

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   reg("inspect", "Show every tensor of a Parquet weights file: format, shape, bits per weight, bytes, error",
       cli::add_inspect);
   reg("dequantize", "Write a quantised model back to float safetensors, for other tools", cli::add_dequantize);
+  reg("encode", "Sentence embeddings from an encoder model (original or quantised)", cli::add_encode);
+  reg("validate", "Compare a quantised encoder with its original: embedding cosine, per-layer cosine, STS-B",
+      cli::add_validate);
   reg("bench", "Benchmarks (bench load: time to open and dequantise weight files)", cli::add_bench);
   try {
     app.parse(argc, argv);

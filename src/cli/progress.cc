@@ -13,6 +13,7 @@ Progress::~Progress() { finish(); }
 
 void Progress::update(size_t done, size_t total, const std::string& item) {
   if (finished_) return;
+  used_ = true;
   const double el = now_seconds() - start_;
   if (tty_) {
     const int width = 30;
@@ -22,7 +23,7 @@ void Progress::update(size_t done, size_t total, const std::string& item) {
     std::string shown = item.size() > 40 ? "..." + item.substr(item.size() - 37) : item;
     fprintf(stderr, "\r%s [%s] %zu/%zu %5.1fs %-40s", label_.c_str(), bar.c_str(), done, total, el, shown.c_str());
     fflush(stderr);
-  } else if (!item.empty() && (done == 0 || el - last_print_ >= 1.0)) {
+  } else if (done == 0 || el - last_print_ >= 1.0) {
     // Logs get a line a second at most, so long runs stay readable.
     last_print_ = el;
     fprintf(stderr, "%s %zu/%zu (%.1fs) %s\n", label_.c_str(), done + 1, total, el, item.c_str());
@@ -32,8 +33,14 @@ void Progress::update(size_t done, size_t total, const std::string& item) {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
+  if (!used_) return;
   if (tty_) fprintf(stderr, "\n");
   else fprintf(stderr, "%s done (%.1fs)\n", label_.c_str(), now_seconds() - start_);
+}
+
+void Progress::completed(size_t done, size_t total) {
+  // update() numbers the item being started; here `done` items are finished.
+  update(done == 0 ? 0 : done - 1, total, done == total ? "" : "…");
 }
 
 }  // namespace arrowquant::cli

@@ -8,13 +8,17 @@ class Progress {
  public:
   explicit Progress(std::string label);
   ~Progress();
+  // `done` is the index of the item now starting (shown as done + 1).
   void update(size_t done, size_t total, const std::string& item);
+  // `done` of `total` items are finished.
+  void completed(size_t done, size_t total);
   void finish();
 
  private:
   std::string label_;
   bool tty_;
   bool finished_ = false;
+  bool used_ = false;  // nothing is printed at the end of work that never reported progress
   double start_;
   double last_print_ = 0;
 };

@@ -132,14 +132,14 @@ class Llama2cSource : public ViewSource {
 
 class ParquetSource : public TensorSource {
  public:
-  explicit ParquetSource(const std::string& path) : w_(WeightLoader::open(path)) {
+  ParquetSource(const std::string& path, QuantizedTensors q) : w_(WeightLoader::open(path)), quantized_(q) {
     for (const auto& t : w_->tensors()) infos_.push_back({t.name, t.dtype, t.shape});
     companions_ = companions_in(fs::path(w_->path()).parent_path());
   }
   std::string kind() const override { return w_->format_version() == 1 ? "parquet-v1" : "parquet-v2"; }
   const std::vector<SourceTensorInfo>& tensors() const override { return infos_; }
   FloatTensor read_f32(const std::string& name) const override {
-    if (w_->tensor(name).format)
+    if (w_->tensor(name).format && quantized_ == QuantizedTensors::Refuse)
       throw ValueError("tensor " + name + " in " + w_->path() +
                        " is already quantised; quantise from the original weights instead");
     return w_->dequantize(name);
@@ -150,6 +150,7 @@ class ParquetSource : public TensorSource {
 
  private:
   std::unique_ptr<WeightLoader> w_;
+  QuantizedTensors quantized_;
   std::vector<SourceTensorInfo> infos_;
   std::vector<std::string> companions_;
 };
@@ -166,8 +167,8 @@ bool looks_like_safetensors(const std::string& file) {
   return in.read(buf, 9) && buf[8] == '{';
 }
 
-std::unique_ptr<TensorSource> open_file(const std::string& file) {
-  if (has_magic(file, "PAR1", 4)) return std::make_unique<ParquetSource>(file);
+std::unique_ptr<TensorSource> open_file(const std::string& file, QuantizedTensors q) {
+  if (has_magic(file, "PAR1", 4)) return std::make_unique<ParquetSource>(file, q);
   if (looks_like_safetensors(file))
     return std::make_unique<SafetensorsSource>(std::vector<std::string>{file}, fs::path(file).parent_path(), false);
   if (Llama2cCheckpoint::looks_like(file)) return std::make_unique<Llama2cSource>(file);
@@ -176,9 +177,9 @@ std::unique_ptr<TensorSource> open_file(const std::string& file) {
 
 }  // namespace
 
-std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
+std::unique_ptr<TensorSource> open_tensor_source(const std::string& path, QuantizedTensors quantized) {
   std::error_code ec;
-  if (fs::is_regular_file(path, ec)) return open_file(path);
+  if (fs::is_regular_file(path, ec)) return open_file(path, quantized);
   if (!fs::is_directory(path, ec)) throw IoError(path + ": no such file or folder");
   const fs::path dir(path);
   if (fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
@@ -211,7 +212,7 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
     else if (ext == ".safetensors") st.push_back(e.path().string());
     else if (ext == ".bin" && Llama2cCheckpoint::looks_like(e.path().string())) bins.push_back(e.path().string());
   }
-  if (!parquet.empty()) return std::make_unique<ParquetSource>(path);
+  if (!parquet.empty()) return std::make_unique<ParquetSource>(path, quantized);
   if (st.size() == 1) return std::make_unique<SafetensorsSource>(st, dir, false);
   if (bins.size() == 1) return std::make_unique<Llama2cSource>(bins[0]);
   throw FormatError(path + ": no model found (expected model.safetensors, model.safetensors.index.json, "

@@ -221,7 +221,7 @@ TEST(CliE2E, EnvironmentVariablesApply) {
 }
 
 TEST(CliE2E, HelpOnEveryCommand) {
-  for (const char* c : {"", "quantize", "inspect", "dequantize", "bench", "bench load"}) {
+  for (const char* c : {"", "quantize", "inspect", "dequantize", "encode", "validate", "bench", "bench load"}) {
     auto r = run_cli(std::string(c) + " --help");
     EXPECT_EQ(r.exit_code, 0) << c;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << c << r.output;

@@ -1,0 +1,68 @@
+// ArrowEngine: opens a model (original safetensors folder, Parquet V1 table or ArrowQuant V2 folder)
+// and runs it. The engine reads every format through the same loader, so a quantised model is used
+// exactly like the original.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace arrowquant {
+
+struct EngineOptions {
+  int threads = 0;          // 0: all cores
+  size_t max_length = 0;    // 0: the model's own (sentence_bert_config.json, else its positions)
+};
+
+// Row-major [rows, dim] float32 vectors.
+struct Embeddings {
+  int64_t rows = 0, dim = 0;
+  std::vector<float> values;
+  const float* row(int64_t i) const { return values.data() + i * dim; }
+};
+
+struct EncodeOptions {
+  int batch_size = 32;
+  // Called after each batch with (texts done, total).
+  std::function<void(size_t, size_t)> progress;
+};
+
+// Token-level view of one batch, for validators and benchmarks.
+struct EncodedBatch {
+  Embeddings embeddings;                  // pooled, one row per sequence
+  std::vector<int32_t> lengths;           // valid tokens per sequence
+  int64_t seq_len = 0, hidden = 0;
+  std::vector<std::vector<float>> layers; // with keep_layers: [batch, seq_len, hidden] per layer
+};
+
+class ArrowEngine {
+ public:
+  // Throws IoError/FormatError naming the file (and tensor) when the model cannot be used: no
+  // config.json, unknown architecture, missing tokenizer, a tensor of the wrong shape.
+  explicit ArrowEngine(const std::string& model_path, EngineOptions opts = {});
+  ~ArrowEngine();
+  ArrowEngine(const ArrowEngine&) = delete;
+  ArrowEngine& operator=(const ArrowEngine&) = delete;
+
+  const std::string& model_path() const;
+  std::string weights_kind() const;  // "safetensors", "parquet-v1", "parquet-v2", ...
+  std::string architecture() const;  // "bert"
+  std::string pooling() const;
+  size_t max_length() const;
+  int64_t embedding_dim() const;
+  int64_t num_layers() const;
+
+  // [CLS] … [SEP] token ids, truncated at max_length().
+  std::vector<std::vector<int32_t>> tokenize(const std::vector<std::string>& texts) const;
+  // Sentence embeddings, in the order of `texts`. Sentences are batched by length internally, so
+  // the batch size changes speed, not results (beyond float rounding).
+  Embeddings encode(const std::vector<std::string>& texts, const EncodeOptions& opts = {}) const;
+  EncodedBatch encode_ids(const std::vector<std::vector<int32_t>>& batch, bool keep_layers = false) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace arrowquant

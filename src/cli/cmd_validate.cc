@@ -1,0 +1,72 @@
+#include <cstdio>
+#include <fstream>
+
+#include "arrowquant/engine.h"
+#include "arrowquant/error.h"
+#include "arrowquant/util.h"
+#include "arrowquant/validate.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+
+namespace arrowquant::cli {
+
+Runner add_validate(CLI::App& app) {
+  struct Opts {
+    std::string original, quantized, sentences, stsb, json_out, md_out, format = "markdown";
+    bool no_stsb = false, quiet = false;
+    size_t max_pairs = 0;
+    int batch = 32, threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("ORIGINAL", o->original, "The unquantised model (folder or file)")->required();
+  app.add_option("QUANTIZED", o->quantized, "The quantised model (ArrowQuant folder, Parquet file)")->required();
+  app.add_option("--sentences", o->sentences,
+                 "Text file, one sentence per line, for the embedding and layer cosines (default: STS-B sentences)");
+  auto* stsb = app.add_option("--stsb", o->stsb, "STS Benchmark TSV (default: ../shared/data/stsb/sts-test.csv)");
+  app.add_flag("--no-stsb", o->no_stsb, "Skip the STS-B Spearman correlation")->excludes(stsb);
+  app.add_option("--max-pairs", o->max_pairs, "Use only the first N STS-B pairs (0 = all)");
+  app.add_option("--batch-size", o->batch, "Sentences per forward pass")->check(CLI::Range(1, 4096));
+  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--format", o->format, "Report on stdout: markdown (default) or json")
+      ->check(CLI::IsMember({"markdown", "json"}));
+  app.add_option("--json", o->json_out, "Also write the JSON report to this file");
+  app.add_option("--markdown", o->md_out, "Also write the Markdown report to this file");
+  app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
+  app.footer("Both models run on the same token ids. Embedding cosine: per sentence, original vs quantised.\n"
+             "Layer cosine: per valid token, after the embeddings and after each encoder layer.\n"
+             "STS-B: Spearman correlation of each model's pair cosines with the gold scores.");
+  return [o]() {
+    ValidateOptions vo;
+    vo.batch_size = o->batch;
+    if (!o->sentences.empty()) {
+      std::ifstream in(o->sentences);
+      if (!in) throw IoError(o->sentences + ": cannot open");
+      for (std::string line; std::getline(in, line);)
+        if (!line.empty()) vo.sentences.push_back(line);
+      if (vo.sentences.empty()) throw ValueError(o->sentences + ": no sentences");
+    }
+    if (!o->no_stsb) {
+      vo.stsb_path = o->stsb.empty() ? default_stsb_path() : o->stsb;
+      if (vo.stsb_path.empty()) {
+        if (vo.sentences.empty())
+          throw IoError("no STS-B file found (set --stsb, ARROWQUANT_DATA, or give --sentences with --no-stsb)");
+        fprintf(stderr, "note: no STS-B file found; skipping the Spearman correlation\n");
+      }
+    }
+    vo.max_pairs = o->max_pairs;
+    EngineOptions eo{o->threads, 0};
+    ArrowEngine original(o->original, eo);
+    ArrowEngine quantized(o->quantized, eo);
+    Progress bar("validate");
+    if (!o->quiet) vo.progress = [&](size_t d, size_t n) { bar.completed(d, n); };
+    ValidateReport r = validate_encoders(original, quantized, vo);
+    bar.finish();
+    if (!o->json_out.empty()) write_text_file(o->json_out, r.to_json().dump(2) + "\n");
+    if (!o->md_out.empty()) write_text_file(o->md_out, r.to_markdown());
+    std::string out = o->format == "json" ? r.to_json().dump(2) + "\n" : r.to_markdown();
+    fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  };
+}
+
+}  // namespace arrowquant::cli

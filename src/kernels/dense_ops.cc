@@ -1,0 +1,71 @@
+#include "kernels/dense_ops.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace arrowquant::kernels {
+
+void set_blas_threads(int threads) { openblas_set_num_threads(threads > 0 ? threads : 0); }
+
+void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias,
+                float* y) {
+  if (bias) {
+    for (int64_t i = 0; i < n; ++i) std::copy(bias, bias + m, y + i * m);
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(m), int(k), 1.0f, x, int(k), w, int(k),
+              bias ? 1.0f : 0.0f, y, int(m));
+}
+
+void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const float* gamma,
+                    const float* beta, float eps) {
+  for (int64_t i = 0; i < n; ++i) {
+    float* r = x + i * d;
+    if (residual) {
+      const float* s = residual + i * d;
+      for (int64_t j = 0; j < d; ++j) r[j] += s[j];
+    }
+    double mean = 0;
+    for (int64_t j = 0; j < d; ++j) mean += r[j];
+    mean /= double(d);
+    double var = 0;
+    for (int64_t j = 0; j < d; ++j) var += (r[j] - mean) * (r[j] - mean);
+    var /= double(d);
+    float inv = float(1.0 / std::sqrt(var + double(eps)));
+    float mu = float(mean);
+    for (int64_t j = 0; j < d; ++j) r[j] = (r[j] - mu) * inv * gamma[j] + beta[j];
+  }
+}
+
+void gelu_erf(float* x, int64_t n) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f;
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  float mx = *std::max_element(x, x + n);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+double dot_f64(const float* a, const float* b, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += double(a[i]) * double(b[i]);
+  return s;
+}
+
+double cosine(const float* a, const float* b, int64_t n) {
+  double ab = dot_f64(a, b, n), aa = dot_f64(a, a, n), bb = dot_f64(b, b, n);
+  if (aa == 0 && bb == 0) return 1.0;
+  if (aa == 0 || bb == 0) return 0.0;
+  return ab / std::sqrt(aa * bb);
+}
+
+}  // namespace arrowquant::kernels

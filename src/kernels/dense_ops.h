@@ -1,0 +1,31 @@
+// Float32 building blocks of the transformer forward pass. Matrix products go to OpenBLAS; the
+// element-wise parts are plain loops the compiler vectorises. (The packed low-bit kernels live
+// beside these once they exist; until then a quantised weight is dequantised once at load.)
+#pragma once
+#include <cstdint>
+
+namespace arrowquant::kernels {
+
+// Sets the number of threads the BLAS may use (0 = all cores).
+void set_blas_threads(int threads);
+
+// y[n, m] = x[n, k] · w[m, k]ᵀ (+ bias[m]); w is row-major with one output per row, as in
+// PyTorch's nn.Linear.
+void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias,
+                float* y);
+
+// x[n, d] = LayerNorm(x + residual) with gamma/beta; residual may be null.
+void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const float* gamma,
+                    const float* beta, float eps);
+
+// Exact GELU, 0.5·x·(1 + erf(x/√2)), in place.
+void gelu_erf(float* x, int64_t n);
+
+// Softmax of x[0, n) in place (max-subtracted).
+void softmax(float* x, int64_t n);
+
+// Dot product and L2 norm in double accumulation, for metrics.
+double dot_f64(const float* a, const float* b, int64_t n);
+double cosine(const float* a, const float* b, int64_t n);
+
+}  // namespace arrowquant::kernels

@@ -1,0 +1,165 @@
+#include "model/bert_encoder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "arrowquant/error.h"
+#include "arrowquant/util.h"
+#include "kernels/dense_ops.h"
+
+namespace arrowquant {
+
+namespace {
+
+int64_t need_int(const nlohmann::json& cfg, const char* key, const std::string& where) {
+  if (!cfg.contains(key) || !cfg[key].is_number_integer() || cfg[key].get<int64_t>() <= 0)
+    throw FormatError(where + ": config.json needs a positive integer '" + key + "'");
+  return cfg[key].get<int64_t>();
+}
+
+}  // namespace
+
+BertConfig BertConfig::from_json(const nlohmann::json& cfg, const std::string& where) {
+  std::string type = cfg.value("model_type", "");
+  if (type != "bert") {
+    std::string arch = cfg.contains("architectures") && cfg["architectures"].is_array() &&
+                               !cfg["architectures"].empty()
+                           ? cfg["architectures"][0].dump() : "none";
+    throw FormatError(where + ": unsupported architecture: config.json has model_type '" + type +
+                      "' (architectures " + arch + "); the encoder supports model_type 'bert'");
+  }
+  std::string act = cfg.value("hidden_act", "gelu");
+  if (act != "gelu")
+    throw FormatError(where + ": hidden_act '" + act + "' is not supported (only exact 'gelu')");
+  std::string pos = cfg.value("position_embedding_type", "absolute");
+  if (pos != "absolute")
+    throw FormatError(where + ": position_embedding_type '" + pos + "' is not supported (only 'absolute')");
+  BertConfig c;
+  c.vocab_size = need_int(cfg, "vocab_size", where);
+  c.hidden = need_int(cfg, "hidden_size", where);
+  c.layers = need_int(cfg, "num_hidden_layers", where);
+  c.heads = need_int(cfg, "num_attention_heads", where);
+  c.intermediate = need_int(cfg, "intermediate_size", where);
+  c.max_positions = need_int(cfg, "max_position_embeddings", where);
+  c.type_vocab_size = cfg.value("type_vocab_size", int64_t(2));
+  c.layer_norm_eps = cfg.value("layer_norm_eps", 1e-12f);
+  if (c.hidden % c.heads != 0)
+    throw FormatError(where + ": hidden_size " + std::to_string(c.hidden) + " is not a multiple of " +
+                      "num_attention_heads " + std::to_string(c.heads));
+  return c;
+}
+
+BertEncoder::BertEncoder(const ModelWeights& w, int threads)
+    : cfg_(BertConfig::from_json(w.config(), w.path())), threads_(threads) {
+  // Checkpoints saved from BertFor* heads carry a "bert." prefix; the encoder is the same.
+  std::string p = w.has("embeddings.word_embeddings.weight") ? "" : "bert.";
+  const int64_t H = cfg_.hidden, I = cfg_.intermediate;
+  word_emb_ = w.load(p + "embeddings.word_embeddings.weight", {cfg_.vocab_size, H});
+  pos_emb_ = w.load(p + "embeddings.position_embeddings.weight", {cfg_.max_positions, H});
+  type_emb_ = w.load(p + "embeddings.token_type_embeddings.weight", {cfg_.type_vocab_size, H});
+  emb_ln_g_ = w.load(p + "embeddings.LayerNorm.weight", {H});
+  emb_ln_b_ = w.load(p + "embeddings.LayerNorm.bias", {H});
+  for (int64_t i = 0; i < cfg_.layers; ++i) {
+    std::string l = p + "encoder.layer." + std::to_string(i) + ".";
+    Layer L;
+    L.query = Linear::load(w, l + "attention.self.query", H, H, true);
+    L.key = Linear::load(w, l + "attention.self.key", H, H, true);
+    L.value = Linear::load(w, l + "attention.self.value", H, H, true);
+    L.attn_out = Linear::load(w, l + "attention.output.dense", H, H, true);
+    L.ln1_g = w.load(l + "attention.output.LayerNorm.weight", {H});
+    L.ln1_b = w.load(l + "attention.output.LayerNorm.bias", {H});
+    L.inter = Linear::load(w, l + "intermediate.dense", I, H, true);
+    L.out = Linear::load(w, l + "output.dense", H, I, true);
+    L.ln2_g = w.load(l + "output.LayerNorm.weight", {H});
+    L.ln2_b = w.load(l + "output.LayerNorm.bias", {H});
+    layers_.push_back(std::move(L));
+  }
+}
+
+void BertEncoder::attention(const float* q, const float* k, const float* v, const std::vector<int32_t>& lengths,
+                            int64_t seq_len, float* ctx) const {
+  const int64_t H = cfg_.hidden, heads = cfg_.heads, d = H / heads;
+  const int64_t B = int64_t(lengths.size());
+  const float scale = 1.0f / std::sqrt(float(d));
+  parallel_for(B * heads, threads_, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(seq_len));
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / heads, h = bh % heads, len = lengths[size_t(b)];
+      const int64_t base = b * seq_len * H + h * d;
+      // Padding keys are left out of the softmax: the same as BERT's additive -inf mask.
+      for (int64_t i = 0; i < seq_len; ++i) {
+        float* out = ctx + base + i * H;
+        if (i >= len) {
+          std::fill(out, out + d, 0.0f);
+          continue;
+        }
+        const float* qi = q + base + i * H;
+        for (int64_t j = 0; j < len; ++j) {
+          const float* kj = k + base + j * H;
+          float s = 0;
+          for (int64_t t = 0; t < d; ++t) s += qi[t] * kj[t];
+          scores[size_t(j)] = s * scale;
+        }
+        kernels::softmax(scores.data(), len);
+        std::fill(out, out + d, 0.0f);
+        for (int64_t j = 0; j < len; ++j) {
+          const float* vj = v + base + j * H;
+          const float p = scores[size_t(j)];
+          for (int64_t t = 0; t < d; ++t) out[t] += p * vj[t];
+        }
+      }
+    }
+  });
+}
+
+EncoderOutput BertEncoder::forward(const std::vector<std::vector<int32_t>>& batch, bool keep_layers) const {
+  const int64_t H = cfg_.hidden, I = cfg_.intermediate, B = int64_t(batch.size());
+  EncoderOutput o;
+  o.batch = B;
+  o.hidden = H;
+  for (const auto& s : batch) {
+    if (int64_t(s.size()) > cfg_.max_positions)
+      throw ValueError("sequence of " + std::to_string(s.size()) + " tokens is longer than the model's " +
+                       std::to_string(cfg_.max_positions) + " positions");
+    o.seq_len = std::max<int64_t>(o.seq_len, int64_t(s.size()));
+    o.lengths.push_back(int32_t(s.size()));
+  }
+  const int64_t L = o.seq_len, N = B * L;
+  std::vector<float> x(size_t(N * H), 0.0f);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < o.lengths[size_t(b)]; ++t) {
+      int32_t id = batch[size_t(b)][size_t(t)];
+      if (id < 0 || id >= cfg_.vocab_size)
+        throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                         std::to_string(cfg_.vocab_size));
+      float* r = x.data() + (b * L + t) * H;
+      const float* we = word_emb_.data() + int64_t(id) * H;
+      const float* pe = pos_emb_.data() + t * H;
+      for (int64_t j = 0; j < H; ++j) r[j] = we[j] + pe[j] + type_emb_[size_t(j)];
+    }
+  }
+  kernels::add_layer_norm(x.data(), nullptr, N, H, emb_ln_g_.data(), emb_ln_b_.data(), cfg_.layer_norm_eps);
+  if (keep_layers) o.layers.push_back(x);
+
+  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), a(x.size()), inter(size_t(N * I));
+  for (const Layer& Lr : layers_) {
+    Lr.query.forward(x.data(), N, q.data());
+    Lr.key.forward(x.data(), N, k.data());
+    Lr.value.forward(x.data(), N, v.data());
+    attention(q.data(), k.data(), v.data(), o.lengths, L, ctx.data());
+    Lr.attn_out.forward(ctx.data(), N, a.data());
+    kernels::add_layer_norm(a.data(), x.data(), N, H, Lr.ln1_g.data(), Lr.ln1_b.data(), cfg_.layer_norm_eps);
+    Lr.inter.forward(a.data(), N, inter.data());
+    kernels::gelu_erf(inter.data(), N * I);
+    Lr.out.forward(inter.data(), N, x.data());
+    kernels::add_layer_norm(x.data(), a.data(), N, H, Lr.ln2_g.data(), Lr.ln2_b.data(), cfg_.layer_norm_eps);
+    if (keep_layers) o.layers.push_back(x);
+  }
+  // Padded positions carry no meaning; zero them so that callers cannot mistake them for tokens.
+  for (int64_t b = 0; b < B; ++b)
+    std::fill(x.begin() + (b * L + o.lengths[size_t(b)]) * H, x.begin() + (b + 1) * L * H, 0.0f);
+  o.last_hidden = std::move(x);
+  return o;
+}
+
+}  // namespace arrowquant

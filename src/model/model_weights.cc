@@ -1,0 +1,44 @@
+#include "model/model_weights.h"
+
+#include <filesystem>
+
+#include "arrowquant/error.h"
+
+namespace fs = std::filesystem;
+
+namespace arrowquant {
+
+ModelWeights::ModelWeights(const std::string& path) : path_(path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw IoError(path + ": no such file or folder");
+  folder_ = fs::is_directory(path, ec) ? path : fs::path(path).parent_path().string();
+  if (folder_.empty()) folder_ = ".";
+  source_ = open_tensor_source(path, QuantizedTensors::Dequantize);
+  config_ = source_->model_config();
+}
+
+const nlohmann::json& ModelWeights::config() const {
+  if (!config_.is_object() || config_.empty())
+    throw FormatError(path_ + ": the model has no config.json (expected in " + folder_ + ")");
+  return config_;
+}
+
+bool ModelWeights::has(const std::string& name) const {
+  for (const auto& t : source_->tensors())
+    if (t.name == name) return true;
+  return false;
+}
+
+std::vector<float> ModelWeights::load(const std::string& name, const Shape& expected) const {
+  const SourceTensorInfo* info = nullptr;
+  for (const auto& t : source_->tensors())
+    if (t.name == name) info = &t;
+  if (!info) throw FormatError(path_ + ": tensor " + name + " is missing");
+  if (info->shape != expected)
+    throw FormatError(path_ + ": tensor " + name + " has shape " + shape_str(info->shape) + ", expected " +
+                      shape_str(expected) + " from config.json");
+  FloatTensor t = source_->read_f32(name);
+  return std::move(t.values);
+}
+
+}  // namespace arrowquant

@@ -1,0 +1,39 @@
+// The model code's only view of weights: tensors by name, as float32, shape-checked. Behind it is
+// any TensorSource (safetensors, llama2.c, Parquet V1, every V2 format), so nothing above this line
+// knows how the weights were stored.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/tensor.h"
+#include "arrowquant/tensor_source.h"
+
+namespace arrowquant {
+
+class ModelWeights {
+ public:
+  // Throws IoError/FormatError naming `path` when nothing loadable is there.
+  explicit ModelWeights(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  // The folder holding config.json and tokenizer files (the path itself, or the file's folder).
+  const std::string& folder() const { return folder_; }
+  std::string kind() const { return source_->kind(); }
+  // config.json as Hugging Face spells it; FormatError when the model has none.
+  const nlohmann::json& config() const;
+
+  bool has(const std::string& name) const;
+  // The tensor as float32. FormatError naming the file and the tensor when it is missing or its
+  // shape differs from `expected`.
+  std::vector<float> load(const std::string& name, const Shape& expected) const;
+
+ private:
+  std::string path_, folder_;
+  std::unique_ptr<TensorSource> source_;
+  nlohmann::json config_;
+};
+
+}  // namespace arrowquant
