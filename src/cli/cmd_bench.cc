@@ -66,7 +66,7 @@ Runner add_bench(CLI::App& app) {
   load->add_option("--repeat", *repeat, "Runs per file (the median is reported)")->check(CLI::Range(1, 1000));
   load->add_option("--json", *json_out, "Also write the results as JSON to this file");
   load->footer("Without --cold, files are read once before timing: the numbers are for a warm page cache.");
-  return [=]() {
+  Runner load_runner = [=]() {
     std::vector<LoadTiming> rows;
     for (const auto& f : *files) {
       LoadTiming r;
@@ -99,6 +99,9 @@ Runner add_bench(CLI::App& app) {
     if (!json_out->empty()) write_text_file(*json_out, j.dump(2) + "\n");
     return 0;
   };
+  Runner encode_runner = add_bench_encode(*app.add_subcommand(
+      "encode", "Sentences per second of encoder models at several batch sizes, measured in one run"));
+  return [=]() { return load->parsed() ? load_runner() : encode_runner(); };
 }
 
 }  // namespace arrowquant::cli

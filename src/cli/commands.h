@@ -11,6 +11,7 @@ Runner add_inspect(CLI::App& app);
 Runner add_dequantize(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_encode(CLI::App& app);
+Runner add_bench_encode(CLI::App& app);  // under `bench`
 Runner add_validate(CLI::App& app);
 
 }  // namespace arrowquant::cli

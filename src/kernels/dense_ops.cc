@@ -38,11 +38,6 @@ void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const
   }
 }
 
-void gelu_erf(float* x, int64_t n) {
-  constexpr float kInvSqrt2 = 0.70710678118654752f;
-  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2));
-}
-
 void softmax(float* x, int64_t n) {
   if (n <= 0) return;
   float mx = *std::max_element(x, x + n);

@@ -148,11 +148,17 @@ EncoderOutput BertEncoder::forward(const std::vector<std::vector<int32_t>>& batc
     Lr.value.forward(x.data(), N, v.data());
     attention(q.data(), k.data(), v.data(), o.lengths, L, ctx.data());
     Lr.attn_out.forward(ctx.data(), N, a.data());
-    kernels::add_layer_norm(a.data(), x.data(), N, H, Lr.ln1_g.data(), Lr.ln1_b.data(), cfg_.layer_norm_eps);
+    parallel_for(N, threads_, [&](int64_t b, int64_t e) {
+      kernels::add_layer_norm(a.data() + b * H, x.data() + b * H, e - b, H, Lr.ln1_g.data(), Lr.ln1_b.data(),
+                              cfg_.layer_norm_eps);
+    });
     Lr.inter.forward(a.data(), N, inter.data());
-    kernels::gelu_erf(inter.data(), N * I);
+    parallel_for(N, threads_, [&](int64_t b, int64_t e) { kernels::gelu_erf(inter.data() + b * I, (e - b) * I); });
     Lr.out.forward(inter.data(), N, x.data());
-    kernels::add_layer_norm(x.data(), a.data(), N, H, Lr.ln2_g.data(), Lr.ln2_b.data(), cfg_.layer_norm_eps);
+    parallel_for(N, threads_, [&](int64_t b, int64_t e) {
+      kernels::add_layer_norm(x.data() + b * H, a.data() + b * H, e - b, H, Lr.ln2_g.data(), Lr.ln2_b.data(),
+                              cfg_.layer_norm_eps);
+    });
     if (keep_layers) o.layers.push_back(x);
   }
   // Padded positions carry no meaning; zero them so that callers cannot mistake them for tokens.

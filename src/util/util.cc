@@ -26,29 +26,6 @@ int default_threads() {
   return n ? int(n) : 1;
 }
 
-void parallel_for(int64_t n, int threads, const std::function<void(int64_t, int64_t)>& fn) {
-  if (n <= 0) return;
-  int t = threads > 0 ? threads : default_threads();
-  if (t > n) t = int(n);
-  if (t <= 1) { fn(0, n); return; }
-  std::vector<std::thread> pool;
-  std::exception_ptr err;
-  std::mutex mu;
-  for (int i = 0; i < t; ++i) {
-    int64_t b = n * i / t, e = n * (i + 1) / t;
-    pool.emplace_back([&, b, e] {
-      try {
-        fn(b, e);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!err) err = std::current_exception();
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  if (err) std::rethrow_exception(err);
-}
-
 uint64_t checksum_bytes(const void* a, size_t na, const void* b, size_t nb, const void* c, size_t nc) {
   XXH3_state_t* st = XXH3_createState();
   XXH3_64bits_reset(st);

@@ -1,0 +1,101 @@
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/engine.h"
+#include "arrowquant/error.h"
+#include "arrowquant/util.h"
+#include "arrowquant/validate.h"
+#include "cli/commands.h"
+
+namespace arrowquant::cli {
+
+Runner add_bench_encode(CLI::App& app) {
+  struct Opts {
+    std::vector<std::string> models;
+    std::string file, stsb, json_out;
+    size_t sentences = 512;
+    std::vector<int> batch_sizes{1, 32};
+    int repeat = 3, threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("MODELS", o->models, "Encoder models; the first is the baseline for the ratios")->required();
+  app.add_option("--file", o->file, "Sentences, one per line (default: STS-B test sentences)");
+  app.add_option("--stsb", o->stsb, "STS-B TSV to take sentences from (default: ../shared/data/stsb/sts-test.csv)");
+  app.add_option("--sentences", o->sentences, "How many sentences to encode per run")->check(CLI::Range(1, 1000000));
+  app.add_option("--batch-sizes", o->batch_sizes, "Comma-separated batch sizes")->delimiter(',');
+  app.add_option("--repeat", o->repeat, "Timed runs per model and batch size (the best is reported)")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--json", o->json_out, "Also write the results as JSON to this file");
+  app.footer("Each model is loaded, warmed up on a few batches, then timed; all models run in this one\n"
+             "process so that the ratios compare like with like.");
+  return [o]() {
+    std::vector<std::string> texts;
+    if (!o->file.empty()) {
+      std::ifstream in(o->file);
+      if (!in) throw IoError(o->file + ": cannot open");
+      for (std::string line; std::getline(in, line);)
+        if (!line.empty()) texts.push_back(line);
+    } else {
+      std::string path = o->stsb.empty() ? default_stsb_path() : o->stsb;
+      if (path.empty()) throw IoError("no sentences: give --file or --stsb (STS-B not found)");
+      for (const auto& p : read_sts_tsv(path)) {
+        texts.push_back(p.a);
+        texts.push_back(p.b);
+      }
+    }
+    if (texts.empty()) throw ValueError("no sentences to encode");
+    if (texts.size() > o->sentences) texts.resize(o->sentences);
+    for (int b : o->batch_sizes)
+      if (b < 1) throw ValueError("batch sizes must be at least 1");
+
+    nlohmann::json rows = nlohmann::json::array();
+    std::vector<double> base;
+    printf("%zu sentences, %s threads, best of %d\n\n", texts.size(),
+           o->threads ? std::to_string(o->threads).c_str() : "all", o->repeat);
+    printf("| model | weights | size | load (ms) |");
+    for (int b : o->batch_sizes) printf(" batch %d (sent/s) | ratio |", b);
+    printf("\n|---|---|---:|---:|");
+    for (size_t i = 0; i < o->batch_sizes.size(); ++i) printf("---:|---:|");
+    printf("\n");
+    for (const auto& m : o->models) {
+      double t0 = now_seconds();
+      ArrowEngine e(m, EngineOptions{o->threads, 0});
+      double load_s = now_seconds() - t0;
+      nlohmann::json row = {{"model", m}, {"weights", e.weights_kind()}, {"weight_bytes", model_weight_bytes(m)},
+                            {"load_ms", load_s * 1e3}, {"results", nlohmann::json::array()}};
+      printf("| %s | %s | %s | %.0f |", m.c_str(), e.weights_kind().c_str(),
+             human_bytes(double(model_weight_bytes(m))).c_str(), load_s * 1e3);
+      for (size_t k = 0; k < o->batch_sizes.size(); ++k) {
+        EncodeOptions eo;
+        eo.batch_size = o->batch_sizes[k];
+        std::vector<std::string> warm(texts.begin(), texts.begin() + std::min(texts.size(), size_t(2 * eo.batch_size)));
+        e.encode(warm, eo);
+        double best = 1e30;
+        for (int r = 0; r < o->repeat; ++r) {
+          double s = now_seconds();
+          e.encode(texts, eo);
+          best = std::min(best, now_seconds() - s);
+          if (interrupt_requested()) throw Error("interrupted");
+        }
+        double sps = double(texts.size()) / best;
+        if (base.size() <= k) base.push_back(sps);
+        printf(" %.1f | %.2f |", sps, sps / base[k]);
+        fflush(stdout);
+        row["results"].push_back({{"batch_size", eo.batch_size}, {"seconds", best}, {"sentences_per_second", sps},
+                                  {"ratio_to_first", sps / base[k]}});
+      }
+      printf("\n");
+      rows.push_back(row);
+    }
+    if (!o->json_out.empty())
+      write_text_file(o->json_out, nlohmann::json{{"sentences", texts.size()}, {"threads", o->threads},
+                                                  {"repeat", o->repeat}, {"models", rows}}.dump(2) + "\n");
+    return 0;
+  };
+}
+
+}  // namespace arrowquant::cli
