@@ -1,0 +1,168 @@
+// Byte-level BPE against llama.cpp's GPT-2 test vectors and Hugging Face `tokenizers` on every line
+// of wikitext-2 (goldens by scripts/goldens/make_bpe_goldens.py); GGUF reader errors; llama2.c
+// tokenizer rules.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "arrowquant/error.h"
+#include "arrowquant/gguf.h"
+#include "arrowquant/text_tokenizer.h"
+#include "model/bpe_tokenizer.h"
+#include "model/llama2c_tokenizer.h"
+#include "test_util.h"
+
+using namespace arrowquant;
+
+namespace {
+
+std::string shared_data() { return aqtest::source_dir() + "/../shared/data"; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split(const std::string& all, const std::string& sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t p; (p = all.find(sep, start)) != std::string::npos; start = p + sep.size())
+    parts.push_back(all.substr(start, p - start));
+  parts.push_back(all.substr(start));
+  return parts;
+}
+
+std::vector<int32_t> parse_ids(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<int32_t> ids;
+  for (int32_t v; in >> v;) ids.push_back(v);
+  return ids;
+}
+
+const BpeTokenizer& gpt2() {
+  static auto t = BpeTokenizer::from_gguf(shared_data() + "/tokenizers/ggml-vocab-gpt-2.gguf");
+  return *t;
+}
+
+uint64_t fnv1a64(const std::vector<int32_t>& ids) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (int32_t id : ids)
+    for (int k = 0; k < 4; ++k) {
+      h ^= uint8_t(uint32_t(id) >> (8 * k));
+      h *= 0x100000001B3ull;
+    }
+  return h;
+}
+
+}  // namespace
+
+TEST(BpeTokenizer, LlamaCppGpt2Vectors) {
+  std::string base = shared_data() + "/tokenizers/ggml-vocab-gpt-2.gguf";
+  std::vector<std::string> inputs = split(slurp(base + ".inp"), "\n__ggml_vocab_test__\n");
+  std::vector<std::string> outputs = split(slurp(base + ".out"), "\n");
+  if (!inputs.empty() && inputs.back().empty()) inputs.pop_back();
+  ASSERT_GT(inputs.size(), 20u);
+  ASSERT_GE(outputs.size(), inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto ids = gpt2().encode(inputs[i], false);
+    EXPECT_EQ(ids, parse_ids(outputs[i])) << "input " << i << ": [" << inputs[i] << "]";
+    EXPECT_EQ(gpt2().decode(ids), inputs[i]) << i;
+  }
+  EXPECT_EQ(gpt2().vocab_size(), 50257u);
+  EXPECT_EQ(gpt2().special_id("<|endoftext|>"), 50256);
+  EXPECT_EQ(gpt2().encode("a<|endoftext|>b", false), (std::vector<int32_t>{64, 50256, 65}));
+}
+
+TEST(BpeTokenizer, EveryWikitextLineMatchesHuggingFace) {
+  // Lines without their terminators (the file has CRLF ones), as the golden script reads them.
+  std::vector<std::string> lines = split(slurp(shared_data() + "/wikitext2/wiki.test.raw"), "\n");
+  for (auto& l : lines)
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  std::vector<std::string> gold = split(slurp(aqtest::source_dir() + "/tests/goldens/tokenizers/gpt2_wikitext.txt"), "\n");
+  if (!gold.empty() && gold.back().empty()) gold.pop_back();
+  ASSERT_EQ(lines.size(), gold.size());
+  size_t mismatches = 0, tokens = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto ids = gpt2().encode(lines[i], false);
+    tokens += ids.size();
+    char expect[64];
+    snprintf(expect, sizeof expect, "%zu %016llx", ids.size(), (unsigned long long)fnv1a64(ids));
+    if (gold[i] != expect && ++mismatches <= 5) ADD_FAILURE() << "line " << i << ": got " << expect << ", want " << gold[i] << ": " << lines[i];
+    if (gpt2().decode(ids) != lines[i] && ++mismatches <= 5) ADD_FAILURE() << "round trip, line " << i;
+  }
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(tokens, 250000u);
+}
+
+TEST(BpeTokenizer, PreTokenizerPatternsDecideWhatMerges) {
+  EXPECT_THROW(bpe_pre_regex("no-such-pretokenizer"), FormatError);
+  EXPECT_EQ(gpt2_byte_char(' '), "\xC4\xA0");  // "Ġ"
+  EXPECT_EQ(gpt2_byte_char('a'), "a");
+  auto make = [](const std::string& pre) {
+    BpeVocabulary v;
+    for (int b = 0; b < 256; ++b) v.tokens.push_back(gpt2_byte_char(uint8_t(b)));
+    v.tokens.push_back("12");
+    v.merges.push_back({"1", "2"});
+    v.pre_regex = bpe_pre_regex(pre);
+    return BpeTokenizer(v);
+  };
+  // GPT-2 keeps a run of digits in one piece, so "1","2" merge; Qwen2 splits digits one by one.
+  EXPECT_EQ(make("gpt-2").encode("a 123", false), (std::vector<int32_t>{'a', ' ', 256, '3'}));
+  EXPECT_EQ(make("qwen2").encode("a 123", false), (std::vector<int32_t>{'a', ' ', '1', '2', '3'}));
+  EXPECT_EQ(make("qwen2").decode({'a', ' ', 256, '3'}), "a 123");
+}
+
+TEST(Gguf, BadFilesAreClearErrors) {
+  aqtest::TempDir d;
+  std::string good = slurp(shared_data() + "/tokenizers/ggml-vocab-gpt-2.gguf");
+  std::ofstream(d / "trunc.gguf", std::ios::binary) << good.substr(0, good.size() / 2);
+  try {
+    GgufFile g(d / "trunc.gguf");
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("trunc.gguf"), std::string::npos) << e.what();
+  }
+  std::ofstream(d / "magic.gguf", std::ios::binary) << "NOPE" << std::string(100, '\0');
+  EXPECT_THROW(GgufFile(d / "magic.gguf"), FormatError);
+  std::string bad_version = good;
+  bad_version[4] = 9;
+  std::ofstream(d / "v9.gguf", std::ios::binary) << bad_version;
+  EXPECT_THROW(GgufFile(d / "v9.gguf"), FormatError);
+  GgufFile g(shared_data() + "/tokenizers/ggml-vocab-gpt-2.gguf");
+  EXPECT_EQ(g.at("tokenizer.ggml.model"), "gpt2");
+  EXPECT_THROW(g.at("no.such.key"), FormatError);
+  // A SentencePiece vocabulary is refused by the byte-level loader, with the reason.
+  EXPECT_THROW(BpeTokenizer::from_gguf(shared_data() + "/tokenizers/ggml-vocab-llama-spm.gguf"), FormatError);
+}
+
+TEST(Llama2cTokenizer, Tok512) {
+  Llama2cTokenizer t(aqtest::stories_dir() + "/tok512.bin");
+  EXPECT_EQ(t.vocab_size(), 512u);
+  auto ids = t.encode("Once upon a time", true);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], 1);
+  EXPECT_EQ(t.decode(ids), "Once upon a time");
+  // Characters outside the vocabulary fall back to byte tokens and decode back to the same bytes.
+  auto odd = t.encode("naïve 🦙", false);
+  EXPECT_EQ(t.decode(odd), " naïve 🦙");  // the dummy-prefix space stays when there is no BOS
+  aqtest::TempDir d;
+  std::string good = slurp(aqtest::stories_dir() + "/tok512.bin");
+  std::ofstream(d / "t.bin", std::ios::binary) << good.substr(0, good.size() - 3);
+  EXPECT_THROW(Llama2cTokenizer(d / "t.bin"), FormatError);
+}
+
+TEST(TextTokenizer, MissingTokenizerIsAClearError) {
+  aqtest::TempDir d;
+  try {
+    load_text_tokenizer(d.path().string());
+    FAIL() << "no error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("no tokenizer"), std::string::npos);
+  }
+  std::ofstream(d / "tokenizer.json") << R"({"model": {"type": "WordPiece", "vocab": {}}})";
+  EXPECT_THROW(load_text_tokenizer(d.path().string()), FormatError);
+}
