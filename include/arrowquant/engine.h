@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "arrowquant/kv_cache.h"
+
 namespace arrowquant {
+
+class TextTokenizer;
 
 struct EngineOptions {
   int threads = 0;          // 0: all cores
@@ -36,6 +40,28 @@ struct EncodedBatch {
   std::vector<std::vector<float>> layers; // with keep_layers: [batch, seq_len, hidden] per layer
 };
 
+struct GenerateOptions {
+  int max_tokens = 128;
+  float temperature = 0.8f;  // 0: greedy
+  int top_k = 40;            // 0: no limit
+  float top_p = 0.95f;
+  uint64_t seed = 0;
+  int64_t context = 0;       // 0: the model's max_position_embeddings
+  KVQuantPlan kv;
+  std::vector<std::string> stop_tokens;  // special tokens that end generation besides EOS
+  bool ignore_eos = false;               // keep going past EOS (fixed-length benchmarks)
+  // Called with each new token's text as soon as it is chosen; return false to stop.
+  std::function<bool(const std::string&, int32_t)> on_token;
+};
+
+struct GenerateResult {
+  std::string text;                  // the generated continuation
+  std::vector<int32_t> prompt_ids, ids;
+  double prefill_seconds = 0, decode_seconds = 0;
+  size_t kv_cache_bytes = 0;
+  std::string stop_reason;           // "eos", "stop_token", "max_tokens", "context", "callback"
+};
+
 class ArrowEngine {
  public:
   // Throws IoError/FormatError naming the file (and tensor) when the model cannot be used: no
@@ -47,7 +73,8 @@ class ArrowEngine {
 
   const std::string& model_path() const;
   std::string weights_kind() const;  // "safetensors", "parquet-v1", "parquet-v2", ...
-  std::string architecture() const;  // "bert"
+  std::string architecture() const;  // config.json model_type: "bert", "llama", "qwen2", ...
+  bool is_decoder() const;
   std::string pooling() const;
   size_t max_length() const;
   int64_t embedding_dim() const;
@@ -59,6 +86,17 @@ class ArrowEngine {
   // the batch size changes speed, not results (beyond float rounding).
   Embeddings encode(const std::vector<std::string>& texts, const EncodeOptions& opts = {}) const;
   EncodedBatch encode_ids(const std::vector<std::vector<int32_t>>& batch, bool keep_layers = false) const;
+
+  // Decoders. ValueError on an encoder (and encode() on a decoder). The prompt gets the model's BOS
+  // when its tokenizer asks for one; a prompt that does not fit the context is refused.
+  GenerateResult generate(const std::string& prompt, const GenerateOptions& opts = {}) const;
+  const TextTokenizer& text_tokenizer() const;
+  int64_t context_length() const;  // max_position_embeddings
+  int64_t vocab_size() const;
+  // Logits at every position of `ids` run from an empty cache: [ids.size(), vocab_size()].
+  std::vector<float> logits(const std::vector<int32_t>& ids, const KVQuantPlan& kv = {}) const;
+  // Bytes the KV cache of a `context`-token sequence takes under `kv`.
+  size_t kv_cache_bytes(int64_t context, const KVQuantPlan& kv) const;
 
  private:
   struct Impl;

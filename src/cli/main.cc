@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   reg("encode", "Sentence embeddings from an encoder model (original or quantised)", cli::add_encode);
   reg("validate", "Compare a quantised encoder with its original: embedding cosine, per-layer cosine, STS-B",
       cli::add_validate);
+  reg("generate", "Generate text with a decoder model, streaming tokens as they come", cli::add_generate);
+  reg("ppl", "Perplexity of a decoder on a text file; with --kl-base, KL divergence against the original",
+      cli::add_ppl);
   reg("bench", "Benchmarks (bench load: time to open and dequantise weight files)", cli::add_bench);
   try {
     app.parse(argc, argv);

@@ -26,7 +26,7 @@ BertConfig BertConfig::from_json(const nlohmann::json& cfg, const std::string& w
                                !cfg["architectures"].empty()
                            ? cfg["architectures"][0].dump() : "none";
     throw FormatError(where + ": unsupported architecture: config.json has model_type '" + type +
-                      "' (architectures " + arch + "); the encoder supports model_type 'bert'");
+                      "' (architectures " + arch + "); supported: bert (encoder), llama, qwen2, mistral (decoders)");
   }
   std::string act = cfg.value("hidden_act", "gelu");
   if (act != "gelu")

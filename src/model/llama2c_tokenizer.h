@@ -21,7 +21,8 @@ class Llama2cTokenizer : public TextTokenizer {
   std::string piece(int32_t id, int32_t prev) const override;
   bool adds_bos() const override { return true; }
   int32_t bos_id() const override { return 1; }
-  int32_t eos_id() const override { return 2; }
+  // llama2.c models end a story by starting the next with BOS; run.c stops there too.
+  int32_t eos_id() const override { return 1; }
   int32_t special_id(const std::string& text) const override;
 
  private:

@@ -8,7 +8,11 @@
 #include "arrowquant/tensor_source.h"
 #include "arrowquant/wordpiece_tokenizer.h"
 #include "kernels/dense_ops.h"
+#include "arrowquant/text_tokenizer.h"
+#include "arrowquant/util.h"
 #include "model/bert_encoder.h"
+#include "model/llama_decoder.h"
+#include "model/sampler.h"
 #include "model/model_weights.h"
 #include "model/sentence_pooling.h"
 
@@ -23,6 +27,18 @@ struct ArrowEngine::Impl {
   std::unique_ptr<BertEncoder> encoder;
   SentencePooling pooling;
   size_t max_length = 0;
+  std::string architecture;
+  std::unique_ptr<LlamaDecoder> decoder;
+  std::unique_ptr<TextTokenizer> text_tokenizer;
+
+  const BertEncoder& enc() const {
+    if (!encoder) throw ValueError(path + " is a " + architecture + " decoder: use generate or ppl, not encode");
+    return *encoder;
+  }
+  const LlamaDecoder& dec() const {
+    if (!decoder) throw ValueError(path + " is a " + architecture + " encoder: use encode, not generate or ppl");
+    return *decoder;
+  }
 };
 
 namespace {
@@ -47,10 +63,20 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   m.path = model_path;
   m.weights = std::make_unique<ModelWeights>(model_path);
   const nlohmann::json& cfg = m.weights->config();
+  m.architecture = cfg.value("model_type", "");
+  kernels::set_blas_threads(opts.threads);
+  if (DecoderConfig::is_decoder(cfg)) {
+    DecoderConfig::from_json(cfg, model_path);  // unsupported settings are refused before any load
+    m.text_tokenizer = load_text_tokenizer(m.weights->folder());
+    m.decoder = std::make_unique<LlamaDecoder>(*m.weights, opts.threads);
+    if (int64_t(m.text_tokenizer->vocab_size()) > m.decoder->config().vocab_size)
+      throw FormatError(m.weights->folder() + ": the tokenizer has " + std::to_string(m.text_tokenizer->vocab_size()) +
+                        " tokens but the model's vocab_size is " + std::to_string(m.decoder->config().vocab_size));
+    return;
+  }
   // Check the architecture before the tokenizer so that an unsupported model says so first.
   BertConfig::from_json(cfg, model_path);
   m.tokenizer = std::make_unique<WordPieceTokenizer>(WordPieceTokenizer::from_folder(m.weights->folder()));
-  kernels::set_blas_threads(opts.threads);
   m.encoder = std::make_unique<BertEncoder>(*m.weights, opts.threads);
   if (int64_t(m.tokenizer->vocab_size()) > m.encoder->config().vocab_size)
     throw FormatError(m.weights->folder() + ": the tokenizer has " + std::to_string(m.tokenizer->vocab_size()) +
@@ -69,13 +95,19 @@ ArrowEngine::~ArrowEngine() = default;
 
 const std::string& ArrowEngine::model_path() const { return impl_->path; }
 std::string ArrowEngine::weights_kind() const { return impl_->weights->kind(); }
-std::string ArrowEngine::architecture() const { return "bert"; }
+std::string ArrowEngine::architecture() const { return impl_->architecture; }
+bool ArrowEngine::is_decoder() const { return impl_->decoder != nullptr; }
 std::string ArrowEngine::pooling() const { return impl_->pooling.describe(); }
 size_t ArrowEngine::max_length() const { return impl_->max_length; }
-int64_t ArrowEngine::embedding_dim() const { return impl_->encoder->config().hidden; }
-int64_t ArrowEngine::num_layers() const { return impl_->encoder->config().layers; }
+int64_t ArrowEngine::embedding_dim() const {
+  return impl_->decoder ? impl_->decoder->config().hidden : impl_->enc().config().hidden;
+}
+int64_t ArrowEngine::num_layers() const {
+  return impl_->decoder ? impl_->decoder->config().layers : impl_->enc().config().layers;
+}
 
 std::vector<std::vector<int32_t>> ArrowEngine::tokenize(const std::vector<std::string>& texts) const {
+  impl_->enc();
   std::vector<std::vector<int32_t>> ids;
   ids.reserve(texts.size());
   for (const auto& t : texts) ids.push_back(impl_->tokenizer->encode(t, impl_->max_length));
@@ -83,7 +115,7 @@ std::vector<std::vector<int32_t>> ArrowEngine::tokenize(const std::vector<std::s
 }
 
 EncodedBatch ArrowEngine::encode_ids(const std::vector<std::vector<int32_t>>& batch, bool keep_layers) const {
-  EncoderOutput o = impl_->encoder->forward(batch, keep_layers);
+  EncoderOutput o = impl_->enc().forward(batch, keep_layers);
   EncodedBatch r;
   r.embeddings.rows = o.batch;
   r.embeddings.dim = o.hidden;
@@ -118,6 +150,67 @@ Embeddings ArrowEngine::encode(const std::vector<std::string>& texts, const Enco
     if (opts.progress) opts.progress(end, order.size());
   }
   return out;
+}
+
+const TextTokenizer& ArrowEngine::text_tokenizer() const {
+  impl_->dec();
+  return *impl_->text_tokenizer;
+}
+int64_t ArrowEngine::context_length() const { return impl_->dec().config().max_positions; }
+int64_t ArrowEngine::vocab_size() const { return impl_->dec().config().vocab_size; }
+
+size_t ArrowEngine::kv_cache_bytes(int64_t context, const KVQuantPlan& kv) const {
+  return impl_->dec().new_state(context, kv).bytes();
+}
+
+std::vector<float> ArrowEngine::logits(const std::vector<int32_t>& ids, const KVQuantPlan& kv) const {
+  const LlamaDecoder& d = impl_->dec();
+  DecoderState st = d.new_state(std::max<int64_t>(1, int64_t(ids.size())), kv);
+  return d.forward(st, ids, true);
+}
+
+GenerateResult ArrowEngine::generate(const std::string& prompt, const GenerateOptions& opts) const {
+  const LlamaDecoder& d = impl_->dec();
+  const TextTokenizer& tok = *impl_->text_tokenizer;
+  if (opts.max_tokens < 0) throw ValueError("max tokens must be ≥ 0");
+  std::vector<int32_t> stops;
+  for (const auto& s : opts.stop_tokens) {
+    int32_t id = tok.special_id(s);
+    if (id < 0) throw ValueError("unknown special token '" + s + "': the vocabulary has no such special token");
+    stops.push_back(id);
+  }
+  int32_t eos = d.config().eos_token_id >= 0 ? d.config().eos_token_id : tok.eos_id();
+  const int64_t ctx = opts.context > 0 ? opts.context : d.config().max_positions;
+  GenerateResult r;
+  r.prompt_ids = tok.encode(prompt, tok.adds_bos());
+  if (r.prompt_ids.empty()) throw ValueError("the prompt is empty and the tokenizer adds no BOS token");
+  if (int64_t(r.prompt_ids.size()) >= ctx)
+    throw ValueError("the prompt has " + std::to_string(r.prompt_ids.size()) + " tokens but the context holds " +
+                     std::to_string(ctx) + " (one more is needed to generate)");
+  Sampler sampler(opts.temperature, opts.top_k, opts.top_p, opts.seed);
+  DecoderState st = d.new_state(ctx, opts.kv);
+  r.kv_cache_bytes = st.bytes();
+  double t0 = now_seconds();
+  std::vector<float> logits = d.forward(st, r.prompt_ids, false);
+  r.prefill_seconds = now_seconds() - t0;
+  t0 = now_seconds();
+  int32_t prev = r.prompt_ids.back();
+  r.stop_reason = "max_tokens";
+  for (int i = 0; i < opts.max_tokens; ++i) {
+    int32_t next = sampler.sample(logits.data(), int64_t(logits.size()));
+    if (next == eos && !opts.ignore_eos) { r.stop_reason = "eos"; break; }
+    if (std::find(stops.begin(), stops.end(), next) != stops.end()) { r.stop_reason = "stop_token"; break; }
+    r.ids.push_back(next);
+    std::string piece = tok.piece(next, prev);
+    r.text += piece;
+    prev = next;
+    if (opts.on_token && !opts.on_token(piece, next)) { r.stop_reason = "callback"; break; }
+    if (i + 1 == opts.max_tokens) break;
+    if (st.length >= st.capacity) { r.stop_reason = "context"; break; }
+    logits = d.forward(st, {next}, false);
+  }
+  r.decode_seconds = now_seconds() - t0;
+  return r;
 }
 
 }  // namespace arrowquant

@@ -1,0 +1,57 @@
+#include <cstdio>
+
+#include "arrowquant/engine.h"
+#include "arrowquant/error.h"
+#include "arrowquant/perplexity.h"
+#include "arrowquant/util.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+
+namespace arrowquant::cli {
+
+Runner add_ppl(CLI::App& app) {
+  struct Opts {
+    std::string model, file, base, kv = "f32", json_out, md_out, format = "markdown";
+    PerplexityOptions p;
+    int64_t kv_block = 0;
+    int threads = 0;
+    bool quiet = false;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("MODEL", o->model, "Decoder model (any format ArrowQuant reads)")->required();
+  app.add_option("-f,--file", o->file, "Text file to score (e.g. ../shared/data/wikitext2/wiki.test.raw)")->required();
+  app.add_option("--ctx", o->p.ctx, "Tokens per evaluation window")->check(CLI::Range(2, 1 << 20));
+  app.add_option("--stride", o->p.stride,
+                 "Slide windows by S tokens and score the last S of each (default 0: llama.cpp's chunks)");
+  app.add_option("--chunks", o->p.max_chunks, "Evaluate only the first N windows (0 = all)");
+  app.add_option("--kl-base", o->base, "The unquantised model: adds KL divergence, top-1 agreement, perplexity change");
+  app.add_option("--kv-cache", o->kv, "KV cache type of MODEL: f32, f16, int8, fp8")
+      ->check(CLI::IsMember({"f32", "f16", "int8", "fp8"}));
+  app.add_option("--kv-block", o->kv_block, "Elements per KV scale for int8/fp8 (default: one head)");
+  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--format", o->format, "Report on stdout: markdown or json")->check(CLI::IsMember({"markdown", "json"}));
+  app.add_option("--json", o->json_out, "Also write the JSON report to this file");
+  app.add_option("--markdown", o->md_out, "Also write the Markdown report to this file");
+  app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
+  return [o]() {
+    std::string text = read_text_file(o->file);
+    if (text.empty()) throw ValueError(o->file + ": empty file");
+    PerplexityOptions p = o->p;
+    p.kv = KVQuantPlan::parse(o->kv, o->kv_block);
+    EngineOptions eo{o->threads, 0};
+    ArrowEngine model(o->model, eo);
+    std::unique_ptr<ArrowEngine> base;
+    if (!o->base.empty()) base = std::make_unique<ArrowEngine>(o->base, eo);
+    Progress bar("ppl");
+    if (!o->quiet) p.progress = [&](size_t d, size_t n) { bar.completed(d, n); };
+    PerplexityReport r = perplexity(model, text, p, base.get());
+    bar.finish();
+    if (!o->json_out.empty()) write_text_file(o->json_out, r.to_json().dump(2) + "\n");
+    if (!o->md_out.empty()) write_text_file(o->md_out, r.to_markdown());
+    std::string out = o->format == "json" ? r.to_json().dump(2) + "\n" : r.to_markdown();
+    fwrite(out.data(), 1, out.size(), stdout);
+    return 0;
+  };
+}
+
+}  // namespace arrowquant::cli

@@ -1,0 +1,137 @@
+#include "arrowquant/kv_cache.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "arrowquant/dtype.h"
+#include "arrowquant/error.h"
+
+namespace arrowquant {
+
+KVQuantPlan KVQuantPlan::parse(const std::string& dtype, int64_t block_size, bool fp16_scales) {
+  KVQuantPlan p;
+  if (dtype == "f32" || dtype == "fp32" || dtype == "float32") p.dtype = KVDType::F32;
+  else if (dtype == "f16" || dtype == "fp16" || dtype == "float16") p.dtype = KVDType::F16;
+  else if (dtype == "int8") p.dtype = KVDType::Int8;
+  else if (dtype == "fp8" || dtype == "fp8_e4m3") p.dtype = KVDType::Fp8E4M3;
+  else throw ValueError("unknown KV cache type '" + dtype + "' (f32, f16, int8, fp8)");
+  if (block_size < 0) throw ValueError("KV block size must be positive (0 = one head)");
+  p.block_size = block_size;
+  p.fp16_scales = fp16_scales;
+  return p;
+}
+
+std::string KVQuantPlan::name() const {
+  switch (dtype) {
+    case KVDType::F32: return "f32";
+    case KVDType::F16: return "f16";
+    case KVDType::Int8: return "int8";
+    case KVDType::Fp8E4M3: return "fp8_e4m3";
+  }
+  return "?";
+}
+
+uint8_t fp8_e4m3_from_float(float f) {
+  uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  float a = std::fabs(f);
+  if (std::isnan(f)) return 0x7F;
+  if (a >= 448.0f) return sign | 0x7E;  // saturate to the largest finite value
+  if (a < std::ldexp(1.0f, -10)) return sign;  // below half the smallest subnormal (2^-9)
+  int e;
+  std::frexp(a, &e);  // a = m · 2^e, m in [0.5, 1)
+  int exp = e - 1;    // a = 1.xxx · 2^exp
+  if (exp < -6) exp = -6;  // subnormal range: fixed exponent, step 2^-9
+  float step = std::ldexp(1.0f, exp - 3);
+  float q = std::nearbyint(a / step) * step;  // round half to even (default rounding mode)
+  if (q >= 448.0f) return sign | 0x7E;
+  std::frexp(q, &e);
+  int qexp = e - 1;
+  if (q < std::ldexp(1.0f, -6)) {  // subnormal: exponent field 0, mantissa = q / 2^-9
+    return sign | uint8_t(int(q / std::ldexp(1.0f, -9)));
+  }
+  int mant = int(std::nearbyint((q / std::ldexp(1.0f, qexp) - 1.0f) * 8.0f));
+  return sign | uint8_t((qexp + 7) << 3) | uint8_t(mant);
+}
+
+float fp8_e4m3_to_float(uint8_t v) {
+  const float sign = (v & 0x80) ? -1.0f : 1.0f;
+  const int exp = (v >> 3) & 0xF, mant = v & 0x7;
+  if (exp == 0xF && mant == 0x7) return std::nanf("");
+  if (exp == 0) return sign * std::ldexp(float(mant), -9);
+  return sign * std::ldexp(1.0f + float(mant) / 8.0f, exp - 7);
+}
+
+KVStore::KVStore(const KVQuantPlan& plan, int64_t width, int64_t head_dim, int64_t capacity)
+    : plan_(plan), width_(width), block_(plan.block_size > 0 ? plan.block_size : head_dim), capacity_(capacity) {
+  if (width % block_ != 0 || head_dim % block_ != 0)
+    throw ValueError("KV block size " + std::to_string(block_) + " must divide the head size " +
+                     std::to_string(head_dim));
+  const size_t n = size_t(width * capacity);
+  switch (plan_.dtype) {
+    case KVDType::F32: f32_.resize(n); break;
+    case KVDType::F16: f16_.resize(n); break;
+    default:
+      codes_.resize(n);
+      if (plan_.fp16_scales) scales16_.resize(n / size_t(block_));
+      else scales_.resize(n / size_t(block_));
+  }
+}
+
+void KVStore::write(int64_t pos, const float* row) {
+  if (pos < 0 || pos >= capacity_) throw ValueError("KV cache position " + std::to_string(pos) + " past its capacity");
+  const size_t base = size_t(pos * width_);
+  switch (plan_.dtype) {
+    case KVDType::F32: std::copy(row, row + width_, f32_.begin() + int64_t(base)); return;
+    case KVDType::F16:
+      for (int64_t i = 0; i < width_; ++i) f16_[base + size_t(i)] = f32_to_f16(row[i]);
+      return;
+    default: break;
+  }
+  const bool fp8 = plan_.dtype == KVDType::Fp8E4M3;
+  const float qmax = fp8 ? 448.0f : 127.0f;
+  for (int64_t b = 0; b < width_; b += block_) {
+    float amax = 0;
+    for (int64_t i = 0; i < block_; ++i) amax = std::max(amax, std::fabs(row[b + i]));
+    float scale = amax > 0 ? amax / qmax : 1.0f;
+    const size_t si = (base + size_t(b)) / size_t(block_);
+    if (plan_.fp16_scales) {
+      scales16_[si] = f32_to_f16(scale);
+      scale = f16_to_f32(scales16_[si]);  // quantise against the scale that will be read back
+      if (scale == 0) scale = 1.0f;
+    } else {
+      scales_[si] = scale;
+    }
+    const float inv = 1.0f / scale;
+    for (int64_t i = 0; i < block_; ++i) {
+      const float v = row[b + i] * inv;
+      codes_[base + size_t(b + i)] = fp8 ? fp8_e4m3_from_float(v)
+                                         : uint8_t(int8_t(std::clamp(std::nearbyint(v), -127.0f, 127.0f)));
+    }
+  }
+}
+
+void KVStore::read(int64_t pos, int64_t offset, int64_t n, float* out) const {
+  const size_t base = size_t(pos * width_ + offset);
+  switch (plan_.dtype) {
+    case KVDType::F32: std::copy(f32_.begin() + int64_t(base), f32_.begin() + int64_t(base) + n, out); return;
+    case KVDType::F16:
+      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(f16_[base + size_t(i)]);
+      return;
+    default: break;
+  }
+  const bool fp8 = plan_.dtype == KVDType::Fp8E4M3;
+  for (int64_t b = 0; b < n; b += block_) {
+    const size_t si = (base + size_t(b)) / size_t(block_);
+    const float scale = plan_.fp16_scales ? f16_to_f32(scales16_[si]) : scales_[si];
+    for (int64_t i = 0; i < block_; ++i) {
+      const uint8_t c = codes_[base + size_t(b + i)];
+      out[b + i] = scale * (fp8 ? fp8_e4m3_to_float(c) : float(int8_t(c)));
+    }
+  }
+}
+
+size_t KVStore::bytes() const {
+  return f32_.size() * 4 + f16_.size() * 2 + codes_.size() + scales_.size() * 4 + scales16_.size() * 2;
+}
+
+}  // namespace arrowquant

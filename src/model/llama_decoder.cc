@@ -1,0 +1,235 @@
+#include "model/llama_decoder.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "arrowquant/error.h"
+#include "arrowquant/util.h"
+#include "kernels/dense_ops.h"
+
+namespace arrowquant {
+
+namespace {
+
+int64_t need_int(const nlohmann::json& cfg, const char* key, const std::string& where) {
+  if (!cfg.contains(key) || !cfg[key].is_number_integer() || cfg[key].get<int64_t>() <= 0)
+    throw FormatError(where + ": config.json needs a positive integer '" + key + "'");
+  return cfg[key].get<int64_t>();
+}
+
+const char* kDecoderTypes[] = {"llama", "qwen2", "mistral"};
+
+void rms_norm(const float* x, const float* w, int64_t d, float eps, float* out) {
+  double ss = 0;
+  for (int64_t i = 0; i < d; ++i) ss += double(x[i]) * x[i];
+  const float inv = float(1.0 / std::sqrt(ss / double(d) + double(eps)));
+  for (int64_t i = 0; i < d; ++i) out[i] = x[i] * inv * w[i];
+}
+
+}  // namespace
+
+bool DecoderConfig::is_decoder(const nlohmann::json& cfg) {
+  std::string t = cfg.value("model_type", "");
+  for (const char* d : kDecoderTypes)
+    if (t == d) return true;
+  return false;
+}
+
+DecoderConfig DecoderConfig::from_json(const nlohmann::json& cfg, const std::string& where) {
+  DecoderConfig c;
+  c.model_type = cfg.value("model_type", "");
+  if (!is_decoder(cfg))
+    throw FormatError(where + ": unsupported architecture: model_type '" + c.model_type +
+                      "' (the decoder supports llama, qwen2, mistral)");
+  std::string act = cfg.value("hidden_act", "silu");
+  if (act != "silu") throw FormatError(where + ": hidden_act '" + act + "' is not supported (only silu)");
+  // transformers ≥ 5 writes rope_parameters {rope_type, rope_theta}; older configs rope_theta and
+  // rope_scaling at the top level.
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!cfg.contains(key) || cfg[key].is_null()) continue;
+    std::string type = cfg[key].value("rope_type", cfg[key].value("type", "default"));
+    if (type != "default") throw FormatError(where + ": " + key + " type '" + type + "' is not supported");
+  }
+  if (cfg.value("use_sliding_window", false))
+    throw FormatError(where + ": sliding-window attention is not supported");
+  c.vocab_size = need_int(cfg, "vocab_size", where);
+  c.hidden = need_int(cfg, "hidden_size", where);
+  c.layers = need_int(cfg, "num_hidden_layers", where);
+  c.heads = need_int(cfg, "num_attention_heads", where);
+  c.kv_heads = cfg.contains("num_key_value_heads") && !cfg["num_key_value_heads"].is_null()
+                   ? need_int(cfg, "num_key_value_heads", where) : c.heads;
+  c.head_dim = cfg.contains("head_dim") && cfg["head_dim"].is_number_integer() ? cfg["head_dim"].get<int64_t>()
+                                                                               : c.hidden / c.heads;
+  c.intermediate = need_int(cfg, "intermediate_size", where);
+  c.max_positions = need_int(cfg, "max_position_embeddings", where);
+  c.rms_eps = cfg.value("rms_norm_eps", 1e-6f);
+  c.rope_theta = cfg.value("rope_theta", 10000.0f);
+  if (!cfg.contains("rope_theta") && cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object())
+    c.rope_theta = cfg["rope_parameters"].value("rope_theta", 10000.0f);
+  c.tied_embeddings = cfg.value("tie_word_embeddings", false);
+  c.qkv_bias = c.model_type == "qwen2" || cfg.value("attention_bias", false);
+  c.rope_interleaved = cfg.value("arrowquant_rope_layout", "half") == "interleaved";
+  if (cfg.contains("bos_token_id") && cfg["bos_token_id"].is_number_integer()) c.bos_token_id = cfg["bos_token_id"];
+  if (cfg.contains("eos_token_id") && cfg["eos_token_id"].is_number_integer()) c.eos_token_id = cfg["eos_token_id"];
+  if (c.heads % c.kv_heads != 0)
+    throw FormatError(where + ": num_attention_heads is not a multiple of num_key_value_heads");
+  if (c.head_dim % 2 != 0) throw FormatError(where + ": head size must be even for rotary positions");
+  return c;
+}
+
+size_t DecoderState::bytes() const {
+  size_t b = 0;
+  for (const auto& k : keys) b += k.bytes();
+  for (const auto& v : values) b += v.bytes();
+  return b;
+}
+
+LlamaDecoder::LlamaDecoder(const ModelWeights& w, int threads)
+    : cfg_(DecoderConfig::from_json(w.config(), w.path())), threads_(threads) {
+  const int64_t H = cfg_.hidden, I = cfg_.intermediate, D = cfg_.head_dim;
+  const int64_t qd = cfg_.heads * D, kvd = cfg_.kv_heads * D;
+  embed_ = w.load("model.embed_tokens.weight", {cfg_.vocab_size, H});
+  final_norm_ = w.load("model.norm.weight", {H});
+  // Some checkpoints say nothing of tying but carry no head: tie them, as transformers does.
+  if (!cfg_.tied_embeddings && !w.has("lm_head.weight")) cfg_.tied_embeddings = true;
+  if (!cfg_.tied_embeddings) lm_head_ = Linear::load(w, "lm_head", cfg_.vocab_size, H, false);
+  for (int64_t i = 0; i < cfg_.layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    Layer L;
+    L.attn_norm = w.load(p + "input_layernorm.weight", {H});
+    L.mlp_norm = w.load(p + "post_attention_layernorm.weight", {H});
+    L.q = Linear::load(w, p + "self_attn.q_proj", qd, H, cfg_.qkv_bias);
+    L.k = Linear::load(w, p + "self_attn.k_proj", kvd, H, cfg_.qkv_bias);
+    L.v = Linear::load(w, p + "self_attn.v_proj", kvd, H, cfg_.qkv_bias);
+    L.o = Linear::load(w, p + "self_attn.o_proj", H, qd, false);
+    L.gate = Linear::load(w, p + "mlp.gate_proj", I, H, false);
+    L.up = Linear::load(w, p + "mlp.up_proj", I, H, false);
+    L.down = Linear::load(w, p + "mlp.down_proj", H, I, false);
+    layers_.push_back(std::move(L));
+  }
+  // Rotary tables, in float32 the way transformers and llama2.c compute them.
+  const int64_t half = D / 2;
+  rope_cos_.resize(size_t(cfg_.max_positions * half));
+  rope_sin_.resize(rope_cos_.size());
+  for (int64_t i = 0; i < half; ++i) {
+    const float inv_freq = 1.0f / std::pow(cfg_.rope_theta, float(2 * i) / float(D));
+    for (int64_t pos = 0; pos < cfg_.max_positions; ++pos) {
+      const float a = float(pos) * inv_freq;
+      rope_cos_[size_t(pos * half + i)] = std::cos(a);
+      rope_sin_[size_t(pos * half + i)] = std::sin(a);
+    }
+  }
+}
+
+DecoderState LlamaDecoder::new_state(int64_t capacity, const KVQuantPlan& plan) const {
+  if (capacity <= 0 || capacity > cfg_.max_positions)
+    throw ValueError("context of " + std::to_string(capacity) + " tokens is outside 1.." +
+                     std::to_string(cfg_.max_positions) + " (the model's max_position_embeddings)");
+  DecoderState s;
+  s.capacity = capacity;
+  const int64_t kvd = cfg_.kv_heads * cfg_.head_dim;
+  for (int64_t l = 0; l < cfg_.layers; ++l) {
+    s.keys.emplace_back(plan, kvd, cfg_.head_dim, capacity);
+    s.values.emplace_back(plan, kvd, cfg_.head_dim, capacity);
+  }
+  return s;
+}
+
+void LlamaDecoder::rope(float* x, int64_t rows, int64_t heads, int64_t pos0) const {
+  const int64_t D = cfg_.head_dim, half = D / 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* c = rope_cos_.data() + (pos0 + r) * half;
+    const float* s = rope_sin_.data() + (pos0 + r) * half;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* v = x + (r * heads + h) * D;
+      for (int64_t i = 0; i < half; ++i) {
+        // interleaved: (v[2i], v[2i+1]); halves: (v[i], v[i + D/2])
+        float& a = cfg_.rope_interleaved ? v[2 * i] : v[i];
+        float& b = cfg_.rope_interleaved ? v[2 * i + 1] : v[i + half];
+        const float x0 = a, x1 = b;
+        a = x0 * c[i] - x1 * s[i];
+        b = x0 * s[i] + x1 * c[i];
+      }
+    }
+  }
+}
+
+void LlamaDecoder::attention(const float* q, DecoderState& st, int64_t layer, int64_t t_count, int64_t pos0,
+                             float* out) const {
+  const int64_t D = cfg_.head_dim, heads = cfg_.heads, group = cfg_.heads / cfg_.kv_heads;
+  const float scale = 1.0f / std::sqrt(float(D));
+  const KVStore& K = st.keys[size_t(layer)];
+  const KVStore& V = st.values[size_t(layer)];
+  parallel_for(t_count * heads, threads_, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(pos0 + t_count)), kv(static_cast<size_t>(D));
+    for (int64_t th = begin; th < end; ++th) {
+      const int64_t t = th / heads, h = th % heads, kvh = h / group;
+      const int64_t n = pos0 + t + 1;  // causal: this token and everything before it
+      const float* qv = q + (t * heads + h) * D;
+      for (int64_t j = 0; j < n; ++j) {
+        K.read(j, kvh * D, D, kv.data());
+        float s = 0;
+        for (int64_t i = 0; i < D; ++i) s += qv[i] * kv[size_t(i)];
+        scores[size_t(j)] = s * scale;
+      }
+      kernels::softmax(scores.data(), n);
+      float* o = out + (t * heads + h) * D;
+      std::fill(o, o + D, 0.0f);
+      for (int64_t j = 0; j < n; ++j) {
+        V.read(j, kvh * D, D, kv.data());
+        const float p = scores[size_t(j)];
+        for (int64_t i = 0; i < D; ++i) o[i] += p * kv[size_t(i)];
+      }
+    }
+  });
+}
+
+std::vector<float> LlamaDecoder::forward(DecoderState& st, const std::vector<int32_t>& tokens, bool all_logits) const {
+  const int64_t T = int64_t(tokens.size()), H = cfg_.hidden, I = cfg_.intermediate, D = cfg_.head_dim;
+  const int64_t qd = cfg_.heads * D, kvd = cfg_.kv_heads * D, pos0 = st.length;
+  if (T == 0) throw ValueError("no tokens to run");
+  if (pos0 + T > st.capacity)
+    throw ValueError(std::to_string(pos0 + T) + " tokens do not fit the context of " + std::to_string(st.capacity));
+  std::vector<float> x(size_t(T * H));
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t id = tokens[size_t(t)];
+    if (id < 0 || id >= cfg_.vocab_size)
+      throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(cfg_.vocab_size));
+    std::copy(embed_.begin() + int64_t(id) * H, embed_.begin() + (int64_t(id) + 1) * H, x.begin() + t * H);
+  }
+  std::vector<float> xn(x.size()), q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd)), att(size_t(T * qd));
+  std::vector<float> o(x.size()), g(size_t(T * I)), u(size_t(T * I));
+  for (int64_t l = 0; l < cfg_.layers; ++l) {
+    const Layer& L = layers_[size_t(l)];
+    for (int64_t t = 0; t < T; ++t) rms_norm(x.data() + t * H, L.attn_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
+    L.q.forward(xn.data(), T, q.data());
+    L.k.forward(xn.data(), T, k.data());
+    L.v.forward(xn.data(), T, v.data());
+    rope(q.data(), T, cfg_.heads, pos0);
+    rope(k.data(), T, cfg_.kv_heads, pos0);
+    for (int64_t t = 0; t < T; ++t) {
+      st.keys[size_t(l)].write(pos0 + t, k.data() + t * kvd);
+      st.values[size_t(l)].write(pos0 + t, v.data() + t * kvd);
+    }
+    attention(q.data(), st, l, T, pos0, att.data());
+    L.o.forward(att.data(), T, o.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    for (int64_t t = 0; t < T; ++t) rms_norm(x.data() + t * H, L.mlp_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
+    L.gate.forward(xn.data(), T, g.data());
+    L.up.forward(xn.data(), T, u.data());
+    for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // SiLU(gate) · up
+    L.down.forward(g.data(), T, o.data());
+    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+  }
+  st.length = pos0 + T;
+  const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
+  for (int64_t t = first; t < T; ++t) rms_norm(x.data() + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + t * H);
+  std::vector<float> logits(size_t(rows * cfg_.vocab_size));
+  if (cfg_.tied_embeddings)
+    kernels::linear_f32(xn.data() + first * H, rows, H, embed_.data(), cfg_.vocab_size, nullptr, logits.data());
+  else
+    lm_head_.forward(xn.data() + first * H, rows, logits.data());
+  return logits;
+}
+
+}  // namespace arrowquant

@@ -1,0 +1,65 @@
+// A Llama-family decoder (Llama, Llama 2, Qwen2/Qwen2.5, Mistral-style configs; llama2.c checkpoints
+// through their HF-equivalent config): RMSNorm, rotary positions, grouped-query attention, SwiGLU,
+// optional QKV biases, tied or separate LM head. Weights come through ModelWeights, so it runs
+// unchanged from every stored format.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/kv_cache.h"
+#include "model/linear.h"
+#include "model/model_weights.h"
+
+namespace arrowquant {
+
+struct DecoderConfig {
+  std::string model_type;
+  int64_t vocab_size = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  int64_t intermediate = 0, max_positions = 0;
+  float rms_eps = 1e-6f, rope_theta = 10000.0f;
+  bool qkv_bias = false, tied_embeddings = false;
+  bool rope_interleaved = false;  // llama2.c rotates adjacent pairs; HF rotates halves
+  int32_t bos_token_id = -1, eos_token_id = -1;
+  // FormatError naming `where` for unsupported architectures or settings (rope scaling, sliding
+  // window, activations other than SiLU).
+  static DecoderConfig from_json(const nlohmann::json& cfg, const std::string& where);
+  static bool is_decoder(const nlohmann::json& cfg);
+};
+
+// Per-sequence state: the KV cache and how many positions it holds.
+struct DecoderState {
+  std::vector<KVStore> keys, values;
+  int64_t length = 0, capacity = 0;
+  size_t bytes() const;
+};
+
+class LlamaDecoder {
+ public:
+  LlamaDecoder(const ModelWeights& w, int threads);
+  const DecoderConfig& config() const { return cfg_; }
+  DecoderState new_state(int64_t capacity, const KVQuantPlan& plan) const;
+  // Runs `tokens` at positions state.length… and appends them to the cache. Returns logits
+  // [tokens.size(), vocab] when all_logits, else only the last position's [vocab].
+  std::vector<float> forward(DecoderState& state, const std::vector<int32_t>& tokens, bool all_logits) const;
+
+ private:
+  struct Layer {
+    std::vector<float> attn_norm, mlp_norm;
+    Linear q, k, v, o, gate, up, down;
+  };
+  void rope(float* x, int64_t rows, int64_t heads, int64_t pos0) const;
+  void attention(const float* q, DecoderState& st, int64_t layer, int64_t t_count, int64_t pos0, float* out) const;
+
+  DecoderConfig cfg_;
+  int threads_;
+  std::vector<float> embed_, final_norm_;
+  Linear lm_head_;  // empty when the head is tied to the embedding: embed_ is used directly
+  std::vector<Layer> layers_;
+  std::vector<float> rope_cos_, rope_sin_;  // [max_positions, head_dim / 2]
+};
+
+}  // namespace arrowquant

@@ -1,0 +1,248 @@
+// The Llama-family decoder end to end: tiny Qwen2 and Llama checkpoints against transformers'
+// logits, stories260K against llama2.c's greedy output, every stored format through one engine,
+// KV cache types, perplexity/KL, and bad inputs.
+#include <cmath>
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/engine.h"
+#include "arrowquant/error.h"
+#include "arrowquant/perplexity.h"
+#include "arrowquant/safetensors.h"
+#include "arrowquant/tensor_source.h"
+#include "arrowquant/text_tokenizer.h"
+#include "arrowquant/util.h"
+#include "test_util.h"
+
+using namespace arrowquant;
+using aqtest::run_cli;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tiny(const std::string& arch) { return aqtest::source_dir() + "/tests/goldens/tiny/" + arch; }
+std::string stories_bin() { return aqtest::stories_dir() + "/stories260K.bin"; }
+
+template <class T>
+std::vector<T> tensor_values(const SafetensorsFile& f, const std::string& name) {
+  const TensorView* v = f.find(name);
+  EXPECT_NE(v, nullptr) << name;
+  if (!v) return {};
+  std::vector<T> out(v->nbytes / sizeof(T));
+  std::memcpy(out.data(), v->data, v->nbytes);
+  return out;
+}
+
+// max |a - b| / max |b|
+double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    num = std::max(num, double(std::fabs(a[i] - b[i])));
+    den = std::max(den, double(std::fabs(b[i])));
+  }
+  return num / den;
+}
+
+std::string stories_text() {
+  return "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+         "One day, she saw a big, red ball. She wanted to play with it, but it was too high. Lily's mom said, "
+         "\"Lily, you can play with the ball later.\" Lily was sad, but she listened to her mom. The next day, "
+         "Lily went to the park again and played with her friends. They laughed and ran and had lots of fun.";
+}
+
+}  // namespace
+
+TEST(Decoder, TinyQwen2AndLlamaMatchTransformers) {
+  for (const char* arch : {"qwen2", "llama"}) {
+    ArrowEngine e(tiny(arch));
+    EXPECT_TRUE(e.is_decoder());
+    EXPECT_EQ(e.architecture(), arch);
+    SafetensorsFile g(tiny(arch) + "_golden_logits.safetensors");
+    for (int i = 0; i < 3; ++i) {
+      auto ids = tensor_values<int32_t>(g, "ids_" + std::to_string(i));
+      auto want = tensor_values<float>(g, "logits_" + std::to_string(i));
+      auto got = e.logits(ids);
+      ASSERT_EQ(got.size(), want.size()) << arch << " " << i;
+      EXPECT_LE(rel_error(got, want), 1e-4) << arch << " input " << i;
+    }
+    // The tokenizer.json path tokenises like Hugging Face (the goldens' ids came from `tokenizers`).
+    auto ids0 = tensor_values<int32_t>(g, "ids_0");
+    EXPECT_EQ(e.text_tokenizer().encode(
+                  "The tower is 324 metres tall, about the same height as an 81-storey building.", false),
+              ids0) << arch;
+    GenerateOptions go;
+    go.temperature = 0;
+    go.max_tokens = 12;
+    go.ignore_eos = true;
+    GenerateResult r = e.generate("The tower is 324 metres tall, about the same height as an 81-storey building.", go);
+    EXPECT_EQ(r.ids, tensor_values<int32_t>(g, "greedy_0")) << arch;
+  }
+}
+
+TEST(Decoder, Stories260KGreedyEqualsLlama2c) {
+  auto golden = read_json_file(aqtest::source_dir() + "/tests/goldens/stories260k/greedy_once_upon_a_time.json");
+  auto after_bos = golden["tokens_after_bos"].get<std::vector<int32_t>>();
+  ArrowEngine e(stories_bin());
+  EXPECT_EQ(e.weights_kind(), "llama2c");
+  GenerateOptions go;
+  go.temperature = 0;
+  go.max_tokens = 64;
+  GenerateResult r = e.generate("Once upon a time", go);
+  ASSERT_EQ(r.prompt_ids.front(), 1);
+  const size_t prompt_after_bos = r.prompt_ids.size() - 1;
+  ASSERT_GE(after_bos.size(), prompt_after_bos + 64);
+  EXPECT_EQ(std::vector<int32_t>(r.prompt_ids.begin() + 1, r.prompt_ids.end()),
+            std::vector<int32_t>(after_bos.begin(), after_bos.begin() + int64_t(prompt_after_bos)));
+  EXPECT_EQ(r.ids, std::vector<int32_t>(after_bos.begin() + int64_t(prompt_after_bos),
+                                        after_bos.begin() + int64_t(prompt_after_bos) + 64));
+  EXPECT_EQ("Once upon a time" + r.text, golden["text"].get<std::string>().substr(0, 16 + r.text.size()));
+}
+
+TEST(Decoder, EveryFormatRunsThroughTheSameEngine) {
+  aqtest::TempDir d;
+  for (const char* model : {"qwen2", "llama"}) {
+    ArrowEngine ref(tiny(model));
+    SafetensorsFile g(tiny(model) + "_golden_logits.safetensors");
+    auto ids = tensor_values<int32_t>(g, "ids_2");
+    auto want = ref.logits(ids);
+    for (const std::string flags : {"--pin '*=float'", "--bits 8 --group-size 32", "--bits 4 --group-size 32 --sym",
+                                    "--bits 3 --group-size 64", "--bits 2 --group-size 32 --embedding-bits 4"}) {
+      std::string out = d / (std::string(model) + std::to_string(std::hash<std::string>()(flags)));
+      auto r = run_cli("quantize " + tiny(model) + " -o " + out + " -q " + flags);
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+      ArrowEngine q(out);
+      EXPECT_EQ(q.weights_kind(), "parquet-v2");
+      auto got = q.logits(ids);
+      double err = rel_error(got, want);
+      if (flags.starts_with("--pin")) { EXPECT_EQ(got, want) << model; }
+      else if (flags.starts_with("--bits 8")) { EXPECT_LE(err, 0.02) << model << " " << flags; }
+      else if (flags.starts_with("--bits 4")) { EXPECT_LE(err, 0.5) << model << " " << flags; }
+      printf("%s %s: max logit error %.4f of the largest logit\n", model, flags.c_str(), err);
+      for (float v : got) ASSERT_TRUE(std::isfinite(v));
+    }
+  }
+  // stories260K from its llama2.c checkpoint, quantised: the config and tokenizer travel along.
+  auto r = run_cli("quantize " + stories_bin() + " -o " + (d / "s4") + " -q --bits 4 --group-size 32");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ArrowEngine q(d / "s4");
+  GenerateOptions go;
+  go.temperature = 0;
+  go.max_tokens = 16;
+  EXPECT_EQ(q.generate("Once upon a time", go).ids.size(), 16u);
+}
+
+TEST(Decoder, KvCacheTypes) {
+  ArrowEngine e(stories_bin());
+  auto ids = e.text_tokenizer().encode(stories_text(), true);
+  ids.resize(128);
+  auto ref = e.logits(ids);
+  const size_t f32 = e.kv_cache_bytes(256, KVQuantPlan::parse("f32"));
+  EXPECT_EQ(e.kv_cache_bytes(256, KVQuantPlan::parse("f16")) * 2, f32);
+  for (const char* t : {"f16", "int8", "fp8"}) {
+    KVQuantPlan plan = KVQuantPlan::parse(t);
+    auto got = e.logits(ids, plan);
+    double err = rel_error(got, ref);
+    printf("KV %s: max logit error %.4f of the largest logit\n", t, err);
+    EXPECT_LE(err, std::string(t) == "f16" ? 1e-3 : std::string(t) == "int8" ? 0.05 : 0.25) << t;
+    EXPECT_GT(err, 0.0) << t;  // the cache really is stored in the narrower type
+  }
+  // int8/fp8: one byte per element plus a fp32 scale per head (8 elements here) or per 4 elements.
+  const size_t i8 = e.kv_cache_bytes(256, KVQuantPlan::parse("int8"));
+  EXPECT_EQ(i8, f32 / 4 + f32 / 4 / 8 * 4);
+  EXPECT_GT(e.kv_cache_bytes(256, KVQuantPlan::parse("fp8", 4, false)),
+            e.kv_cache_bytes(256, KVQuantPlan::parse("fp8", 4, true)));
+  EXPECT_THROW(KVQuantPlan::parse("int3"), ValueError);
+  EXPECT_THROW(e.kv_cache_bytes(256, KVQuantPlan::parse("int8", 3)), ValueError);  // 3 does not divide 8
+}
+
+TEST(Decoder, Fp8E4M3RoundTripsEveryCode) {
+  for (int c = 0; c < 256; ++c) {
+    if ((c & 0x7F) == 0x7F) continue;  // NaN
+    float f = fp8_e4m3_to_float(uint8_t(c));
+    EXPECT_EQ(fp8_e4m3_from_float(f), uint8_t(c)) << c << " " << f;
+  }
+  EXPECT_EQ(fp8_e4m3_to_float(0x7E), 448.0f);
+  EXPECT_EQ(fp8_e4m3_from_float(1e6f), 0x7E);                   // saturates
+  EXPECT_EQ(fp8_e4m3_to_float(fp8_e4m3_from_float(0.3f)), 0.3125f);
+  EXPECT_EQ(fp8_e4m3_to_float(0x01), std::ldexp(1.0f, -9));    // smallest subnormal
+}
+
+TEST(Decoder, PerplexityAndKl) {
+  aqtest::TempDir d;
+  std::string text;
+  for (int i = 0; i < 6; ++i) text += stories_text() + "\n";
+  std::ofstream(d / "t.txt") << text;
+  ArrowEngine e(stories_bin());
+  PerplexityOptions o;
+  o.ctx = 128;
+  PerplexityReport self = perplexity(e, text, o, &e);
+  EXPECT_GT(self.ppl, 1.0);
+  EXPECT_LT(self.ppl, 20.0);  // a story model on a story
+  EXPECT_NEAR(self.kl_mean, 0.0, 1e-9);
+  EXPECT_DOUBLE_EQ(self.top1_agreement, 1.0);
+  EXPECT_DOUBLE_EQ(self.base_ppl, self.ppl);
+  EXPECT_EQ(self.scored, self.chunks * 63);  // second half of each chunk, minus the last position
+  o.stride = 64;
+  PerplexityReport slid = perplexity(e, text, o);
+  EXPECT_EQ(slid.scored, slid.text_tokens - 1);  // every token but the first, once
+  auto r = run_cli("quantize " + stories_bin() + " -o " + (d / "q") + " -q --bits 4 --group-size 32");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_cli("ppl " + (d / "q") + " -f " + (d / "t.txt") + " --ctx 128 --kl-base " + stories_bin() +
+              " --kv-cache int8 --format json -q --markdown " + (d / "r.md"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_GT(j["against_base"]["kl_mean"].get<double>(), 0.0);
+  EXPECT_GT(j["against_base"]["top1_agreement"].get<double>(), 0.5);
+  EXPECT_EQ(j["kv_cache"], "int8");
+  EXPECT_TRUE(fs::exists(d / "r.md"));
+}
+
+TEST(Decoder, BadInputsGiveClearErrors) {
+  aqtest::TempDir d;
+  // A prompt longer than the context.
+  std::string long_prompt;
+  for (int i = 0; i < 8; ++i) long_prompt += "Once upon a time there was a girl. ";
+  auto r = run_cli("generate " + stories_bin() + " -p '" + long_prompt + "' --ctx 16 -q");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("context holds 16"), std::string::npos) << r.output;
+  // An unknown special token.
+  r = run_cli("generate " + tiny("qwen2") + " -p hi --stop '<|no_such_token|>' -q");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("unknown special token '<|no_such_token|>'"), std::string::npos) << r.output;
+  // A llama2.c checkpoint whose header disagrees with its size.
+  std::string bin = read_text_file(stories_bin());
+  std::ofstream(d / "short.bin", std::ios::binary) << bin.substr(0, bin.size() - 100);
+  r = run_cli("generate " + (d / "short.bin") + " -p hi -q");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("short.bin"), std::string::npos) << r.output;
+  // Text shorter than the perplexity context.
+  std::ofstream(d / "tiny.txt") << "Once upon a time.";
+  r = run_cli("ppl " + stories_bin() + " -f " + (d / "tiny.txt") + " --ctx 64 -q");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("fewer than the context"), std::string::npos) << r.output;
+  // A decoder asked to encode, an encoder asked to generate.
+  r = run_cli("encode " + stories_bin() + " --text hi");
+  EXPECT_NE(r.output.find("decoder"), std::string::npos) << r.output;
+  r = run_cli("generate " + aqtest::minilm_dir() + " -p hi");
+  EXPECT_NE(r.output.find("encoder"), std::string::npos) << r.output;
+  // A decoder folder without a tokenizer.
+  fs::create_directories(d.path() / "notok");
+  fs::copy(tiny("qwen2") + "/config.json", d.path() / "notok" / "config.json");
+  fs::copy(tiny("qwen2") + "/model.safetensors", d.path() / "notok" / "model.safetensors");
+  r = run_cli("generate " + (d / "notok") + " -p hi");
+  EXPECT_NE(r.output.find("no tokenizer"), std::string::npos) << r.output;
+}
+
+TEST(Decoder, GenerateCliStreamsAndSeeds) {
+  aqtest::TempDir d;
+  auto a = run_cli("generate " + stories_bin() + " -p 'Once upon a time' -n 24 --seed 7 --temperature 1 -q --json " + (d / "a.json"));
+  auto b = run_cli("generate " + stories_bin() + " -p 'Once upon a time' -n 24 --seed 7 --temperature 1 -q");
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(a.output, b.output);  // same seed, same text
+  EXPECT_EQ(a.output.rfind("Once upon a time", 0), 0u);
+  auto j = nlohmann::json::parse(read_text_file(d / "a.json"));
+  EXPECT_LE(j["ids"].size(), 24u);
+  EXPECT_EQ(j["seed"], 7);
+}
