@@ -16,6 +16,7 @@ struct KVQuantPlan {
   // "f32", "f16", "int8", "fp8" (also "fp8_e4m3"); ValueError for anything else.
   static KVQuantPlan parse(const std::string& dtype, int64_t block_size = 0, bool fp16_scales = false);
   std::string name() const;
+  std::string describe() const;  // e.g. "int8, block of one head, fp32 scales"
 };
 
 // fp8 E4M3 (OCP "E4M3FN": no infinities, max 448), round to nearest even, saturating.

@@ -29,7 +29,7 @@ struct PerplexityReport {
   int64_t ctx = 0, stride = 0;
   size_t text_tokens = 0, chunks = 0, scored = 0;
   double ppl = 0, nll = 0;
-  std::string kv_cache;
+  std::string kv_cache, kv_cache_plan;
   size_t kv_cache_bytes = 0;
   // With a base model:
   double base_ppl = 0, kl_mean = 0, kl_median = 0, kl_p99 = 0, kl_max = 0, top1_agreement = 0;

@@ -101,7 +101,9 @@ Runner add_bench(CLI::App& app) {
   };
   Runner encode_runner = add_bench_encode(*app.add_subcommand(
       "encode", "Sentences per second of encoder models at several batch sizes, measured in one run"));
-  return [=]() { return load->parsed() ? load_runner() : encode_runner(); };
+  CLI::App* decode = app.add_subcommand("decode", "Decode tokens per second of decoder models, measured in one run");
+  Runner decode_runner = add_bench_decode(*decode);
+  return [=]() { return load->parsed() ? load_runner() : decode->parsed() ? decode_runner() : encode_runner(); };
 }
 
 }  // namespace arrowquant::cli

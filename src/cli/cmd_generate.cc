@@ -19,6 +19,7 @@ Runner add_generate(CLI::App& app) {
     bool seed_given = false, quiet = false;
     int threads = 0;
     int64_t kv_block = 0;
+    std::string kv_scales = "f32";
     std::vector<std::string> stops;
   };
   auto o = std::make_shared<Opts>();
@@ -35,6 +36,8 @@ Runner add_generate(CLI::App& app) {
   app.add_option("--kv-cache", o->kv, "KV cache type: f32, f16, int8, fp8")
       ->check(CLI::IsMember({"f32", "f16", "int8", "fp8"}));
   app.add_option("--kv-block", o->kv_block, "Elements per KV scale for int8/fp8 (default: one head)");
+  app.add_option("--kv-scales", o->kv_scales, "Precision of the int8/fp8 KV scales: f32 (default) or f16")
+      ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--stop", o->stops, "Special token that ends generation (repeatable), e.g. '<|im_end|>'");
   app.add_flag("--ignore-eos", o->g.ignore_eos, "Do not stop at the end-of-sequence token");
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
@@ -45,7 +48,7 @@ Runner add_generate(CLI::App& app) {
   return [o]() {
     GenerateOptions g = o->g;
     if (!o->seed_given) g.seed = uint64_t(std::chrono::high_resolution_clock::now().time_since_epoch().count());
-    g.kv = KVQuantPlan::parse(o->kv, o->kv_block);
+    g.kv = KVQuantPlan::parse(o->kv, o->kv_block, o->kv_scales == "f16");
     g.stop_tokens = o->stops;
     ArrowEngine engine(o->model, EngineOptions{o->threads, 0});
     if (!engine.is_decoder()) throw ValueError(o->model + " is an encoder (" + engine.architecture() + "); use encode");
@@ -63,7 +66,7 @@ Runner add_generate(CLI::App& app) {
       fprintf(stderr, "[%zu prompt tokens in %.3f s; %zu generated in %.3f s = %.1f tokens/s; stop: %s; KV cache %s %s; seed %llu]\n",
               r.prompt_ids.size(), r.prefill_seconds, r.ids.size(), r.decode_seconds,
               r.decode_seconds > 0 ? double(r.ids.size()) / r.decode_seconds : 0.0, r.stop_reason.c_str(),
-              g.kv.name().c_str(), human_bytes(double(r.kv_cache_bytes)).c_str(), (unsigned long long)g.seed);
+              g.kv.describe().c_str(), human_bytes(double(r.kv_cache_bytes)).c_str(), (unsigned long long)g.seed);
     }
     if (!o->json_out.empty()) {
       nlohmann::json j = {{"model", o->model}, {"prompt", o->prompt}, {"text", r.text}, {"prompt_ids", r.prompt_ids},

@@ -12,6 +12,7 @@ Runner add_dequantize(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_encode(CLI::App& app);
 Runner add_bench_encode(CLI::App& app);  // under `bench`
+Runner add_bench_decode(CLI::App& app);  // under `bench`
 Runner add_validate(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_ppl(CLI::App& app);

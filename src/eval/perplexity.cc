@@ -89,6 +89,7 @@ PerplexityReport perplexity(const ArrowEngine& model, const std::string& text, c
   r.text_tokens = toks.size();
   r.chunks = windows.size();
   r.kv_cache = o.kv.name();
+  r.kv_cache_plan = o.kv.describe();
   r.kv_cache_bytes = model.kv_cache_bytes(o.ctx, o.kv);
   double nll = 0, base_nll = 0;
   size_t agree = 0;
@@ -137,7 +138,7 @@ PerplexityReport perplexity(const ArrowEngine& model, const std::string& text, c
 nlohmann::json PerplexityReport::to_json() const {
   nlohmann::json j = {{"model", model}, {"method", method}, {"ctx", ctx}, {"stride", stride},
                       {"text_tokens", text_tokens}, {"chunks", chunks}, {"scored_tokens", scored},
-                      {"perplexity", ppl}, {"mean_nll", nll}, {"kv_cache", kv_cache},
+                      {"perplexity", ppl}, {"mean_nll", nll}, {"kv_cache", kv_cache}, {"kv_cache_plan", kv_cache_plan},
                       {"kv_cache_bytes", kv_cache_bytes}, {"seconds", seconds}};
   if (!base.empty())
     j["against_base"] = {{"base", base}, {"base_perplexity", base_ppl}, {"perplexity_change", ppl - base_ppl},
@@ -153,7 +154,7 @@ std::string PerplexityReport::to_markdown() const {
   snprintf(b, sizeof b,
            "| model | `%s` |\n| method | %s |\n| context / stride | %lld / %lld |\n| tokens scored | %zu (%zu chunks) |\n"
            "| perplexity | %.4f |\n| KV cache | %s, %s |\n",
-           model.c_str(), method.c_str(), (long long)ctx, (long long)stride, scored, chunks, ppl, kv_cache.c_str(),
+           model.c_str(), method.c_str(), (long long)ctx, (long long)stride, scored, chunks, ppl, kv_cache_plan.c_str(),
            human_bytes(double(kv_cache_bytes)).c_str());
   s += b;
   if (!base.empty()) {

@@ -31,6 +31,12 @@ std::string KVQuantPlan::name() const {
   return "?";
 }
 
+std::string KVQuantPlan::describe() const {
+  if (dtype == KVDType::F32 || dtype == KVDType::F16) return name();
+  return name() + ", block of " + (block_size > 0 ? std::to_string(block_size) + " elements" : "one head") + ", " +
+         (fp16_scales ? "fp16" : "fp32") + " scales";
+}
+
 uint8_t fp8_e4m3_from_float(float f) {
   uint8_t sign = std::signbit(f) ? 0x80 : 0;
   float a = std::fabs(f);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "arrowquant/error.h"
@@ -137,6 +138,30 @@ TEST(Gguf, BadFilesAreClearErrors) {
   EXPECT_THROW(g.at("no.such.key"), FormatError);
   // A SentencePiece vocabulary is refused by the byte-level loader, with the reason.
   EXPECT_THROW(BpeTokenizer::from_gguf(shared_data() + "/tokenizers/ggml-vocab-llama-spm.gguf"), FormatError);
+}
+
+// Corrupted metadata (random bytes overwritten, random truncation) gives FormatError, never a crash
+// or a huge allocation: every count and length is checked against what is left of the file.
+TEST(Gguf, CorruptedFilesNeverCrash) {
+  aqtest::TempDir d;
+  const std::string good = slurp(shared_data() + "/tokenizers/ggml-vocab-bert-bge.gguf");
+  std::mt19937 rng(123);
+  int errors = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::string bad = good.substr(0, std::uniform_int_distribution<size_t>(0, good.size())(rng));
+    for (int k = 0; k < 4 && !bad.empty(); ++k)
+      bad[std::uniform_int_distribution<size_t>(0, std::min<size_t>(bad.size() - 1, 4096))(rng)] = char(rng());
+    const std::string path = d / ("c" + std::to_string(i) + ".gguf");
+    std::ofstream(path, std::ios::binary) << bad;
+    try {
+      GgufFile g(path);
+    } catch (const FormatError&) {
+      ++errors;
+    } catch (const IoError&) {
+      ++errors;  // an empty file cannot be mapped
+    }
+  }
+  EXPECT_GT(errors, 50);
 }
 
 TEST(Llama2cTokenizer, Tok512) {

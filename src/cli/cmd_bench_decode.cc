@@ -1,0 +1,83 @@
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/engine.h"
+#include "arrowquant/error.h"
+#include "arrowquant/util.h"
+#include "arrowquant/validate.h"
+#include "cli/commands.h"
+
+namespace arrowquant::cli {
+
+Runner add_bench_decode(CLI::App& app) {
+  struct Opts {
+    std::vector<std::string> models;
+    std::string prompt = "Once upon a time", json_out, kv = "f32";
+    int tokens = 128, repeat = 3, threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("MODELS", o->models, "Decoder models; the first is the baseline for the ratios")->required();
+  app.add_option("-p,--prompt", o->prompt, "Prompt to decode from");
+  app.add_option("-n,--tokens", o->tokens, "Tokens to generate per run (EOS is ignored)")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--repeat", o->repeat, "Timed runs per model (the best is reported)")->check(CLI::Range(1, 100));
+  app.add_option("--kv-cache", o->kv, "KV cache type: f32, f16, int8, fp8")->check(CLI::IsMember({"f32", "f16", "int8", "fp8"}));
+  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--json", o->json_out, "Also write the results as JSON to this file");
+  app.footer("Greedy decoding of a fixed number of tokens; prefill and decode are timed apart. Models are\n"
+             "loaded first and timed round-robin in this one process.");
+  return [o]() {
+    std::vector<std::unique_ptr<ArrowEngine>> engines;
+    std::vector<double> load_ms;
+    for (const auto& m : o->models) {
+      double t0 = now_seconds();
+      engines.push_back(std::make_unique<ArrowEngine>(m, EngineOptions{o->threads, 0}));
+      load_ms.push_back((now_seconds() - t0) * 1e3);
+      if (!engines.back()->is_decoder()) throw ValueError(m + " is not a decoder");
+    }
+    GenerateOptions g;
+    g.temperature = 0;
+    g.max_tokens = o->tokens;
+    g.ignore_eos = true;
+    g.kv = KVQuantPlan::parse(o->kv);
+    std::vector<double> best_decode(engines.size(), 1e30), best_prefill(engines.size(), 1e30);
+    std::vector<size_t> generated(engines.size()), prompt_len(engines.size());
+    for (auto& e : engines) {  // warm-up
+      GenerateOptions w = g;
+      w.max_tokens = std::min(8, o->tokens);
+      e->generate(o->prompt, w);
+    }
+    for (int r = 0; r < o->repeat; ++r)
+      for (size_t m = 0; m < engines.size(); ++m) {
+        GenerateResult res = engines[m]->generate(o->prompt, g);
+        // the first generated token comes from the prefill; decode time covers the rest
+        best_decode[m] = std::min(best_decode[m], res.decode_seconds);
+        best_prefill[m] = std::min(best_prefill[m], res.prefill_seconds);
+        generated[m] = res.ids.size();
+        prompt_len[m] = res.prompt_ids.size();
+        if (interrupt_requested()) throw Error("interrupted");
+      }
+    printf("greedy, %d tokens, KV cache %s, %s threads, best of %d (models timed round-robin)\n\n", o->tokens,
+           g.kv.name().c_str(), o->threads ? std::to_string(o->threads).c_str() : "all", o->repeat);
+    printf("| model | weights | size | load (ms) | prefill (ms) | decode (tokens/s) | ratio |\n|---|---|---:|---:|---:|---:|---:|\n");
+    nlohmann::json rows = nlohmann::json::array();
+    const double base = double(generated[0]) / best_decode[0];
+    for (size_t m = 0; m < engines.size(); ++m) {
+      const double tps = double(generated[m]) / best_decode[m];
+      const uint64_t bytes = model_weight_bytes(o->models[m]);
+      printf("| %s | %s | %s | %.0f | %.2f | %.1f | %.2f |\n", o->models[m].c_str(), engines[m]->weights_kind().c_str(),
+             human_bytes(double(bytes)).c_str(), load_ms[m], best_prefill[m] * 1e3, tps, tps / base);
+      rows.push_back({{"model", o->models[m]}, {"weights", engines[m]->weights_kind()}, {"weight_bytes", bytes},
+                      {"load_ms", load_ms[m]}, {"prompt_tokens", prompt_len[m]}, {"prefill_ms", best_prefill[m] * 1e3},
+                      {"generated", generated[m]}, {"decode_tokens_per_second", tps}, {"ratio_to_first", tps / base}});
+    }
+    if (!o->json_out.empty())
+      write_text_file(o->json_out, nlohmann::json{{"tokens", o->tokens}, {"kv_cache", g.kv.name()},
+                                                  {"repeat", o->repeat}, {"models", rows}}.dump(2) + "\n");
+    return 0;
+  };
+}
+
+}  // namespace arrowquant::cli
