@@ -1,0 +1,36 @@
+// CPU kernels on packed low-bit weights (the PackedView of a V2 tensor, pointing straight into the
+// memory-mapped Parquet file: pointers may be unaligned). Vectorised with Google Highway and
+// dispatched at run time to the best instruction set of the CPU.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arrowquant/quantize.h"
+
+namespace arrowquant::kernels {
+
+// Rows [r0, r1) of v, dequantised into out (row-major, cols per row). Bit-identical to the scalar
+// reference dequantize_rows.
+void dequantize_f32(const PackedView& v, int64_t r0, int64_t r1, float* out);
+// The same rounded to bfloat16 (round to nearest even), as raw uint16 bits.
+void dequantize_bf16(const PackedView& v, int64_t r0, int64_t r1, uint16_t* out);
+
+// Y[j, r] = Σ_k W[r, k] · X[j, k] for j < n, r < rows: the fused product of packed weights with n
+// float32 activation rows (X row-major with cols per row, Y row-major with rows per row). Small n
+// (decode) reads each weight byte once for all n; larger n (prefill) dequantises tiles of rows into
+// cache-sized float blocks and multiplies them with BLAS. Never materialises the whole matrix.
+void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int threads);
+
+// The same with activations quantised on the fly to int8 (one scale per 32 values) and integer dot
+// products: int2/int4/int8 weights, n = 1.
+void matvec_i8(const PackedView& v, const float* x, float* y, int threads);
+
+// Scalar references (what every kernel is tested against).
+void matmul_f32_reference(const PackedView& v, const float* x, int64_t n, float* y);
+
+// The instruction sets Highway compiled in and the one this CPU runs ("AVX3", "AVX2", "SSE4", ...).
+std::vector<std::string> compiled_targets();
+std::string active_target();
+
+}  // namespace arrowquant::kernels

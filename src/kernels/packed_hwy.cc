@@ -1,0 +1,430 @@
+// Highway kernels on lsb_rows_v1 packed weights. Compiled once per SIMD target (foreach_target) and
+// chosen at run time.
+//
+// The products avoid re-ordering codes: a vector of N bytes unpacks, with shifts and masks, into
+// bits-dependent lanes (int4: even codes, then odd; int2: codes 0,4,8.. then 1,5,9..). The
+// activations are permuted once per call into that same order, so each unpacked vector meets its
+// activations with one FMA. Sub-blocks of 4N/2N/N codes never straddle a group (groups are multiples
+// of 32); the end of a row shorter than a sub-block is done in scalar code, in natural order.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/packed_hwy.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "arrowquant/dtype.h"
+#include "arrowquant/pack.h"
+#include "arrowquant/quant_format.h"
+#include "arrowquant/quantize.h"
+#include "kernels/packed_prepared.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace arrowquant::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::CappedTag<float, 8>;
+
+inline float scale_at(const PackedView& v, size_t k) {
+  uint16_t s;
+  std::memcpy(&s, v.scales + 2 * k, 2);
+  return f16_to_f32(s);
+}
+
+inline float zero_at(const PackedView& v, size_t k) {
+  return v.format->symmetric ? float(v.format->mid_code()) : float(v.zero_points[k]);
+}
+
+inline uint32_t code_at(const uint8_t* row, int64_t c, int bits) {
+  const int64_t bit = c * bits;
+  uint32_t w = row[bit >> 3];
+  if ((bit & 7) + bits > 8) w |= uint32_t(row[(bit >> 3) + 1]) << 8;
+  return (w >> (bit & 7)) & ((1u << bits) - 1);
+}
+
+// ---------------------------------------------------------------- dequantisation
+
+void DequantizeF32(const PackedView& v, int64_t r0, int64_t r1, float* HWY_RESTRICT out) {
+  const DF df;
+  const hn::Rebind<uint32_t, DF> du32;
+  const hn::Rebind<int32_t, DF> di32;
+  const hn::Rebind<uint8_t, DF> du8;
+  const int64_t N = int64_t(hn::Lanes(df));
+  const auto& g = v.geom;
+  const int bits = v.format->bits;
+  const int64_t groups = g.groups_per_row();
+  const size_t row_bytes = packed_row_bytes(g.cols, bits);
+  std::vector<uint8_t> codes(static_cast<size_t>(g.cols) + size_t(N));
+  for (int64_t r = r0; r < r1; ++r) {
+    unpack_row(v.codes + size_t(r) * row_bytes, g.cols, bits, codes.data());
+    float* o = out + (r - r0) * g.cols;
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const size_t k = size_t(r * groups + gi);
+      const float s = scale_at(v, k), z = zero_at(v, k);
+      const auto vs = hn::Set(df, s), vz = hn::Set(df, z);
+      const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
+      int64_t c = c0;
+      for (; c + N <= c1; c += N) {
+        const auto cf = hn::ConvertTo(df, hn::BitCast(di32, hn::PromoteTo(du32, hn::LoadU(du8, codes.data() + c))));
+        hn::StoreU(hn::Mul(vs, hn::Sub(cf, vz)), df, o + c);  // the reference's two roundings, no FMA
+      }
+      for (; c < c1; ++c) o[c] = s * (float(codes[size_t(c)]) - z);
+    }
+  }
+}
+
+void DequantizeBF16(const PackedView& v, int64_t r0, int64_t r1, uint16_t* HWY_RESTRICT out) {
+  const DF df;
+  const hn::Rebind<uint32_t, DF> du32;
+  const hn::Rebind<uint16_t, DF> du16;
+  const int64_t N = int64_t(hn::Lanes(df));
+  const int64_t cols = v.geom.cols;
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = r0; r < r1; ++r) {
+    DequantizeF32(v, r, r + 1, row.data());
+    uint16_t* o = out + (r - r0) * cols;
+    int64_t c = 0;
+    for (; c + N <= cols; c += N) {
+      // round to nearest even: add 0x7FFF plus the lowest kept bit, keep the top half (values are finite)
+      const auto x = hn::BitCast(du32, hn::LoadU(df, row.data() + c));
+      const auto lsb = hn::And(hn::ShiftRight<16>(x), hn::Set(du32, 1));
+      const auto rounded = hn::ShiftRight<16>(hn::Add(x, hn::Add(lsb, hn::Set(du32, 0x7FFF))));
+      hn::StoreU(hn::DemoteTo(du16, hn::BitCast(hn::Rebind<int32_t, DF>(), rounded)), du16, o + c);
+    }
+    for (; c < cols; ++c) o[c] = f32_to_bf16(row[size_t(c)]);
+  }
+}
+
+// ---------------------------------------------------------------- fused products, fp32 activations
+
+// Codes one load yields, and how activations of one such sub-block are permuted.
+inline int64_t sub_block_codes(int bits, int64_t N) { return bits == 8 ? N : bits == 4 ? 2 * N : 4 * N; }
+
+// xp[j]: x in unpacking order for every whole sub-block of a row; the row's tail stays in order.
+void PermuteActivations(const float* x, int64_t cols, int bits, int64_t N, float* xp) {
+  const int64_t sb = sub_block_codes(bits, N), per_byte = 8 / bits, whole = cols / sb * sb;
+  for (int64_t b = 0; b < whole; b += sb)
+    for (int64_t phase = 0; phase < per_byte; ++phase)
+      for (int64_t i = 0; i < N; ++i) xp[b + phase * N + i] = x[b + i * per_byte + phase];
+  std::copy(x + whole, x + cols, xp + whole);
+}
+
+template <int NX>
+void MatvecRows(const PackedView& v, const float* const* xp, const float* const* xsum, int64_t r0, int64_t r1,
+                float* const* y) {
+  const DF df;
+  const hn::Rebind<uint32_t, DF> du32;
+  const hn::Rebind<int32_t, DF> di32;
+  const hn::Rebind<uint8_t, DF> du8;
+  const int64_t N = int64_t(hn::Lanes(df));
+  const auto& g = v.geom;
+  const int bits = v.format->bits;
+  const int64_t groups = g.groups_per_row(), sb = sub_block_codes(bits, N);
+  const int64_t whole = g.cols / sb * sb;
+  const size_t row_bytes = packed_row_bytes(g.cols, bits);
+  const auto mask2 = hn::Set(du32, 3), mask4 = hn::Set(du32, 15);
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = v.codes + size_t(r) * row_bytes;
+    decltype(hn::Zero(df)) total[NX];
+    float scalar[NX];
+    for (int j = 0; j < NX; ++j) total[j] = hn::Zero(df), scalar[j] = 0;
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const size_t k = size_t(r * groups + gi);
+      const float s = scale_at(v, k), z = zero_at(v, k);
+      const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
+      const int64_t vend = std::min(c1, whole);
+      decltype(hn::Zero(df)) acc[NX];
+      for (int j = 0; j < NX; ++j) acc[j] = hn::Zero(df);
+      for (int64_t c = c0; c < vend; c += sb) {
+        const auto b = hn::PromoteTo(du32, hn::LoadU(du8, row + c * bits / 8));
+        if (bits == 8) {
+          const auto f = hn::ConvertTo(df, hn::BitCast(di32, b));
+          for (int j = 0; j < NX; ++j) acc[j] = hn::MulAdd(f, hn::LoadU(df, xp[j] + c), acc[j]);
+        } else if (bits == 4) {
+          const auto lo = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask4)));
+          const auto hi = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<4>(b)));
+          for (int j = 0; j < NX; ++j) {
+            acc[j] = hn::MulAdd(lo, hn::LoadU(df, xp[j] + c), acc[j]);
+            acc[j] = hn::MulAdd(hi, hn::LoadU(df, xp[j] + c + N), acc[j]);
+          }
+        } else {
+          const auto q0 = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask2)));
+          const auto q1 = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<2>(b), mask2)));
+          const auto q2 = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<4>(b), mask2)));
+          const auto q3 = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<6>(b)));
+          for (int j = 0; j < NX; ++j) {
+            acc[j] = hn::MulAdd(q0, hn::LoadU(df, xp[j] + c), acc[j]);
+            acc[j] = hn::MulAdd(q1, hn::LoadU(df, xp[j] + c + N), acc[j]);
+            acc[j] = hn::MulAdd(q2, hn::LoadU(df, xp[j] + c + 2 * N), acc[j]);
+            acc[j] = hn::MulAdd(q3, hn::LoadU(df, xp[j] + c + 3 * N), acc[j]);
+          }
+        }
+      }
+      // codes past the last whole sub-block: scalar, activations in natural order
+      float tail[NX] = {};
+      for (int64_t c = std::max(vend, c0); c < c1; ++c) {
+        const float code = float(code_at(row, c, bits));
+        for (int j = 0; j < NX; ++j) tail[j] += code * xp[j][c];
+      }
+      const auto vs = hn::Set(df, s);
+      for (int j = 0; j < NX; ++j) {
+        total[j] = hn::MulAdd(vs, acc[j], total[j]);
+        scalar[j] += s * (tail[j] - z * xsum[j][gi]);
+      }
+    }
+    for (int j = 0; j < NX; ++j) y[j][r] = hn::GetLane(hn::SumOfLanes(df, total[j])) + scalar[j];
+  }
+}
+
+// Per-call preparation shared by every row: permuted activations and their sums per group.
+void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
+  const DF df;
+  const int64_t N = int64_t(hn::Lanes(df));
+  const auto& g = v.geom;
+  p.xp.clear();
+  p.xsum.clear();
+  for (int64_t j = 0; j < n; ++j) {
+    const float* xr = x + j * g.cols;
+    std::vector<float> xp(static_cast<size_t>(g.cols)), sums(size_t(g.groups_per_row()));
+    PermuteActivations(xr, g.cols, v.format->bits, N, xp.data());
+    for (int64_t gi = 0; gi < g.groups_per_row(); ++gi) {
+      double s = 0;
+      for (int64_t c = gi * g.group_size; c < std::min((gi + 1) * g.group_size, g.cols); ++c) s += xr[c];
+      sums[size_t(gi)] = float(s);
+    }
+    p.xp.push_back(std::move(xp));
+    p.xsum.push_back(std::move(sums));
+  }
+}
+
+// True when the vector path applies: int2/4/8 and groups made of whole sub-blocks.
+bool VectorFriendly(const PackedView& v) {
+  const int bits = v.format->bits;
+  if (bits == 3) return false;
+  const int64_t sb = sub_block_codes(bits, int64_t(hn::Lanes(DF())));
+  return v.geom.groups_per_row() == 1 || v.geom.group_size % sb == 0;
+}
+
+// Rows [r0, r1) of Y for up to 4 activation rows at once (each weight byte read once).
+void MatvecBlock(const PackedView& v, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1,
+                 const PreparedF32& p) {
+  for (int64_t j0 = 0; j0 < n; j0 += 4) {
+    const int64_t nx = std::min<int64_t>(4, n - j0);
+    const float* xps[4];
+    const float* sums[4];
+    float* ys[4];
+    for (int64_t j = 0; j < nx; ++j) {
+      xps[j] = p.xp[size_t(j0 + j)].data();
+      sums[j] = p.xsum[size_t(j0 + j)].data();
+      ys[j] = y + (j0 + j) * ldy;
+    }
+    switch (nx) {
+      case 1: MatvecRows<1>(v, xps, sums, r0, r1, ys); break;
+      case 2: MatvecRows<2>(v, xps, sums, r0, r1, ys); break;
+      case 3: MatvecRows<3>(v, xps, sums, r0, r1, ys); break;
+      default: MatvecRows<4>(v, xps, sums, r0, r1, ys); break;
+    }
+  }
+  (void)x;
+}
+
+// ---------------------------------------------------------------- int8 activations
+
+// x quantised per 32 values to int8 (scale = max|x| / 127), widened to int16 and permuted to the
+// order int4/int8 codes unpack into 16-bit lanes.
+inline int64_t sub_block_i16(int bits, int64_t L16) { return bits == 8 ? L16 : 2 * L16; }
+
+void PrepareI8(const float* x, int64_t cols, int bits, PreparedI8& p) {
+  const int64_t L16 = int64_t(hn::Lanes(hn::CappedTag<int16_t, 16>()));
+  const int64_t blocks = (cols + 31) / 32;
+  std::vector<int16_t> q(static_cast<size_t>(cols));
+  p.scale.resize(size_t(blocks));
+  p.qsum.resize(size_t(blocks));
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * 32, c1 = std::min(c0 + 32, cols);
+    float amax = 0;
+    for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(x[c]));
+    const float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+    int32_t sum = 0;
+    for (int64_t c = c0; c < c1; ++c) {
+      q[size_t(c)] = int16_t(std::lrintf(x[c] * inv));
+      sum += q[size_t(c)];
+    }
+    p.scale[size_t(b)] = s;
+    p.qsum[size_t(b)] = sum;
+  }
+  p.q.resize(size_t(cols));
+  const int64_t sb = sub_block_i16(bits, L16), per_byte = 8 / bits, whole = cols / sb * sb;
+  for (int64_t b = 0; b < whole; b += sb)
+    for (int64_t phase = 0; phase < per_byte; ++phase)
+      for (int64_t i = 0; i < L16; ++i) p.q[size_t(b + phase * L16 + i)] = q[size_t(b + i * per_byte + phase)];
+  std::copy(q.begin() + whole, q.end(), p.q.begin() + whole);
+}
+
+void MatvecI8Rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
+  const hn::CappedTag<int16_t, 16> d16;
+  const hn::Repartition<int32_t, decltype(d16)> d32;
+  const hn::Rebind<uint8_t, decltype(d16)> du8;
+  const hn::Rebind<uint16_t, decltype(d16)> du16;
+  const hn::Rebind<float, decltype(d32)> df32;
+  const int64_t L16 = int64_t(hn::Lanes(d16));
+  const auto& g = v.geom;
+  const int bits = v.format->bits;
+  const int64_t groups = g.groups_per_row(), sb = sub_block_i16(bits, L16), whole = g.cols / sb * sb;
+  const size_t row_bytes = packed_row_bytes(g.cols, bits);
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = v.codes + size_t(r) * row_bytes;
+    auto total = hn::Zero(df32);
+    float scalar = 0;
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const size_t k = size_t(r * groups + gi);
+      const float s = scale_at(v, k), z = zero_at(v, k);
+      const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
+      // one 32-value activation block at a time: its own scale
+      for (int64_t b0 = c0; b0 < c1; b0 += 32) {
+        const int64_t b1 = std::min(b0 + 32, c1), vend = std::min(b1, whole);
+        auto acc = hn::Zero(d32), unused = hn::Zero(d32);
+        for (int64_t c = b0; c < vend; c += sb) {
+          const auto b = hn::PromoteTo(du16, hn::LoadU(du8, row + c * bits / 8));
+          if (bits == 8) {
+            acc = hn::ReorderWidenMulAccumulate(d32, hn::BitCast(d16, b), hn::LoadU(d16, p.q.data() + c), acc, unused);
+          } else {
+            const auto lo = hn::BitCast(d16, hn::And(b, hn::Set(du16, 15)));
+            const auto hi = hn::BitCast(d16, hn::ShiftRight<4>(b));
+            acc = hn::ReorderWidenMulAccumulate(d32, lo, hn::LoadU(d16, p.q.data() + c), acc, unused);
+            acc = hn::ReorderWidenMulAccumulate(d32, hi, hn::LoadU(d16, p.q.data() + c + L16), acc, unused);
+          }
+        }
+        acc = hn::Add(acc, unused);
+        int32_t tail = 0;
+        for (int64_t c = std::max(vend, b0); c < b1; ++c) tail += int32_t(code_at(row, c, bits)) * p.q[size_t(c)];
+        const float sx = p.scale[size_t(b0 / 32)];
+        total = hn::MulAdd(hn::ConvertTo(df32, acc), hn::Set(df32, s * sx), total);
+        scalar += s * sx * (float(tail) - z * float(p.qsum[size_t(b0 / 32)]));
+      }
+    }
+    y[r] = hn::GetLane(hn::SumOfLanes(df32, total)) + scalar;
+  }
+}
+
+bool I8Supported(const PackedView& v) {
+  const int bits = v.format->bits;
+  if (bits != 4 && bits != 8) return false;
+  const int64_t sb = sub_block_i16(bits, int64_t(hn::Lanes(hn::CappedTag<int16_t, 16>())));
+  return 32 % sb == 0 && (v.geom.groups_per_row() == 1 || v.geom.group_size % 32 == 0);
+}
+
+}  // namespace arrowquant::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <cblas.h>
+
+#include "arrowquant/error.h"
+#include "arrowquant/kernels.h"
+#include "arrowquant/util.h"
+
+namespace arrowquant::kernels {
+
+HWY_EXPORT(DequantizeF32);
+HWY_EXPORT(DequantizeBF16);
+HWY_EXPORT(Prepare);
+HWY_EXPORT(VectorFriendly);
+HWY_EXPORT(MatvecBlock);
+HWY_EXPORT(PrepareI8);
+HWY_EXPORT(MatvecI8Rows);
+HWY_EXPORT(I8Supported);
+
+void dequantize_f32(const PackedView& v, int64_t r0, int64_t r1, float* out) {
+  HWY_DYNAMIC_DISPATCH(DequantizeF32)(v, r0, r1, out);
+}
+
+void dequantize_bf16(const PackedView& v, int64_t r0, int64_t r1, uint16_t* out) {
+  HWY_DYNAMIC_DISPATCH(DequantizeBF16)(v, r0, r1, out);
+}
+
+void matmul_f32_reference(const PackedView& v, const float* x, int64_t n, float* y) {
+  const auto& g = v.geom;
+  std::vector<float> w(static_cast<size_t>(g.cols));
+  for (int64_t r = 0; r < g.rows; ++r) {
+    dequantize_rows(v, r, r + 1, w.data());
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t c = 0; c < g.cols; ++c) s += double(w[size_t(c)]) * x[j * g.cols + c];
+      y[j * g.rows + r] = float(s);
+    }
+  }
+}
+
+namespace {
+// Rows of W dequantised per tile for the prefill path: about 256 kB of floats, cache-resident.
+int64_t tile_rows(int64_t cols) { return std::max<int64_t>(8, (256 << 10) / int64_t(sizeof(float)) / cols); }
+}  // namespace
+
+void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int threads) {
+  const auto& g = v.geom;
+  if (n <= 0 || g.rows == 0) return;
+  if (n <= 8) {
+    if (!HWY_DYNAMIC_DISPATCH(VectorFriendly)(v)) {
+      // int3 or unusual groups: dequantise tiles, then plain dot products
+      parallel_for(g.rows, threads, [&](int64_t r0, int64_t r1) {
+        std::vector<float> w(static_cast<size_t>(g.cols));
+        for (int64_t r = r0; r < r1; ++r) {
+          dequantize_f32(v, r, r + 1, w.data());
+          for (int64_t j = 0; j < n; ++j) {
+            float s = 0;
+            const float* xr = x + j * g.cols;
+            for (int64_t c = 0; c < g.cols; ++c) s += w[size_t(c)] * xr[c];
+            y[j * g.rows + r] = s;
+          }
+        }
+      });
+      return;
+    }
+    PreparedF32 prepared;
+    HWY_DYNAMIC_DISPATCH(Prepare)(v, x, n, prepared);
+    parallel_for(g.rows, threads, [&](int64_t r0, int64_t r1) {
+      HWY_DYNAMIC_DISPATCH(MatvecBlock)(v, x, n, y, g.rows, r0, r1, prepared);
+    });
+    return;
+  }
+  // Prefill: dequantise a tile of rows (in parallel), multiply it with every activation row.
+  const int64_t tr = tile_rows(g.cols);
+  std::vector<float> tile(static_cast<size_t>(tr * g.cols));
+  for (int64_t t0 = 0; t0 < g.rows; t0 += tr) {
+    const int64_t t1 = std::min(g.rows, t0 + tr);
+    parallel_for(t1 - t0, threads, [&](int64_t a, int64_t b) {
+      dequantize_f32(v, t0 + a, t0 + b, tile.data() + a * g.cols);
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(t1 - t0), int(g.cols), 1.0f, x, int(g.cols),
+                tile.data(), int(g.cols), 0.0f, y + t0, int(g.rows));
+  }
+}
+
+void matvec_i8(const PackedView& v, const float* x, float* y, int threads) {
+  if (!HWY_DYNAMIC_DISPATCH(I8Supported)(v))
+    throw ValueError(std::string("no int8-activation kernel for ") + std::string(v.format->name) + " with group " +
+                     std::to_string(v.geom.group_size) + " (int4 and int8 weights, groups of 32k)");
+  PreparedI8 p;
+  HWY_DYNAMIC_DISPATCH(PrepareI8)(x, v.geom.cols, v.format->bits, p);
+  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { HWY_DYNAMIC_DISPATCH(MatvecI8Rows)(v, p, r0, r1, y); });
+}
+
+std::vector<std::string> compiled_targets() {
+  std::vector<std::string> out;
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) out.push_back(hwy::TargetName(t));
+  return out;
+}
+
+std::string active_target() {
+  // The best target this CPU supports among those compiled in: what HWY_DYNAMIC_DISPATCH picks.
+  auto t = hwy::SupportedAndGeneratedTargets();
+  return t.empty() ? "scalar" : hwy::TargetName(t.front());
+}
+
+}  // namespace arrowquant::kernels
+#endif

@@ -1,0 +1,162 @@
+// The Highway kernels against the scalar references: bit-exact dequantisation, fused products within
+// float rounding, on every format, odd shapes, ragged groups, unaligned pointers and real weights.
+#include "arrowquant/kernels.h"
+
+#include <gtest/gtest.h>
+#include <hwy/targets.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "arrowquant/dtype.h"
+#include "arrowquant/error.h"
+#include "arrowquant/weight_loader.h"
+#include "test_util.h"
+
+using namespace arrowquant;
+
+namespace {
+
+struct Case {
+  QuantizedTensor q;
+  // copies of the packed bytes at an odd offset, to prove unaligned access is fine
+  std::vector<uint8_t> codes, scales, zps;
+  PackedView view(size_t misalign) {
+    codes.assign(misalign, 0);
+    codes.insert(codes.end(), q.codes.begin(), q.codes.end());
+    scales.assign(misalign, 0);
+    scales.insert(scales.end(), q.scales.begin(), q.scales.end());
+    zps.assign(misalign, 0);
+    zps.insert(zps.end(), q.zero_points.begin(), q.zero_points.end());
+    PackedView v = view_of(q);
+    v.codes = codes.data() + misalign;
+    v.scales = scales.data() + misalign;
+    v.zero_points = q.format->symmetric ? nullptr : zps.data() + misalign;
+    return v;
+  }
+};
+
+Case make_case(const QuantFormat& f, int64_t rows, int64_t cols, int64_t group, uint32_t seed) {
+  FloatTensor t{"w", {rows, cols}, aqtest::random_floats(size_t(rows * cols), seed, 0.05f)};
+  Case c;
+  c.q = quantize_rtn(t, {&f, group, ClipMethod::MinMax, 1});
+  return c;
+}
+
+// |a - b| within rel · Σ|w·x| per output: the error float accumulation order can introduce.
+void expect_products_close(const PackedView& v, const std::vector<float>& x, int64_t n, const std::vector<float>& got,
+                           double rel, const std::string& what) {
+  std::vector<float> ref(got.size()), w(size_t(v.geom.cols));
+  kernels::matmul_f32_reference(v, x.data(), n, ref.data());
+  for (int64_t r = 0; r < v.geom.rows; ++r) {
+    dequantize_rows(v, r, r + 1, w.data());
+    for (int64_t j = 0; j < n; ++j) {
+      double mag = 0;
+      for (int64_t c = 0; c < v.geom.cols; ++c) mag += std::fabs(double(w[size_t(c)]) * x[size_t(j * v.geom.cols + c)]);
+      const size_t i = size_t(j * v.geom.rows + r);
+      ASSERT_LE(std::fabs(double(got[i]) - ref[i]), rel * mag + 1e-30) << what << " row " << r << " x " << j;
+    }
+  }
+}
+
+// Runs fn once per SIMD target compiled in and supported here (AVX3, AVX2, SSE4, ... and the
+// scalar fallback), so that every dispatched variant is tested, not just the best one.
+void for_each_target(const std::function<void(const std::string&)>& fn) {
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(t);
+    fn(hwy::TargetName(t));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+}  // namespace
+
+TEST(Kernels, DequantizeIsBitExactOnEveryFormatShapeAndAlignment) {
+  for_each_target([](const std::string& target) {
+  SCOPED_TRACE(target);
+  for (const auto& f : quant_formats())
+    for (int64_t cols : {32, 64, 100, 172, 273})
+      for (int64_t group : {32, 64, 128, 0}) {
+        Case c = make_case(f, 7, cols, group, uint32_t(cols * 31 + group));
+        for (size_t mis : {0, 1, 3}) {
+          PackedView v = c.view(mis);
+          std::vector<float> ref(size_t(7 * cols)), got(ref.size());
+          dequantize_rows(v, 0, 7, ref.data());
+          kernels::dequantize_f32(v, 0, 7, got.data());
+          ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * 4)) << f.name << " cols " << cols << " g " << group;
+          std::vector<uint16_t> bf(ref.size());
+          kernels::dequantize_bf16(v, 2, 7, bf.data());
+          for (size_t i = 0; i < size_t(5 * cols); ++i)
+            ASSERT_EQ(bf[i], f32_to_bf16(ref[size_t(2 * cols) + i])) << f.name << " " << i;
+        }
+      }
+  });
+}
+
+TEST(Kernels, FusedProductsMatchTheReference) {
+  for_each_target([](const std::string& target) {
+  SCOPED_TRACE(target);
+  for (const auto& f : quant_formats())
+    for (int64_t cols : {32, 96, 172, 300})
+      for (int64_t group : {32, 128, 0})
+        for (int64_t n : {1, 3, 8, 20}) {
+          const int64_t rows = 19;
+          Case c = make_case(f, rows, cols, group, uint32_t(cols + group + n));
+          PackedView v = c.view(1);
+          std::vector<float> x = aqtest::random_floats(size_t(n * cols), 99, 1.0f), y(size_t(n * rows));
+          kernels::matmul_f32(v, x.data(), n, y.data(), 2);
+          expect_products_close(v, x, n, y, 2e-6, std::string(f.name) + " cols " + std::to_string(cols) + " g " +
+                                                        std::to_string(group) + " n " + std::to_string(n));
+        }
+  });
+}
+
+TEST(Kernels, Int8ActivationsStayCloseAndRefuseWhatTheyCannotDo) {
+  for_each_target([](const std::string& target) {
+  SCOPED_TRACE(target);
+  for (const char* name : {"int4_asym", "int4_sym", "int8_asym", "int8_sym"})
+    for (int64_t cols : {64, 172, 256})
+      for (int64_t group : {32, 128}) {
+        const QuantFormat& f = quant_format_or_throw(name);
+        Case c = make_case(f, 23, cols, group, 5);
+        PackedView v = c.view(3);
+        std::vector<float> x = aqtest::random_floats(size_t(cols), 7, 1.0f), y(23), ref(23);
+        kernels::matvec_i8(v, x.data(), y.data(), 2);
+        kernels::matmul_f32_reference(v, x.data(), 1, ref.data());
+        double num = 0, den = 0;
+        for (int i = 0; i < 23; ++i) num += (y[size_t(i)] - ref[size_t(i)]) * (y[size_t(i)] - ref[size_t(i)]), den += ref[size_t(i)] * ref[size_t(i)];
+        EXPECT_LE(std::sqrt(num / den), 0.01) << name << " cols " << cols;  // int8 activations: ~0.5 % noise
+      }
+  });
+  Case c = make_case(quant_format_or_throw("int2_asym"), 4, 64, 32, 1);
+  std::vector<float> x(64, 1.0f), y(4);
+  EXPECT_THROW(kernels::matvec_i8(c.view(0), x.data(), y.data(), 1), ValueError);
+}
+
+TEST(Kernels, RealWeightsStraightFromTheMappedFile) {
+  aqtest::TempDir d;
+  for (const char* flags : {"--bits 4 --group-size 128", "--bits 2 --group-size 64", "--bits 8 --group-size 32 --sym"}) {
+    auto r = aqtest::run_cli("quantize " + aqtest::minilm_dir() + " -o " + (d / "m") + " -q --force " + flags);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto w = WeightLoader::open(d / "m");
+    const StoredTensor& t = w->tensor("encoder.layer.3.output.dense.weight");
+    PackedView v = w->packed(t, 0);
+    ASSERT_TRUE(w->mapping().contains(v.codes));
+    std::vector<float> ref(size_t(v.geom.rows * v.geom.cols)), got(ref.size());
+    dequantize_rows(v, 0, v.geom.rows, ref.data());
+    kernels::dequantize_f32(v, 0, v.geom.rows, got.data());
+    EXPECT_EQ(ref, got) << flags;
+    std::vector<float> x = aqtest::random_floats(size_t(2 * v.geom.cols), 3, 1.0f), y(size_t(2 * v.geom.rows));
+    kernels::matmul_f32(v, x.data(), 2, y.data(), 2);
+    expect_products_close(v, x, 2, y, 2e-6, flags);
+  }
+}
+
+TEST(Kernels, TargetsAreReported) {
+  EXPECT_FALSE(kernels::compiled_targets().empty());
+  EXPECT_FALSE(kernels::active_target().empty());
+  std::string all;
+  for (const auto& t : kernels::compiled_targets()) all += t + " ";
+  printf("targets compiled in and supported here: %s(active: %s)\n", all.c_str(), kernels::active_target().c_str());
+}
