@@ -17,6 +17,9 @@ class TextTokenizer;
 struct EngineOptions {
   int threads = 0;          // 0: all cores
   size_t max_length = 0;    // 0: the model's own (sentence_bert_config.json, else its positions)
+  // Quantised weights normally stay packed in the mapped file and run through the fused kernels;
+  // true dequantises every tensor to float32 at load instead (more memory, BLAS speed).
+  bool dequantize_at_load = false;
 };
 
 // Row-major [rows, dim] float32 vectors.

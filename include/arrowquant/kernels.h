@@ -17,10 +17,10 @@ void dequantize_f32(const PackedView& v, int64_t r0, int64_t r1, float* out);
 void dequantize_bf16(const PackedView& v, int64_t r0, int64_t r1, uint16_t* out);
 
 // Y[j, r] = Σ_k W[r, k] · X[j, k] for j < n, r < rows: the fused product of packed weights with n
-// float32 activation rows (X row-major with cols per row, Y row-major with rows per row). Small n
+// float32 activation rows (X row-major with cols per row; row j of Y starts at y + j·ldy). Small n
 // (decode) reads each weight byte once for all n; larger n (prefill) dequantises tiles of rows into
 // cache-sized float blocks and multiplies them with BLAS. Never materialises the whole matrix.
-void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int threads);
+void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_t ldy, int threads);
 
 // The same with activations quantised on the fly to int8 (one scale per 32 values) and integer dot
 // products: int2/int4/int8 weights, n = 1.

@@ -33,6 +33,8 @@ class TensorSource {
   virtual nlohmann::json model_config() const = 0;
   // Files beside the weights that a model folder needs (tokenizer, config), copied to the output.
   virtual std::vector<std::string> companion_files() const { return {}; }
+  // The Parquet loader behind a parquet-v1/v2 source (packed tensors for the fused kernels).
+  virtual const class WeightLoader* weight_loader() const { return nullptr; }
 };
 
 // What read_f32 does with an already quantised tensor: the quantiser refuses it (quantising twice

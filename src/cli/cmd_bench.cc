@@ -103,7 +103,14 @@ Runner add_bench(CLI::App& app) {
       "encode", "Sentences per second of encoder models at several batch sizes, measured in one run"));
   CLI::App* decode = app.add_subcommand("decode", "Decode tokens per second of decoder models, measured in one run");
   Runner decode_runner = add_bench_decode(*decode);
-  return [=]() { return load->parsed() ? load_runner() : decode->parsed() ? decode_runner() : encode_runner(); };
+  CLI::App* kern = app.add_subcommand("kernels", "Packed-weight kernels against memory bandwidth, memcpy and fp32 sgemv");
+  Runner kernels_runner = add_bench_kernels(*kern);
+  return [=]() {
+    if (load->parsed()) return load_runner();
+    if (decode->parsed()) return decode_runner();
+    if (kern->parsed()) return kernels_runner();
+    return encode_runner();
+  };
 }
 
 }  // namespace arrowquant::cli

@@ -13,6 +13,7 @@ Runner add_bench(CLI::App& app);
 Runner add_encode(CLI::App& app);
 Runner add_bench_encode(CLI::App& app);  // under `bench`
 Runner add_bench_decode(CLI::App& app);  // under `bench`
+Runner add_bench_kernels(CLI::App& app);  // under `bench`
 Runner add_validate(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_ppl(CLI::App& app);

@@ -147,6 +147,7 @@ class ParquetSource : public TensorSource {
   std::vector<uint8_t> read_raw(const std::string& name) const override { return w_->raw_bytes(name); }
   nlohmann::json model_config() const override { return w_->model_config(); }
   std::vector<std::string> companion_files() const override { return companions_; }
+  const WeightLoader* weight_loader() const override { return w_.get(); }
 
  private:
   std::unique_ptr<WeightLoader> w_;

@@ -365,7 +365,7 @@ namespace {
 int64_t tile_rows(int64_t cols) { return std::max<int64_t>(8, (256 << 10) / int64_t(sizeof(float)) / cols); }
 }  // namespace
 
-void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int threads) {
+void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
   const auto& g = v.geom;
   if (n <= 0 || g.rows == 0) return;
   if (n <= 8) {
@@ -379,7 +379,7 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int th
             float s = 0;
             const float* xr = x + j * g.cols;
             for (int64_t c = 0; c < g.cols; ++c) s += w[size_t(c)] * xr[c];
-            y[j * g.rows + r] = s;
+            y[j * ldy + r] = s;
           }
         }
       });
@@ -388,7 +388,7 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int th
     PreparedF32 prepared;
     HWY_DYNAMIC_DISPATCH(Prepare)(v, x, n, prepared);
     parallel_for(g.rows, threads, [&](int64_t r0, int64_t r1) {
-      HWY_DYNAMIC_DISPATCH(MatvecBlock)(v, x, n, y, g.rows, r0, r1, prepared);
+      HWY_DYNAMIC_DISPATCH(MatvecBlock)(v, x, n, y, ldy, r0, r1, prepared);
     });
     return;
   }
@@ -401,7 +401,7 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int th
       dequantize_f32(v, t0 + a, t0 + b, tile.data() + a * g.cols);
     });
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(t1 - t0), int(g.cols), 1.0f, x, int(g.cols),
-                tile.data(), int(g.cols), 0.0f, y + t0, int(g.rows));
+                tile.data(), int(g.cols), 0.0f, y + t0, int(ldy));
   }
 }
 

@@ -54,7 +54,7 @@ BertEncoder::BertEncoder(const ModelWeights& w, int threads)
   // Checkpoints saved from BertFor* heads carry a "bert." prefix; the encoder is the same.
   std::string p = w.has("embeddings.word_embeddings.weight") ? "" : "bert.";
   const int64_t H = cfg_.hidden, I = cfg_.intermediate;
-  word_emb_ = w.load(p + "embeddings.word_embeddings.weight", {cfg_.vocab_size, H});
+  word_emb_ = Embedding::load(w, p + "embeddings.word_embeddings.weight", cfg_.vocab_size, H);
   pos_emb_ = w.load(p + "embeddings.position_embeddings.weight", {cfg_.max_positions, H});
   type_emb_ = w.load(p + "embeddings.token_type_embeddings.weight", {cfg_.type_vocab_size, H});
   emb_ln_g_ = w.load(p + "embeddings.LayerNorm.weight", {H});
@@ -62,14 +62,14 @@ BertEncoder::BertEncoder(const ModelWeights& w, int threads)
   for (int64_t i = 0; i < cfg_.layers; ++i) {
     std::string l = p + "encoder.layer." + std::to_string(i) + ".";
     Layer L;
-    L.query = Linear::load(w, l + "attention.self.query", H, H, true);
-    L.key = Linear::load(w, l + "attention.self.key", H, H, true);
-    L.value = Linear::load(w, l + "attention.self.value", H, H, true);
-    L.attn_out = Linear::load(w, l + "attention.output.dense", H, H, true);
+    L.query = Linear::load(w, l + "attention.self.query", H, H, true, threads);
+    L.key = Linear::load(w, l + "attention.self.key", H, H, true, threads);
+    L.value = Linear::load(w, l + "attention.self.value", H, H, true, threads);
+    L.attn_out = Linear::load(w, l + "attention.output.dense", H, H, true, threads);
     L.ln1_g = w.load(l + "attention.output.LayerNorm.weight", {H});
     L.ln1_b = w.load(l + "attention.output.LayerNorm.bias", {H});
-    L.inter = Linear::load(w, l + "intermediate.dense", I, H, true);
-    L.out = Linear::load(w, l + "output.dense", H, I, true);
+    L.inter = Linear::load(w, l + "intermediate.dense", I, H, true, threads);
+    L.out = Linear::load(w, l + "output.dense", H, I, true, threads);
     L.ln2_g = w.load(l + "output.LayerNorm.weight", {H});
     L.ln2_b = w.load(l + "output.LayerNorm.bias", {H});
     layers_.push_back(std::move(L));
@@ -133,9 +133,9 @@ EncoderOutput BertEncoder::forward(const std::vector<std::vector<int32_t>>& batc
         throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " +
                          std::to_string(cfg_.vocab_size));
       float* r = x.data() + (b * L + t) * H;
-      const float* we = word_emb_.data() + int64_t(id) * H;
+      word_emb_.lookup(id, r);
       const float* pe = pos_emb_.data() + t * H;
-      for (int64_t j = 0; j < H; ++j) r[j] = we[j] + pe[j] + type_emb_[size_t(j)];
+      for (int64_t j = 0; j < H; ++j) r[j] = r[j] + pe[j] + type_emb_[size_t(j)];
     }
   }
   kernels::add_layer_norm(x.data(), nullptr, N, H, emb_ln_g_.data(), emb_ln_b_.data(), cfg_.layer_norm_eps);

@@ -46,7 +46,8 @@ class BertEncoder {
 
   BertConfig cfg_;
   int threads_;
-  std::vector<float> word_emb_, pos_emb_, type_emb_, emb_ln_g_, emb_ln_b_;
+  Embedding word_emb_;
+  std::vector<float> pos_emb_, type_emb_, emb_ln_g_, emb_ln_b_;
   std::vector<Layer> layers_;
 };
 

@@ -1,21 +1,69 @@
 #include "model/linear.h"
 
+#include <algorithm>
+
+#include "arrowquant/kernels.h"
 #include "kernels/dense_ops.h"
 
 namespace arrowquant {
 
-Linear Linear::load(const ModelWeights& w, const std::string& prefix, int64_t out, int64_t in,
-                    bool with_bias) {
+Linear Linear::from_tensor(const ModelWeights& w, const std::string& name, int64_t out, int64_t in, int threads) {
   Linear l;
   l.in = in;
   l.out = out;
-  l.weight = w.load(prefix + ".weight", {out, in});
+  l.threads = threads;
+  l.packed = w.packed(name, {out, in});
+  if (l.packed.empty()) l.weight = std::make_shared<const std::vector<float>>(w.load(name, {out, in}));
+  return l;
+}
+
+Linear Linear::tied_to(const Embedding& e, int threads) {
+  Linear l;
+  l.in = e.cols;
+  l.out = e.rows;
+  l.threads = threads;
+  l.weight = e.table;
+  l.packed = e.packed;
+  return l;
+}
+
+Linear Linear::load(const ModelWeights& w, const std::string& prefix, int64_t out, int64_t in,
+                    bool with_bias, int threads) {
+  Linear l = from_tensor(w, prefix + ".weight", out, in, threads);
   if (with_bias) l.bias = w.load(prefix + ".bias", {out});
   return l;
 }
 
 void Linear::forward(const float* x, int64_t n, float* y) const {
-  kernels::linear_f32(x, n, in, weight.data(), out, bias.empty() ? nullptr : bias.data(), y);
+  if (packed.empty()) {
+    kernels::linear_f32(x, n, in, weight->data(), out, bias.empty() ? nullptr : bias.data(), y);
+    return;
+  }
+  for (const auto& c : packed) kernels::matmul_f32(c.view, x, n, y + c.row_start, out, threads);
+  if (!bias.empty())
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < out; ++j) y[i * out + j] += bias[size_t(j)];
+}
+
+Embedding Embedding::load(const ModelWeights& w, const std::string& name, int64_t rows, int64_t cols) {
+  Embedding e;
+  e.rows = rows;
+  e.cols = cols;
+  e.packed = w.packed(name, {rows, cols});
+  if (e.packed.empty()) e.table = std::make_shared<const std::vector<float>>(w.load(name, {rows, cols}));
+  return e;
+}
+
+void Embedding::lookup(int64_t row, float* out) const {
+  if (packed.empty()) {
+    std::copy(table->begin() + row * cols, table->begin() + (row + 1) * cols, out);
+    return;
+  }
+  for (const auto& c : packed)
+    if (row >= c.row_start && row < c.row_start + c.view.geom.rows) {
+      kernels::dequantize_f32(c.view, row - c.row_start, row - c.row_start + 1, out);
+      return;
+    }
 }
 
 }  // namespace arrowquant

@@ -88,23 +88,25 @@ LlamaDecoder::LlamaDecoder(const ModelWeights& w, int threads)
     : cfg_(DecoderConfig::from_json(w.config(), w.path())), threads_(threads) {
   const int64_t H = cfg_.hidden, I = cfg_.intermediate, D = cfg_.head_dim;
   const int64_t qd = cfg_.heads * D, kvd = cfg_.kv_heads * D;
-  embed_ = w.load("model.embed_tokens.weight", {cfg_.vocab_size, H});
+  embed_ = Embedding::load(w, "model.embed_tokens.weight", cfg_.vocab_size, H);
   final_norm_ = w.load("model.norm.weight", {H});
   // Some checkpoints say nothing of tying but carry no head: tie them, as transformers does.
   if (!cfg_.tied_embeddings && !w.has("lm_head.weight")) cfg_.tied_embeddings = true;
-  if (!cfg_.tied_embeddings) lm_head_ = Linear::load(w, "lm_head", cfg_.vocab_size, H, false);
+  // A tied head reads the (possibly packed) embedding table as a weight matrix.
+  lm_head_ = cfg_.tied_embeddings ? Linear::tied_to(embed_, threads)
+                                  : Linear::load(w, "lm_head", cfg_.vocab_size, H, false, threads);
   for (int64_t i = 0; i < cfg_.layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer L;
     L.attn_norm = w.load(p + "input_layernorm.weight", {H});
     L.mlp_norm = w.load(p + "post_attention_layernorm.weight", {H});
-    L.q = Linear::load(w, p + "self_attn.q_proj", qd, H, cfg_.qkv_bias);
-    L.k = Linear::load(w, p + "self_attn.k_proj", kvd, H, cfg_.qkv_bias);
-    L.v = Linear::load(w, p + "self_attn.v_proj", kvd, H, cfg_.qkv_bias);
-    L.o = Linear::load(w, p + "self_attn.o_proj", H, qd, false);
-    L.gate = Linear::load(w, p + "mlp.gate_proj", I, H, false);
-    L.up = Linear::load(w, p + "mlp.up_proj", I, H, false);
-    L.down = Linear::load(w, p + "mlp.down_proj", H, I, false);
+    L.q = Linear::load(w, p + "self_attn.q_proj", qd, H, cfg_.qkv_bias, threads);
+    L.k = Linear::load(w, p + "self_attn.k_proj", kvd, H, cfg_.qkv_bias, threads);
+    L.v = Linear::load(w, p + "self_attn.v_proj", kvd, H, cfg_.qkv_bias, threads);
+    L.o = Linear::load(w, p + "self_attn.o_proj", H, qd, false, threads);
+    L.gate = Linear::load(w, p + "mlp.gate_proj", I, H, false, threads);
+    L.up = Linear::load(w, p + "mlp.up_proj", I, H, false, threads);
+    L.down = Linear::load(w, p + "mlp.down_proj", H, I, false, threads);
     layers_.push_back(std::move(L));
   }
   // Rotary tables, in float32 the way transformers and llama2.c compute them.
@@ -195,7 +197,7 @@ std::vector<float> LlamaDecoder::forward(DecoderState& st, const std::vector<int
     const int32_t id = tokens[size_t(t)];
     if (id < 0 || id >= cfg_.vocab_size)
       throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(cfg_.vocab_size));
-    std::copy(embed_.begin() + int64_t(id) * H, embed_.begin() + (int64_t(id) + 1) * H, x.begin() + t * H);
+    embed_.lookup(id, x.data() + t * H);
   }
   std::vector<float> xn(x.size()), q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd)), att(size_t(T * qd));
   std::vector<float> o(x.size()), g(size_t(T * I)), u(size_t(T * I));
@@ -225,10 +227,7 @@ std::vector<float> LlamaDecoder::forward(DecoderState& st, const std::vector<int
   const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
   for (int64_t t = first; t < T; ++t) rms_norm(x.data() + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + t * H);
   std::vector<float> logits(size_t(rows * cfg_.vocab_size));
-  if (cfg_.tied_embeddings)
-    kernels::linear_f32(xn.data() + first * H, rows, H, embed_.data(), cfg_.vocab_size, nullptr, logits.data());
-  else
-    lm_head_.forward(xn.data() + first * H, rows, logits.data());
+  lm_head_.forward(xn.data() + first * H, rows, logits.data());
   return logits;
 }
 

@@ -56,8 +56,9 @@ class LlamaDecoder {
 
   DecoderConfig cfg_;
   int threads_;
-  std::vector<float> embed_, final_norm_;
-  Linear lm_head_;  // empty when the head is tied to the embedding: embed_ is used directly
+  Embedding embed_;
+  std::vector<float> final_norm_;
+  Linear lm_head_;  // a tied head shares the embedding's floats or packed chunks
   std::vector<Layer> layers_;
   std::vector<float> rope_cos_, rope_sin_;  // [max_positions, head_dim / 2]
 };

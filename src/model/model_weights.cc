@@ -3,12 +3,13 @@
 #include <filesystem>
 
 #include "arrowquant/error.h"
+#include "arrowquant/weight_loader.h"
 
 namespace fs = std::filesystem;
 
 namespace arrowquant {
 
-ModelWeights::ModelWeights(const std::string& path) : path_(path) {
+ModelWeights::ModelWeights(const std::string& path, bool packed_kernels) : path_(path), packed_kernels_(packed_kernels) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw IoError(path + ": no such file or folder");
   folder_ = fs::is_directory(path, ec) ? path : fs::path(path).parent_path().string();
@@ -39,6 +40,24 @@ std::vector<float> ModelWeights::load(const std::string& name, const Shape& expe
                       shape_str(expected) + " from config.json");
   FloatTensor t = source_->read_f32(name);
   return std::move(t.values);
+}
+
+}  // namespace arrowquant
+
+namespace arrowquant {
+
+std::vector<PackedChunk> ModelWeights::packed(const std::string& name, const Shape& expected) const {
+  const WeightLoader* w = source_->weight_loader();
+  if (!packed_kernels_ || !w) return {};
+  const StoredTensor* t = w->find(name);
+  if (!t || !t->format || t->shape.size() != 2) return {};
+  if (t->shape != expected)
+    throw FormatError(path_ + ": tensor " + name + " has shape " + shape_str(t->shape) + ", expected " +
+                      shape_str(expected) + " from config.json");
+  w->verify_checksums(*t);  // the kernels read these bytes directly: check them once, here
+  std::vector<PackedChunk> out;
+  for (size_t i = 0; i < t->chunks.size(); ++i) out.push_back({t->chunks[i].row_start, w->packed(*t, i)});
+  return out;
 }
 
 }  // namespace arrowquant

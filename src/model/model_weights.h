@@ -8,15 +8,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arrowquant/quantize.h"
 #include "arrowquant/tensor.h"
 #include "arrowquant/tensor_source.h"
 
 namespace arrowquant {
 
+// One stored chunk of a quantised tensor: its rows [row_start, row_start + view.geom.rows).
+struct PackedChunk {
+  int64_t row_start = 0;
+  PackedView view;
+};
+
 class ModelWeights {
  public:
-  // Throws IoError/FormatError naming `path` when nothing loadable is there.
-  explicit ModelWeights(const std::string& path);
+  // Throws IoError/FormatError naming `path` when nothing loadable is there. With `packed_kernels`,
+  // quantised tensors are offered as packed views into the mapped file (packed()); without, every
+  // tensor is dequantised to float32 at load.
+  explicit ModelWeights(const std::string& path, bool packed_kernels = true);
 
   const std::string& path() const { return path_; }
   // The folder holding config.json and tokenizer files (the path itself, or the file's folder).
@@ -29,11 +38,15 @@ class ModelWeights {
   // The tensor as float32. FormatError naming the file and the tensor when it is missing or its
   // shape differs from `expected`.
   std::vector<float> load(const std::string& name, const Shape& expected) const;
+  // The packed chunks of a quantised 2-D tensor, shape-checked; empty when the tensor is stored in
+  // float (or packed kernels are off): use load() then.
+  std::vector<PackedChunk> packed(const std::string& name, const Shape& expected) const;
 
  private:
   std::string path_, folder_;
   std::unique_ptr<TensorSource> source_;
   nlohmann::json config_;
+  bool packed_kernels_;
 };
 
 }  // namespace arrowquant

@@ -61,7 +61,7 @@ size_t model_max_length(const std::string& folder, int64_t positions) {
 ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.path = model_path;
-  m.weights = std::make_unique<ModelWeights>(model_path);
+  m.weights = std::make_unique<ModelWeights>(model_path, !opts.dequantize_at_load);
   const nlohmann::json& cfg = m.weights->config();
   m.architecture = cfg.value("model_type", "");
   kernels::set_blas_threads(opts.threads);

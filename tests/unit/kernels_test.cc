@@ -105,7 +105,7 @@ TEST(Kernels, FusedProductsMatchTheReference) {
           Case c = make_case(f, rows, cols, group, uint32_t(cols + group + n));
           PackedView v = c.view(1);
           std::vector<float> x = aqtest::random_floats(size_t(n * cols), 99, 1.0f), y(size_t(n * rows));
-          kernels::matmul_f32(v, x.data(), n, y.data(), 2);
+          kernels::matmul_f32(v, x.data(), n, y.data(), rows, 2);
           expect_products_close(v, x, n, y, 2e-6, std::string(f.name) + " cols " + std::to_string(cols) + " g " +
                                                         std::to_string(group) + " n " + std::to_string(n));
         }
@@ -148,7 +148,7 @@ TEST(Kernels, RealWeightsStraightFromTheMappedFile) {
     kernels::dequantize_f32(v, 0, v.geom.rows, got.data());
     EXPECT_EQ(ref, got) << flags;
     std::vector<float> x = aqtest::random_floats(size_t(2 * v.geom.cols), 3, 1.0f), y(size_t(2 * v.geom.rows));
-    kernels::matmul_f32(v, x.data(), 2, y.data(), 2);
+    kernels::matmul_f32(v, x.data(), 2, y.data(), v.geom.rows, 2);
     expect_products_close(v, x, 2, y, 2e-6, flags);
   }
 }
