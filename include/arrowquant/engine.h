@@ -17,10 +17,17 @@ class TextTokenizer;
 struct EngineOptions {
   int threads = 0;          // 0: all cores
   size_t max_length = 0;    // 0: the model's own (sentence_bert_config.json, else its positions)
-  // Quantised weights normally stay packed in the mapped file and run through the fused kernels;
-  // true dequantises every tensor to float32 at load instead (more memory, BLAS speed).
-  bool dequantize_at_load = false;
+  // How quantised weights are used. Packed: they stay in the mapped file and run through the fused
+  // kernels (least memory; fastest when weight reads dominate, as in decoding a large model).
+  // Float: dequantised to float32 once at load (BLAS speed; best for batched encoders and small
+  // models that fit in cache). Auto: Float for encoders and for decoders whose float32 weights
+  // would take under 64 MB, Packed otherwise.
+  enum class Weights { Auto, Packed, Float };
+  Weights weights = Weights::Auto;
+  bool dequantize_at_load = false;  // the same as weights = Float (kept for callers that set it)
 };
+// "auto" | "packed" | "float"; ValueError otherwise.
+EngineOptions::Weights weights_mode_from_name(const std::string& name);
 
 // Row-major [rows, dim] float32 vectors.
 struct Embeddings {
@@ -79,6 +86,7 @@ class ArrowEngine {
   std::string architecture() const;  // config.json model_type: "bert", "llama", "qwen2", ...
   bool is_decoder() const;
   std::string pooling() const;
+  bool packed_weights() const;  // whether quantised weights run packed (see EngineOptions::Weights)
   size_t max_length() const;
   int64_t embedding_dim() const;
   int64_t num_layers() const;

@@ -15,6 +15,7 @@ namespace arrowquant::cli {
 
 Runner add_bench_encode(CLI::App& app) {
   struct Opts {
+    std::string weights = "auto";
     std::vector<std::string> models;
     std::string file, stsb, json_out;
     size_t sentences = 512;
@@ -29,6 +30,7 @@ Runner add_bench_encode(CLI::App& app) {
   app.add_option("--batch-sizes", o->batch_sizes, "Comma-separated batch sizes")->delimiter(',');
   app.add_option("--repeat", o->repeat, "Timed runs per model and batch size (the best is reported)")
       ->check(CLI::Range(1, 100));
+  add_weights_option(app, o->weights);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--json", o->json_out, "Also write the results as JSON to this file");
   app.footer("Each model is loaded, warmed up on a few batches, then timed; all models run in this one\n"
@@ -59,7 +61,7 @@ Runner add_bench_encode(CLI::App& app) {
     std::vector<double> load_ms;
     for (const auto& m : o->models) {
       double t0 = now_seconds();
-      engines.push_back(std::make_unique<ArrowEngine>(m, EngineOptions{o->threads, 0}));
+      engines.push_back(std::make_unique<ArrowEngine>(m, engine_options(o->threads, 0, o->weights)));
       load_ms.push_back((now_seconds() - t0) * 1e3);
     }
     std::vector<std::vector<double>> best(o->models.size(), std::vector<double>(o->batch_sizes.size(), 1e30));

@@ -37,6 +37,7 @@ std::vector<std::string> read_lines(const std::string& path) {
 
 Runner add_encode(CLI::App& app) {
   struct Opts {
+    std::string weights = "auto";
     std::string model, file, format = "json", output;
     std::vector<std::string> texts;
     int batch = 32, threads = 0;
@@ -52,6 +53,7 @@ Runner add_encode(CLI::App& app) {
   app.add_option("--format", o->format, "json (default) or npy (float32 [n, dim]; needs -o or a pipe)")
       ->check(CLI::IsMember({"json", "npy"}));
   app.add_option("-o,--output", o->output, "Write to this file (atomically) instead of stdout");
+  add_weights_option(app, o->weights);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--max-length", o->max_length, "Truncate at this many tokens (default: the model's)");
   app.add_flag("--ids", o->ids, "Also output the token ids (json only)");
@@ -64,7 +66,7 @@ Runner add_encode(CLI::App& app) {
     if (texts.empty()) throw ValueError("nothing to encode: give --text or --file");
     if (o->format == "npy" && o->output.empty() && isatty(STDOUT_FILENO))
       throw ValueError("--format npy writes binary: give -o FILE or redirect stdout");
-    ArrowEngine engine(o->model, EngineOptions{o->threads, o->max_length});
+    ArrowEngine engine(o->model, engine_options(o->threads, o->max_length, o->weights));
     Progress bar("encode");
     EncodeOptions eo;
     eo.batch_size = o->batch;

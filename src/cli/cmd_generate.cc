@@ -14,6 +14,7 @@ namespace arrowquant::cli {
 
 Runner add_generate(CLI::App& app) {
   struct Opts {
+    std::string weights = "auto";
     std::string model, prompt, kv = "f32", json_out;
     GenerateOptions g;
     bool seed_given = false, quiet = false;
@@ -40,6 +41,7 @@ Runner add_generate(CLI::App& app) {
       ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--stop", o->stops, "Special token that ends generation (repeatable), e.g. '<|im_end|>'");
   app.add_flag("--ignore-eos", o->g.ignore_eos, "Do not stop at the end-of-sequence token");
+  add_weights_option(app, o->weights);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--json", o->json_out, "Write ids, text and timings as JSON to this file");
   app.add_flag("-q,--quiet", o->quiet, "No timing summary on stderr");
@@ -50,7 +52,7 @@ Runner add_generate(CLI::App& app) {
     if (!o->seed_given) g.seed = uint64_t(std::chrono::high_resolution_clock::now().time_since_epoch().count());
     g.kv = KVQuantPlan::parse(o->kv, o->kv_block, o->kv_scales == "f16");
     g.stop_tokens = o->stops;
-    ArrowEngine engine(o->model, EngineOptions{o->threads, 0});
+    ArrowEngine engine(o->model, engine_options(o->threads, 0, o->weights));
     if (!engine.is_decoder()) throw ValueError(o->model + " is an encoder (" + engine.architecture() + "); use encode");
     fputs(o->prompt.c_str(), stdout);
     fflush(stdout);

@@ -11,6 +11,7 @@ namespace arrowquant::cli {
 
 Runner add_ppl(CLI::App& app) {
   struct Opts {
+    std::string weights = "auto";
     std::string model, file, base, kv = "f32", json_out, md_out, format = "markdown";
     PerplexityOptions p;
     int64_t kv_block = 0;
@@ -31,6 +32,7 @@ Runner add_ppl(CLI::App& app) {
   app.add_option("--kv-block", o->kv_block, "Elements per KV scale for int8/fp8 (default: one head)");
   app.add_option("--kv-scales", o->kv_scales, "Precision of the int8/fp8 KV scales: f32 (default) or f16")
       ->check(CLI::IsMember({"f32", "f16"}));
+  add_weights_option(app, o->weights);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--format", o->format, "Report on stdout: markdown or json")->check(CLI::IsMember({"markdown", "json"}));
   app.add_option("--json", o->json_out, "Also write the JSON report to this file");
@@ -41,7 +43,7 @@ Runner add_ppl(CLI::App& app) {
     if (text.empty()) throw ValueError(o->file + ": empty file");
     PerplexityOptions p = o->p;
     p.kv = KVQuantPlan::parse(o->kv, o->kv_block, o->kv_scales == "f16");
-    EngineOptions eo{o->threads, 0};
+    EngineOptions eo = engine_options(o->threads, 0, o->weights);
     ArrowEngine model(o->model, eo);
     std::unique_ptr<ArrowEngine> base;
     if (!o->base.empty()) base = std::make_unique<ArrowEngine>(o->base, eo);

@@ -12,6 +12,7 @@ namespace arrowquant::cli {
 
 Runner add_validate(CLI::App& app) {
   struct Opts {
+    std::string weights = "auto";
     std::string original, quantized, sentences, stsb, json_out, md_out, format = "markdown";
     bool no_stsb = false, quiet = false;
     size_t max_pairs = 0;
@@ -26,6 +27,7 @@ Runner add_validate(CLI::App& app) {
   app.add_flag("--no-stsb", o->no_stsb, "Skip the STS-B Spearman correlation")->excludes(stsb);
   app.add_option("--max-pairs", o->max_pairs, "Use only the first N STS-B pairs (0 = all)");
   app.add_option("--batch-size", o->batch, "Sentences per forward pass")->check(CLI::Range(1, 4096));
+  add_weights_option(app, o->weights);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--format", o->format, "Report on stdout: markdown (default) or json")
       ->check(CLI::IsMember({"markdown", "json"}));
@@ -54,7 +56,7 @@ Runner add_validate(CLI::App& app) {
       }
     }
     vo.max_pairs = o->max_pairs;
-    EngineOptions eo{o->threads, 0};
+    EngineOptions eo = engine_options(o->threads, 0, o->weights);
     ArrowEngine original(o->original, eo);
     ArrowEngine quantized(o->quantized, eo);
     Progress bar("validate");

@@ -2,10 +2,29 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+
+#include "arrowquant/engine.h"
 
 namespace arrowquant::cli {
 
 using Runner = std::function<int()>;
+
+inline EngineOptions engine_options(int threads, size_t max_length, const std::string& weights) {
+  EngineOptions o;
+  o.threads = threads;
+  o.max_length = max_length;
+  o.weights = weights_mode_from_name(weights);
+  return o;
+}
+
+// --weights auto|packed|float, shared by every command that runs a model.
+inline void add_weights_option(CLI::App& app, std::string& mode) {
+  app.add_option("--weights", mode,
+                 "Quantised weights: packed (fused kernels on the mapped file), float (dequantised at load) "
+                 "or auto (float for encoders and small decoders, packed otherwise)")
+      ->check(CLI::IsMember({"auto", "packed", "float"}));
+}
 Runner add_quantize(CLI::App& app);
 Runner add_inspect(CLI::App& app);
 Runner add_dequantize(CLI::App& app);

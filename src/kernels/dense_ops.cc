@@ -11,6 +11,11 @@ void set_blas_threads(int threads) { openblas_set_num_threads(threads > 0 ? thre
 
 void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias,
                 float* y) {
+  if (n == 1) {  // one token: a matrix-vector product, which BLAS does at memory speed
+    if (bias) std::copy(bias, bias + m, y);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, int(m), int(k), 1.0f, w, int(k), x, 1, bias ? 1.0f : 0.0f, y, 1);
+    return;
+  }
   if (bias) {
     for (int64_t i = 0; i < n; ++i) std::copy(bias, bias + m, y + i * m);
   }

@@ -13,6 +13,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -28,6 +29,12 @@ namespace arrowquant::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::CappedTag<float, 8>;
+// Products use up to 16 lanes (AVX-512) for int4/int8, 8 for int2 so that a sub-block (32 codes)
+// never spans two groups of 32.
+using DFW = hn::CappedTag<float, 16>;
+template <int BITS>
+using DFB = std::conditional_t<BITS == 2, DF, DFW>;
+inline int64_t product_lanes(int bits) { return int64_t(bits == 2 ? hn::Lanes(DF()) : hn::Lanes(DFW())); }
 
 inline float scale_at(const PackedView& v, size_t k) {
   uint16_t s;
@@ -113,66 +120,92 @@ void PermuteActivations(const float* x, int64_t cols, int bits, int64_t N, float
   std::copy(x + whole, x + cols, xp + whole);
 }
 
-template <int NX>
-void MatvecRows(const PackedView& v, const float* const* xp, const float* const* xsum, int64_t r0, int64_t r1,
-                float* const* y) {
+// The scales of one row as float32 (fp16 → fp32 with Highway, several groups per instruction).
+void RowScales(const PackedView& v, int64_t r, float* out) {
   const DF df;
-  const hn::Rebind<uint32_t, DF> du32;
-  const hn::Rebind<int32_t, DF> di32;
-  const hn::Rebind<uint8_t, DF> du8;
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  const int64_t N = int64_t(hn::Lanes(df)), groups = v.geom.groups_per_row();
+  const auto* src = reinterpret_cast<const hwy::float16_t*>(v.scales) + r * groups;
+  int64_t g = 0;
+  for (; g + N <= groups; g += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + g)), df, out + g);
+  for (; g < groups; ++g) out[g] = scale_at(v, size_t(r * groups + g));
+}
+
+// One row's dot products with NX activation rows. Four independent accumulators per activation
+// row keep the FMA units busy (a single chain would wait on FMA latency at every step).
+template <int BITS, int NX>
+HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const float* const* xsum, int64_t r0,
+                            int64_t r1, float* const* y) {
+  const DFB<BITS> df;
+  const hn::Rebind<uint32_t, DFB<BITS>> du32;
+  const hn::Rebind<int32_t, DFB<BITS>> di32;
+  const hn::Rebind<uint8_t, DFB<BITS>> du8;
+  using V = decltype(hn::Zero(df));
   const int64_t N = int64_t(hn::Lanes(df));
   const auto& g = v.geom;
-  const int bits = v.format->bits;
-  const int64_t groups = g.groups_per_row(), sb = sub_block_codes(bits, N);
+  const int64_t groups = g.groups_per_row(), sb = sub_block_codes(BITS, N);
   const int64_t whole = g.cols / sb * sb;
-  const size_t row_bytes = packed_row_bytes(g.cols, bits);
+  const size_t row_bytes = packed_row_bytes(g.cols, BITS);
   const auto mask2 = hn::Set(du32, 3), mask4 = hn::Set(du32, 15);
+  thread_local std::vector<float> scales;
+  scales.resize(size_t(groups + N));
+  auto codes_f = [&](const uint8_t* p, V* q) {  // the sub-block at p, unpacked into 8/BITS vectors
+    const auto b = hn::PromoteTo(du32, hn::LoadU(du8, p));
+    if constexpr (BITS == 8) {
+      q[0] = hn::ConvertTo(df, hn::BitCast(di32, b));
+    } else if constexpr (BITS == 4) {
+      q[0] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask4)));
+      q[1] = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<4>(b)));
+    } else {
+      q[0] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask2)));
+      q[1] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<2>(b), mask2)));
+      q[2] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<4>(b), mask2)));
+      q[3] = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<6>(b)));
+    }
+  };
+  constexpr int P = 8 / BITS;  // vectors per sub-block
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = v.codes + size_t(r) * row_bytes;
-    decltype(hn::Zero(df)) total[NX];
+    RowScales(v, r, scales.data());
+    V total[NX];
     float scalar[NX];
     for (int j = 0; j < NX; ++j) total[j] = hn::Zero(df), scalar[j] = 0;
     for (int64_t gi = 0; gi < groups; ++gi) {
-      const size_t k = size_t(r * groups + gi);
-      const float s = scale_at(v, k), z = zero_at(v, k);
+      const float s = scales[size_t(gi)], z = zero_at(v, size_t(r * groups + gi));
       const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
-      const int64_t vend = std::min(c1, whole);
-      decltype(hn::Zero(df)) acc[NX];
-      for (int j = 0; j < NX; ++j) acc[j] = hn::Zero(df);
-      for (int64_t c = c0; c < vend; c += sb) {
-        const auto b = hn::PromoteTo(du32, hn::LoadU(du8, row + c * bits / 8));
-        if (bits == 8) {
-          const auto f = hn::ConvertTo(df, hn::BitCast(di32, b));
-          for (int j = 0; j < NX; ++j) acc[j] = hn::MulAdd(f, hn::LoadU(df, xp[j] + c), acc[j]);
-        } else if (bits == 4) {
-          const auto lo = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask4)));
-          const auto hi = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<4>(b)));
-          for (int j = 0; j < NX; ++j) {
-            acc[j] = hn::MulAdd(lo, hn::LoadU(df, xp[j] + c), acc[j]);
-            acc[j] = hn::MulAdd(hi, hn::LoadU(df, xp[j] + c + N), acc[j]);
-          }
-        } else {
-          const auto q0 = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask2)));
-          const auto q1 = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<2>(b), mask2)));
-          const auto q2 = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<4>(b), mask2)));
-          const auto q3 = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<6>(b)));
-          for (int j = 0; j < NX; ++j) {
-            acc[j] = hn::MulAdd(q0, hn::LoadU(df, xp[j] + c), acc[j]);
-            acc[j] = hn::MulAdd(q1, hn::LoadU(df, xp[j] + c + N), acc[j]);
-            acc[j] = hn::MulAdd(q2, hn::LoadU(df, xp[j] + c + 2 * N), acc[j]);
-            acc[j] = hn::MulAdd(q3, hn::LoadU(df, xp[j] + c + 3 * N), acc[j]);
+      const int64_t vend = std::max(c0, std::min(c1, whole));
+      V acc[NX][4];
+      for (int j = 0; j < NX; ++j)
+        for (int k = 0; k < 4; ++k) acc[j][k] = hn::Zero(df);
+      int64_t c = c0;
+      // Two sub-blocks per step for int8/int4 (2 or 4 independent chains), one for int2 (4 chains).
+      constexpr int STEP = BITS == 2 ? 1 : 2;
+      for (; c + STEP * sb <= vend; c += STEP * sb) {
+        for (int u = 0; u < STEP; ++u) {
+          V q[4];
+          codes_f(row + (c + u * sb) * BITS / 8, q);
+          for (int p = 0; p < P; ++p) {
+            const int k = (u * P + p) & 3;
+            for (int j = 0; j < NX; ++j)
+              acc[j][k] = hn::MulAdd(q[p], hn::LoadU(df, xp[j] + c + u * sb + p * N), acc[j][k]);
           }
         }
       }
-      // codes past the last whole sub-block: scalar, activations in natural order
+      for (; c < vend; c += sb) {
+        V q[4];
+        codes_f(row + c * BITS / 8, q);
+        for (int p = 0; p < P; ++p)
+          for (int j = 0; j < NX; ++j) acc[j][p & 3] = hn::MulAdd(q[p], hn::LoadU(df, xp[j] + c + p * N), acc[j][p & 3]);
+      }
       float tail[NX] = {};
-      for (int64_t c = std::max(vend, c0); c < c1; ++c) {
-        const float code = float(code_at(row, c, bits));
-        for (int j = 0; j < NX; ++j) tail[j] += code * xp[j][c];
+      for (int64_t t = vend; t < c1; ++t) {
+        const float code = float(code_at(row, t, BITS));
+        for (int j = 0; j < NX; ++j) tail[j] += code * xp[j][t];
       }
       const auto vs = hn::Set(df, s);
       for (int j = 0; j < NX; ++j) {
-        total[j] = hn::MulAdd(vs, acc[j], total[j]);
+        const V sum = hn::Add(hn::Add(acc[j][0], acc[j][1]), hn::Add(acc[j][2], acc[j][3]));
+        total[j] = hn::MulAdd(vs, sum, total[j]);
         scalar[j] += s * (tail[j] - z * xsum[j][gi]);
       }
     }
@@ -180,24 +213,103 @@ void MatvecRows(const PackedView& v, const float* const* xp, const float* const*
   }
 }
 
-// Per-call preparation shared by every row: permuted activations and their sums per group.
-void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
-  const DF df;
+// Four rows against one activation row: each activation vector is loaded once for four rows, so
+// activations (4 bytes per weight, from L2 for long rows) stop being the bottleneck.
+template <int BITS>
+HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* xsum, int64_t r0, float* y) {
+  const DFB<BITS> df;
+  const hn::Rebind<uint32_t, DFB<BITS>> du32;
+  const hn::Rebind<int32_t, DFB<BITS>> di32;
+  const hn::Rebind<uint8_t, DFB<BITS>> du8;
+  using V = decltype(hn::Zero(df));
+  constexpr int R = 4, P = 8 / BITS;
   const int64_t N = int64_t(hn::Lanes(df));
   const auto& g = v.geom;
-  p.xp.clear();
-  p.xsum.clear();
+  const int64_t groups = g.groups_per_row(), sb = sub_block_codes(BITS, N);
+  const int64_t whole = g.cols / sb * sb;
+  const size_t row_bytes = packed_row_bytes(g.cols, BITS);
+  const auto mask2 = hn::Set(du32, 3), mask4 = hn::Set(du32, 15);
+  thread_local std::vector<float> scales;
+  scales.resize(size_t(R * (groups + 16)));
+  const uint8_t* rows[R];
+  for (int k = 0; k < R; ++k) {
+    rows[k] = v.codes + size_t(r0 + k) * row_bytes;
+    RowScales(v, r0 + k, scales.data() + k * (groups + 16));
+  }
+  V total[R];
+  float scalar[R] = {};
+  for (int k = 0; k < R; ++k) total[k] = hn::Zero(df);
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
+    const int64_t vend = std::max(c0, std::min(c1, whole));
+    V acc[R][2];
+    for (int k = 0; k < R; ++k) acc[k][0] = acc[k][1] = hn::Zero(df);
+    for (int64_t c = c0; c < vend; c += sb) {
+      V xv[P];
+      for (int p = 0; p < P; ++p) xv[p] = hn::LoadU(df, xp + c + p * N);
+      for (int k = 0; k < R; ++k) {
+        const auto b = hn::PromoteTo(du32, hn::LoadU(du8, rows[k] + c * BITS / 8));
+        if constexpr (BITS == 8) {
+          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, b)), xv[0], acc[k][0]);
+        } else if constexpr (BITS == 4) {
+          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask4))), xv[0], acc[k][0]);
+          acc[k][1] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<4>(b))), xv[1], acc[k][1]);
+        } else {
+          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask2))), xv[0], acc[k][0]);
+          acc[k][1] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<2>(b), mask2))), xv[1], acc[k][1]);
+          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<4>(b), mask2))), xv[2], acc[k][0]);
+          acc[k][1] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<6>(b))), xv[3], acc[k][1]);
+        }
+      }
+    }
+    for (int k = 0; k < R; ++k) {
+      float tail = 0;
+      for (int64_t t = vend; t < c1; ++t) tail += float(code_at(rows[k], t, BITS)) * xp[t];
+      const float sk = scales[size_t(k * (groups + 16) + gi)];
+      const float z = zero_at(v, size_t((r0 + k) * groups + gi));
+      total[k] = hn::MulAdd(hn::Set(df, sk), hn::Add(acc[k][0], acc[k][1]), total[k]);
+      scalar[k] += sk * (tail - z * xsum[gi]);
+    }
+  }
+  for (int k = 0; k < R; ++k) y[r0 + k] = hn::GetLane(hn::SumOfLanes(df, total[k])) + scalar[k];
+}
+
+template <int NX>
+void MatvecRows(const PackedView& v, const float* const* xp, const float* const* xsum, int64_t r0, int64_t r1,
+                float* const* y) {
+  if (NX == 1) {  // decode: blocks of four rows, then the rest one by one
+    const int bits = v.format->bits;
+    for (; r0 + 4 <= r1; r0 += 4) {
+      if (bits == 8) Matvec4RowsT<8>(v, xp[0], xsum[0], r0, y[0]);
+      else if (bits == 4) Matvec4RowsT<4>(v, xp[0], xsum[0], r0, y[0]);
+      else Matvec4RowsT<2>(v, xp[0], xsum[0], r0, y[0]);
+    }
+  }
+  switch (v.format->bits) {
+    case 8: MatvecRowsT<8, NX>(v, xp, xsum, r0, r1, y); break;
+    case 4: MatvecRowsT<4, NX>(v, xp, xsum, r0, r1, y); break;
+    default: MatvecRowsT<2, NX>(v, xp, xsum, r0, r1, y); break;
+  }
+}
+
+// Per-call preparation shared by every row: permuted activations and their sums per group.
+void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
+  const int64_t N = product_lanes(v.format->bits);
+  const auto& g = v.geom;
+  p.xp.resize(size_t(n));
+  p.xsum.resize(size_t(n));
   for (int64_t j = 0; j < n; ++j) {
     const float* xr = x + j * g.cols;
-    std::vector<float> xp(static_cast<size_t>(g.cols)), sums(size_t(g.groups_per_row()));
+    std::vector<float>& xp = p.xp[size_t(j)];
+    std::vector<float>& sums = p.xsum[size_t(j)];
+    xp.resize(size_t(g.cols));
+    sums.resize(size_t(g.groups_per_row()));
     PermuteActivations(xr, g.cols, v.format->bits, N, xp.data());
     for (int64_t gi = 0; gi < g.groups_per_row(); ++gi) {
       double s = 0;
       for (int64_t c = gi * g.group_size; c < std::min((gi + 1) * g.group_size, g.cols); ++c) s += xr[c];
       sums[size_t(gi)] = float(s);
     }
-    p.xp.push_back(std::move(xp));
-    p.xsum.push_back(std::move(sums));
   }
 }
 
@@ -205,7 +317,7 @@ void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
 bool VectorFriendly(const PackedView& v) {
   const int bits = v.format->bits;
   if (bits == 3) return false;
-  const int64_t sb = sub_block_codes(bits, int64_t(hn::Lanes(DF())));
+  const int64_t sb = sub_block_codes(bits, product_lanes(bits));
   return v.geom.groups_per_row() == 1 || v.geom.group_size % sb == 0;
 }
 
@@ -385,7 +497,10 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_
       });
       return;
     }
-    PreparedF32 prepared;
+    // Buffers reused across calls (decode calls this for every layer). The workers get a reference:
+    // naming a thread_local inside the lambda would give each worker its own, empty, instance.
+    thread_local PreparedF32 reused;
+    PreparedF32& prepared = reused;
     HWY_DYNAMIC_DISPATCH(Prepare)(v, x, n, prepared);
     parallel_for(g.rows, threads, [&](int64_t r0, int64_t r1) {
       HWY_DYNAMIC_DISPATCH(MatvecBlock)(v, x, n, y, ldy, r0, r1, prepared);

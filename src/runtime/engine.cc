@@ -30,6 +30,7 @@ struct ArrowEngine::Impl {
   std::string architecture;
   std::unique_ptr<LlamaDecoder> decoder;
   std::unique_ptr<TextTokenizer> text_tokenizer;
+  bool packed = false;
 
   const BertEncoder& enc() const {
     if (!encoder) throw ValueError(path + " is a " + architecture + " decoder: use generate or ppl, not encode");
@@ -61,7 +62,23 @@ size_t model_max_length(const std::string& folder, int64_t positions) {
 ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.path = model_path;
-  m.weights = std::make_unique<ModelWeights>(model_path, !opts.dequantize_at_load);
+  {
+    // Auto needs the architecture and size first: peek at the config through a float-only view.
+    EngineOptions::Weights mode = opts.dequantize_at_load ? EngineOptions::Weights::Float : opts.weights;
+    if (mode == EngineOptions::Weights::Auto) {
+      ModelWeights probe(model_path, false);
+      mode = EngineOptions::Weights::Float;
+      if (DecoderConfig::is_decoder(probe.config())) {
+        const DecoderConfig c = DecoderConfig::from_json(probe.config(), model_path);
+        const double params = double(c.layers) * double(c.hidden) *
+                                  double(2 * c.heads * c.head_dim + 2 * c.kv_heads * c.head_dim + 3 * c.intermediate) +
+                              double(c.vocab_size * c.hidden);
+        if (params * 4 >= 64e6) mode = EngineOptions::Weights::Packed;
+      }
+    }
+    m.packed = mode == EngineOptions::Weights::Packed;
+    m.weights = std::make_unique<ModelWeights>(model_path, m.packed);
+  }
   const nlohmann::json& cfg = m.weights->config();
   m.architecture = cfg.value("model_type", "");
   kernels::set_blas_threads(opts.threads);
@@ -97,6 +114,14 @@ const std::string& ArrowEngine::model_path() const { return impl_->path; }
 std::string ArrowEngine::weights_kind() const { return impl_->weights->kind(); }
 std::string ArrowEngine::architecture() const { return impl_->architecture; }
 bool ArrowEngine::is_decoder() const { return impl_->decoder != nullptr; }
+bool ArrowEngine::packed_weights() const { return impl_->packed; }
+
+EngineOptions::Weights weights_mode_from_name(const std::string& name) {
+  if (name == "auto") return EngineOptions::Weights::Auto;
+  if (name == "packed") return EngineOptions::Weights::Packed;
+  if (name == "float") return EngineOptions::Weights::Float;
+  throw ValueError("unknown weights mode '" + name + "' (auto, packed, float)");
+}
 std::string ArrowEngine::pooling() const { return impl_->pooling.describe(); }
 size_t ArrowEngine::max_length() const { return impl_->max_length; }
 int64_t ArrowEngine::embedding_dim() const {
@@ -201,7 +226,8 @@ GenerateResult ArrowEngine::generate(const std::string& prompt, const GenerateOp
     if (next == eos && !opts.ignore_eos) { r.stop_reason = "eos"; break; }
     if (std::find(stops.begin(), stops.end(), next) != stops.end()) { r.stop_reason = "stop_token"; break; }
     r.ids.push_back(next);
-    std::string piece = tok.piece(next, prev);
+    // Models pad their vocabulary past the tokenizer's (Qwen2: 151936 vs 151665); such ids have no text.
+    std::string piece = size_t(next) < tok.vocab_size() ? tok.piece(next, prev) : std::string();
     r.text += piece;
     prev = next;
     if (opts.on_token && !opts.on_token(piece, next)) { r.stop_reason = "callback"; break; }
