@@ -25,6 +25,10 @@ struct EngineOptions {
   enum class Weights { Auto, Packed, Float };
   Weights weights = Weights::Auto;
   bool dequantize_at_load = false;  // the same as weights = Float (kept for callers that set it)
+  // Activations of the packed products ("f32" or "int8") and, optionally, the activation type to
+  // use for formats that have no such kernel (empty: such a model is refused).
+  std::string activations = "f32";
+  std::string kernel_fallback;
 };
 // "auto" | "packed" | "float"; ValueError otherwise.
 EngineOptions::Weights weights_mode_from_name(const std::string& name);
@@ -87,6 +91,8 @@ class ArrowEngine {
   bool is_decoder() const;
   std::string pooling() const;
   bool packed_weights() const;  // whether quantised weights run packed (see EngineOptions::Weights)
+  // Kernel fallbacks taken while loading (one line each); empty when every request was met.
+  std::vector<std::string> kernel_notes() const;
   size_t max_length() const;
   int64_t embedding_dim() const;
   int64_t num_layers() const;

@@ -14,6 +14,7 @@ namespace arrowquant::cli {
 
 Runner add_bench_decode(CLI::App& app) {
   struct Opts {
+    std::string activations = "f32", fallback;
     std::string weights = "auto";
     std::vector<std::string> models;
     std::string prompt = "Once upon a time", json_out, kv = "f32";
@@ -26,6 +27,7 @@ Runner add_bench_decode(CLI::App& app) {
   app.add_option("--repeat", o->repeat, "Timed runs per model (the best is reported)")->check(CLI::Range(1, 100));
   app.add_option("--kv-cache", o->kv, "KV cache type: f32, f16, int8, fp8")->check(CLI::IsMember({"f32", "f16", "int8", "fp8"}));
   add_weights_option(app, o->weights);
+  add_kernel_options(app, o->activations, o->fallback);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--json", o->json_out, "Also write the results as JSON to this file");
   app.footer("Greedy decoding of a fixed number of tokens; prefill and decode are timed apart. Models are\n"
@@ -35,7 +37,7 @@ Runner add_bench_decode(CLI::App& app) {
     std::vector<double> load_ms;
     for (const auto& m : o->models) {
       double t0 = now_seconds();
-      engines.push_back(std::make_unique<ArrowEngine>(m, engine_options(o->threads, 0, o->weights)));
+      engines.push_back(std::make_unique<ArrowEngine>(m, engine_options(o->threads, 0, o->weights, o->activations, o->fallback)));
       load_ms.push_back((now_seconds() - t0) * 1e3);
       if (!engines.back()->is_decoder()) throw ValueError(m + " is not a decoder");
     }

@@ -14,6 +14,7 @@ namespace arrowquant::cli {
 
 Runner add_generate(CLI::App& app) {
   struct Opts {
+    std::string activations = "f32", fallback;
     std::string weights = "auto";
     std::string model, prompt, kv = "f32", json_out;
     GenerateOptions g;
@@ -42,6 +43,7 @@ Runner add_generate(CLI::App& app) {
   app.add_option("--stop", o->stops, "Special token that ends generation (repeatable), e.g. '<|im_end|>'");
   app.add_flag("--ignore-eos", o->g.ignore_eos, "Do not stop at the end-of-sequence token");
   add_weights_option(app, o->weights);
+  add_kernel_options(app, o->activations, o->fallback);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--json", o->json_out, "Write ids, text and timings as JSON to this file");
   app.add_flag("-q,--quiet", o->quiet, "No timing summary on stderr");
@@ -52,8 +54,9 @@ Runner add_generate(CLI::App& app) {
     if (!o->seed_given) g.seed = uint64_t(std::chrono::high_resolution_clock::now().time_since_epoch().count());
     g.kv = KVQuantPlan::parse(o->kv, o->kv_block, o->kv_scales == "f16");
     g.stop_tokens = o->stops;
-    ArrowEngine engine(o->model, engine_options(o->threads, 0, o->weights));
+    ArrowEngine engine(o->model, engine_options(o->threads, 0, o->weights, o->activations, o->fallback));
     if (!engine.is_decoder()) throw ValueError(o->model + " is an encoder (" + engine.architecture() + "); use encode");
+    for (const auto& n : engine.kernel_notes()) fprintf(stderr, "note: %s\n", n.c_str());
     fputs(o->prompt.c_str(), stdout);
     fflush(stdout);
     g.on_token = [](const std::string& piece, int32_t) {

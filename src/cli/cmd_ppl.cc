@@ -11,6 +11,7 @@ namespace arrowquant::cli {
 
 Runner add_ppl(CLI::App& app) {
   struct Opts {
+    std::string activations = "f32", fallback;
     std::string weights = "auto";
     std::string model, file, base, kv = "f32", json_out, md_out, format = "markdown";
     PerplexityOptions p;
@@ -33,6 +34,7 @@ Runner add_ppl(CLI::App& app) {
   app.add_option("--kv-scales", o->kv_scales, "Precision of the int8/fp8 KV scales: f32 (default) or f16")
       ->check(CLI::IsMember({"f32", "f16"}));
   add_weights_option(app, o->weights);
+  add_kernel_options(app, o->activations, o->fallback);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--format", o->format, "Report on stdout: markdown or json")->check(CLI::IsMember({"markdown", "json"}));
   app.add_option("--json", o->json_out, "Also write the JSON report to this file");
@@ -43,8 +45,9 @@ Runner add_ppl(CLI::App& app) {
     if (text.empty()) throw ValueError(o->file + ": empty file");
     PerplexityOptions p = o->p;
     p.kv = KVQuantPlan::parse(o->kv, o->kv_block, o->kv_scales == "f16");
-    EngineOptions eo = engine_options(o->threads, 0, o->weights);
+    EngineOptions eo = engine_options(o->threads, 0, o->weights, o->activations, o->fallback);
     ArrowEngine model(o->model, eo);
+    for (const auto& n : model.kernel_notes()) fprintf(stderr, "note: %s\n", n.c_str());
     std::unique_ptr<ArrowEngine> base;
     if (!o->base.empty()) base = std::make_unique<ArrowEngine>(o->base, eo);
     Progress bar("ppl");

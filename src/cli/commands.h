@@ -10,13 +10,27 @@ namespace arrowquant::cli {
 
 using Runner = std::function<int()>;
 
-inline EngineOptions engine_options(int threads, size_t max_length, const std::string& weights) {
+inline EngineOptions engine_options(int threads, size_t max_length, const std::string& weights,
+                                    const std::string& activations = "f32", const std::string& fallback = "") {
   EngineOptions o;
   o.threads = threads;
   o.max_length = max_length;
   o.weights = weights_mode_from_name(weights);
+  o.activations = activations;
+  o.kernel_fallback = fallback;
   return o;
 }
+
+// --activations f32|int8 and --kernel-fallback f32|int8, for the decoder commands.
+inline void add_kernel_options(CLI::App& app, std::string& activations, std::string& fallback) {
+  app.add_option("--activations", activations, "Activations of the packed products: f32 (default) or int8")
+      ->check(CLI::IsMember({"f32", "int8"}));
+  app.add_option("--kernel-fallback", fallback,
+                 "Activation type to use for weights that have no kernel for --activations (default: refuse)")
+      ->check(CLI::IsMember({"f32", "int8"}));
+}
+
+Runner add_kernels(CLI::App& app);
 
 // --weights auto|packed|float, shared by every command that runs a model.
 inline void add_weights_option(CLI::App& app, std::string& mode) {

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   reg("generate", "Generate text with a decoder model, streaming tokens as they come", cli::add_generate);
   reg("ppl", "Perplexity of a decoder on a text file; with --kl-base, KL divergence against the original",
       cli::add_ppl);
+  reg("kernels", "List the product kernels (format, activations, backend, priority) and the CPU features found",
+      cli::add_kernels);
   reg("bench", "Benchmarks (bench load: time to open and dequantise weight files)", cli::add_bench);
   try {
     app.parse(argc, argv);

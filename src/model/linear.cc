@@ -14,6 +14,7 @@ Linear Linear::from_tensor(const ModelWeights& w, const std::string& name, int64
   l.threads = threads;
   l.packed = w.packed(name, {out, in});
   if (l.packed.empty()) l.weight = std::make_shared<const std::vector<float>>(w.load(name, {out, in}));
+  else l.kernel = &w.kernel_for(name, std::string(l.packed[0].view.format->name));
   return l;
 }
 
@@ -24,6 +25,7 @@ Linear Linear::tied_to(const Embedding& e, int threads) {
   l.threads = threads;
   l.weight = e.table;
   l.packed = e.packed;
+  l.kernel = e.kernel;
   return l;
 }
 
@@ -39,7 +41,7 @@ void Linear::forward(const float* x, int64_t n, float* y) const {
     kernels::linear_f32(x, n, in, weight->data(), out, bias.empty() ? nullptr : bias.data(), y);
     return;
   }
-  for (const auto& c : packed) kernels::matmul_f32(c.view, x, n, y + c.row_start, out, threads);
+  for (const auto& c : packed) kernel->fn(c.view, x, n, y + c.row_start, out, threads);
   if (!bias.empty())
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < out; ++j) y[i * out + j] += bias[size_t(j)];
@@ -51,6 +53,7 @@ Embedding Embedding::load(const ModelWeights& w, const std::string& name, int64_
   e.cols = cols;
   e.packed = w.packed(name, {rows, cols});
   if (e.packed.empty()) e.table = std::make_shared<const std::vector<float>>(w.load(name, {rows, cols}));
+  else e.kernel = &w.kernel_for(name, std::string(e.packed[0].view.format->name));
   return e;
 }
 

@@ -61,3 +61,21 @@ std::vector<PackedChunk> ModelWeights::packed(const std::string& name, const Sha
 }
 
 }  // namespace arrowquant
+
+namespace arrowquant {
+
+const KernelEntry& ModelWeights::kernel_for(const std::string& tensor, const std::string& format) const {
+  bool fallback = false;
+  const KernelEntry& e = KernelRegistry::instance().select(format, kernel_request_, &fallback);
+  if (fallback) {
+    std::string note = format + ": no " + activation_name(kernel_request_.activation) + "-activation kernel, using " +
+                       activation_name(e.activation) + " / " + e.backend + " (fallback named by the caller)";
+    bool seen = false;
+    for (const auto& n : kernel_notes_) seen |= n == note;
+    if (!seen) kernel_notes_.push_back(note);
+  }
+  (void)tensor;
+  return e;
+}
+
+}  // namespace arrowquant

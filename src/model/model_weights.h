@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arrowquant/kernel_registry.h"
 #include "arrowquant/quantize.h"
 #include "arrowquant/tensor.h"
 #include "arrowquant/tensor_source.h"
@@ -42,11 +43,18 @@ class ModelWeights {
   // float (or packed kernels are off): use load() then.
   std::vector<PackedChunk> packed(const std::string& name, const Shape& expected) const;
 
+  // Which product kernels packed tensors ask the registry for; fallbacks taken are recorded.
+  void set_kernel_request(const KernelRequest& r) { kernel_request_ = r; }
+  const KernelEntry& kernel_for(const std::string& tensor, const std::string& format) const;
+  const std::vector<std::string>& kernel_notes() const { return kernel_notes_; }
+
  private:
   std::string path_, folder_;
   std::unique_ptr<TensorSource> source_;
   nlohmann::json config_;
   bool packed_kernels_;
+  KernelRequest kernel_request_;
+  mutable std::vector<std::string> kernel_notes_;
 };
 
 }  // namespace arrowquant

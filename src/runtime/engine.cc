@@ -65,6 +65,12 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   {
     // Auto needs the architecture and size first: peek at the config through a float-only view.
     EngineOptions::Weights mode = opts.dequantize_at_load ? EngineOptions::Weights::Float : opts.weights;
+    if (activation_from_name(opts.activations) == Activation::Int8) {
+      // int8 activations exist only in the packed kernels: asking for them is asking for packed weights
+      if (mode == EngineOptions::Weights::Float)
+        throw ValueError("int8 activations need packed weights (--weights packed or auto), not float");
+      mode = EngineOptions::Weights::Packed;
+    }
     if (mode == EngineOptions::Weights::Auto) {
       ModelWeights probe(model_path, false);
       mode = EngineOptions::Weights::Float;
@@ -78,6 +84,13 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
     }
     m.packed = mode == EngineOptions::Weights::Packed;
     m.weights = std::make_unique<ModelWeights>(model_path, m.packed);
+    KernelRequest req;
+    req.activation = activation_from_name(opts.activations);
+    if (!opts.kernel_fallback.empty()) {
+      req.has_fallback = true;
+      req.fallback = activation_from_name(opts.kernel_fallback);
+    }
+    m.weights->set_kernel_request(req);
   }
   const nlohmann::json& cfg = m.weights->config();
   m.architecture = cfg.value("model_type", "");
@@ -115,6 +128,7 @@ std::string ArrowEngine::weights_kind() const { return impl_->weights->kind(); }
 std::string ArrowEngine::architecture() const { return impl_->architecture; }
 bool ArrowEngine::is_decoder() const { return impl_->decoder != nullptr; }
 bool ArrowEngine::packed_weights() const { return impl_->packed; }
+std::vector<std::string> ArrowEngine::kernel_notes() const { return impl_->weights->kernel_notes(); }
 
 EngineOptions::Weights weights_mode_from_name(const std::string& name) {
   if (name == "auto") return EngineOptions::Weights::Auto;

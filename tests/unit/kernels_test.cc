@@ -160,3 +160,47 @@ TEST(Kernels, TargetsAreReported) {
   for (const auto& t : kernels::compiled_targets()) all += t + " ";
   printf("targets compiled in and supported here: %s(active: %s)\n", all.c_str(), kernels::active_target().c_str());
 }
+
+#include "arrowquant/kernel_registry.h"
+
+TEST(KernelRegistry, SelectsByPriorityAndNeverFallsBackSilently) {
+  const auto& reg = KernelRegistry::instance();
+  KernelRequest f32;
+  EXPECT_EQ(reg.select("int4_asym", f32).backend, "hwy");  // hwy (100) beats scalar (0); cuda unavailable
+  KernelRequest scalar;
+  scalar.backend = "scalar";
+  EXPECT_EQ(reg.select("int4_asym", scalar).priority, 0);
+  KernelRequest i8;
+  i8.activation = Activation::Int8;
+  EXPECT_EQ(reg.select("int8_sym", i8).activation, Activation::Int8);
+  try {
+    reg.select("int2_asym", i8);
+    FAIL() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("--kernel-fallback"), std::string::npos) << e.what();
+  }
+  i8.has_fallback = true;
+  bool used = false;
+  EXPECT_EQ(reg.select("int2_asym", i8, &used).activation, Activation::F32);
+  EXPECT_TRUE(used);
+  KernelRequest cuda;
+  cuda.backend = "cuda";
+  EXPECT_THROW(reg.select("int4_asym", cuda), ValueError);  // listed, not available here
+  // Every kernel the registry offers computes the same product.
+  Case c = make_case(quant_format_or_throw("int8_asym"), 9, 96, 32, 4);
+  PackedView v = c.view(1);
+  std::vector<float> x = aqtest::random_floats(96, 2, 1.0f), ref(9), y(9);
+  kernels::matmul_f32_reference(v, x.data(), 1, ref.data());
+  for (const auto& e : reg.entries()) {
+    if (e.format != "int8_asym" || !e.available) continue;
+    e.fn(v, x.data(), 1, y.data(), 9, 1);
+    double err = 0, mag = 0;
+    for (int i = 0; i < 9; ++i) err += std::pow(y[size_t(i)] - ref[size_t(i)], 2), mag += std::pow(ref[size_t(i)], 2);
+    // f32 kernels: rounding only; int8 activations: ~1 % quantisation noise
+    EXPECT_LE(std::sqrt(err / mag), e.activation == Activation::F32 ? 1e-5 : 0.03) << e.backend;
+  }
+  auto r = aqtest::run_cli("kernels");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("CPU features"), std::string::npos);
+  EXPECT_NE(r.output.find("int2_asym"), std::string::npos);
+}

@@ -1,0 +1,107 @@
+#include "arrowquant/kernel_registry.h"
+
+#include "arrowquant/error.h"
+#include "arrowquant/kernels.h"
+#include "arrowquant/quant_format.h"
+
+namespace arrowquant {
+
+std::string activation_name(Activation a) { return a == Activation::F32 ? "f32" : "int8"; }
+
+Activation activation_from_name(const std::string& name) {
+  if (name == "f32" || name == "fp32") return Activation::F32;
+  if (name == "int8") return Activation::Int8;
+  throw ValueError("unknown activation type '" + name + "' (f32, int8)");
+}
+
+namespace {
+
+void hwy_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
+  kernels::matmul_f32(w, x, n, y, ldy, threads);
+}
+
+void hwy_i8(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
+  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8(w, x + j * w.geom.cols, y + j * ldy, threads);
+}
+
+void scalar_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int) {
+  std::vector<float> tmp(size_t(n * w.geom.rows));
+  kernels::matmul_f32_reference(w, x, n, tmp.data());
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t r = 0; r < w.geom.rows; ++r) y[j * ldy + r] = tmp[size_t(j * w.geom.rows + r)];
+}
+
+}  // namespace
+
+KernelRegistry::KernelRegistry() {
+#ifdef AQ_HAVE_CUDA
+  const char* cuda_reason = "compiled, but this machine has no CUDA device";
+#else
+  const char* cuda_reason = "not compiled (nvcc was not found at build time)";
+#endif
+  for (const auto& f : quant_formats()) {
+    const std::string name(f.name);
+    entries_.push_back({name, Activation::F32, "hwy", 100,
+                        f.bits == 3 ? "tile dequantisation + dot products (no fused int3 path yet)"
+                                    : "fused unpack + FMA, activations permuted to the code order",
+                        hwy_f32, true, ""});
+    if (f.bits == 4 || f.bits == 8)
+      entries_.push_back({name, Activation::Int8, "hwy", 100,
+                          "activations to int8 per 32 values, int16 multiply-add (groups of 32k)", hwy_i8, true, ""});
+    entries_.push_back({name, Activation::F32, "scalar", 0, "reference: dequantise a row, dot in double", scalar_f32,
+                        true, ""});
+    entries_.push_back({name, Activation::F32, "cuda", 200, "dequantise + matrix-vector (src/cuda/)", nullptr, false,
+                        cuda_reason});
+  }
+}
+
+const KernelRegistry& KernelRegistry::instance() {
+  static KernelRegistry r;
+  return r;
+}
+
+const KernelEntry& KernelRegistry::select(const std::string& format, const KernelRequest& req, bool* used_fallback) const {
+  auto best = [&](Activation act) -> const KernelEntry* {
+    const KernelEntry* b = nullptr;
+    for (const auto& e : entries_)
+      if (e.format == format && e.activation == act && e.available && (req.backend.empty() || e.backend == req.backend) &&
+          (!b || e.priority > b->priority))
+        b = &e;
+    return b;
+  };
+  if (used_fallback) *used_fallback = false;
+  if (const KernelEntry* e = best(req.activation)) return *e;
+  if (req.has_fallback) {
+    if (const KernelEntry* e = best(req.fallback)) {
+      if (used_fallback) *used_fallback = true;
+      return *e;
+    }
+  }
+  std::string have;
+  for (const auto& e : entries_)
+    if (e.format == format)
+      have += "\n  " + activation_name(e.activation) + " / " + e.backend + (e.available ? "" : " (" + e.unavailable_reason + ")");
+  throw ValueError("no kernel for " + format + " weights with " + activation_name(req.activation) + " activations" +
+                   (req.backend.empty() ? "" : " on backend " + req.backend) +
+                   "; name a fallback (e.g. --kernel-fallback f32) to use another. Kernels for " + format + ":" + have);
+}
+
+std::string cpu_features() {
+  std::string s;
+  __builtin_cpu_init();
+#define AQ_FEATURE(name) \
+  if (__builtin_cpu_supports(name)) s += std::string(s.empty() ? "" : " ") + name;
+  AQ_FEATURE("sse4.2")
+  AQ_FEATURE("avx")
+  AQ_FEATURE("avx2")
+  AQ_FEATURE("fma")
+  AQ_FEATURE("avx512f")
+  AQ_FEATURE("avx512bw")
+  AQ_FEATURE("avx512vl")
+  AQ_FEATURE("avx512vnni")
+  AQ_FEATURE("avx512bf16")
+#undef AQ_FEATURE
+  return s;
+}
+
+}  // namespace arrowquant
