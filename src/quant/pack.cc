@@ -1,5 +1,6 @@
 #include "arrowquant/pack.h"
 
+#include <array>
 #include <cstring>
 
 namespace arrowquant {
@@ -26,25 +27,42 @@ void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
   if (bits == 8) { std::memcpy(codes, packed, size_t(cols)); return; }
   const uint8_t mask = uint8_t((1u << bits) - 1);
   // Whole bytes first, in loops the compiler vectorises; then the tail codes one by one.
+  // 2 and 4 bits: a byte expands to 4 or 2 codes through a 256-entry table, one word store each.
   if (bits == 4) {
+    static const auto table = [] {
+      std::array<uint16_t, 256> t{};
+      for (int b = 0; b < 256; ++b) t[size_t(b)] = uint16_t((b & 0xf) | ((b >> 4) << 8));
+      return t;
+    }();
     const int64_t whole = cols / 2;
-    for (int64_t b = 0; b < whole; ++b) {
-      codes[2 * b] = packed[b] & 0xf;
-      codes[2 * b + 1] = packed[b] >> 4;
-    }
+    for (int64_t b = 0; b < whole; ++b) std::memcpy(codes + 2 * b, &table[packed[b]], 2);
     if (cols & 1) codes[cols - 1] = packed[whole] & 0xf;
     return;
   }
   if (bits == 2) {
+    static const auto table = [] {
+      std::array<uint32_t, 256> t{};
+      for (uint32_t b = 0; b < 256; ++b) t[b] = (b & 3) | ((b >> 2 & 3) << 8) | ((b >> 4 & 3) << 16) | ((b >> 6) << 24);
+      return t;
+    }();
     const int64_t whole = cols / 4;
-    for (int64_t b = 0; b < whole; ++b) {
-      const uint8_t v = packed[b];
-      codes[4 * b] = v & 3;
-      codes[4 * b + 1] = (v >> 2) & 3;
-      codes[4 * b + 2] = (v >> 4) & 3;
-      codes[4 * b + 3] = v >> 6;
-    }
+    for (int64_t b = 0; b < whole; ++b) std::memcpy(codes + 4 * b, &table[packed[b]], 4);
     for (int64_t i = whole * 4; i < cols; ++i) codes[i] = (packed[whole] >> ((i - whole * 4) * 2)) & 3;
+    return;
+  }
+  if (bits == 3) {  // 8 codes from each 3 bytes, then the tail code by code below
+    const int64_t whole = cols / 8;
+    for (int64_t b = 0; b < whole; ++b) {
+      const uint8_t* p = packed + 3 * b;
+      const uint32_t w = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16;
+      for (int k = 0; k < 8; ++k) codes[8 * b + k] = uint8_t((w >> (3 * k)) & 7);
+    }
+    for (int64_t i = whole * 8; i < cols; ++i) {
+      const int64_t bit = i * 3;
+      uint32_t v = packed[bit >> 3];
+      if ((bit & 7) + 3 > 8) v |= uint32_t(packed[(bit >> 3) + 1]) << 8;
+      codes[i] = uint8_t(v >> (bit & 7)) & 7;
+    }
     return;
   }
   for (int64_t i = 0; i < cols; ++i) {
