@@ -3,6 +3,9 @@
 #include "arrowquant/error.h"
 #include "arrowquant/kernels.h"
 #include "arrowquant/quant_format.h"
+#ifdef AQ_HAVE_CUDA
+#include "cuda/cuda_kernels.h"
+#endif
 
 namespace arrowquant {
 
@@ -31,13 +34,23 @@ void scalar_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_
     for (int64_t r = 0; r < w.geom.rows; ++r) y[j * ldy + r] = tmp[size_t(j * w.geom.rows + r)];
 }
 
+#ifdef AQ_HAVE_CUDA
+void cuda_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int) {
+  for (int64_t j = 0; j < n; ++j) cuda::matvec_f32(w, x + j * w.geom.cols, y + j * ldy);
+}
+#endif
+
 }  // namespace
 
 KernelRegistry::KernelRegistry() {
 #ifdef AQ_HAVE_CUDA
-  const char* cuda_reason = "compiled, but this machine has no CUDA device";
+  const bool cuda_ok = cuda::device_count() > 0;
+  const char* cuda_reason = cuda_ok ? "" : "compiled, but this machine has no CUDA device";
+  PackedProduct cuda_fn = cuda_f32;
 #else
+  const bool cuda_ok = false;
   const char* cuda_reason = "not compiled (nvcc was not found at build time)";
+  PackedProduct cuda_fn = nullptr;
 #endif
   for (const auto& f : quant_formats()) {
     const std::string name(f.name);
@@ -50,7 +63,7 @@ KernelRegistry::KernelRegistry() {
                           "activations to int8 per 32 values, int16 multiply-add (groups of 32k)", hwy_i8, true, ""});
     entries_.push_back({name, Activation::F32, "scalar", 0, "reference: dequantise a row, dot in double", scalar_f32,
                         true, ""});
-    entries_.push_back({name, Activation::F32, "cuda", 200, "dequantise + matrix-vector (src/cuda/)", nullptr, false,
+    entries_.push_back({name, Activation::F32, "cuda", 200, "dequantise + matrix-vector (src/cuda/)", cuda_fn, cuda_ok,
                         cuda_reason});
   }
 }
