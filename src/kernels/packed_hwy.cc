@@ -65,7 +65,8 @@ void DequantizeF32(const PackedView& v, int64_t r0, int64_t r1, float* HWY_RESTR
   const int bits = v.format->bits;
   const int64_t groups = g.groups_per_row();
   const size_t row_bytes = packed_row_bytes(g.cols, bits);
-  std::vector<uint8_t> codes(static_cast<size_t>(g.cols) + size_t(N));
+  thread_local std::vector<uint8_t> codes;  // per thread: dequantisation runs row by row in decode
+  codes.resize(size_t(g.cols) + size_t(N));
   for (int64_t r = r0; r < r1; ++r) {
     unpack_row(v.codes + size_t(r) * row_bytes, g.cols, bits, codes.data());
     float* o = out + (r - r0) * g.cols;
@@ -344,6 +345,30 @@ void MatvecBlock(const PackedView& v, const float* x, int64_t n, float* y, int64
   (void)x;
 }
 
+// Formats without a fused path (int3, unusual groups), few activation rows: each row dequantised into
+// a per-thread buffer, then SIMD dot products with every activation row.
+void RowsViaDequant(const PackedView& v, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
+  const DFW df;
+  const int64_t N = int64_t(hn::Lanes(df)), cols = v.geom.cols;
+  thread_local std::vector<float> w;
+  w.resize(size_t(cols));
+  for (int64_t r = r0; r < r1; ++r) {
+    DequantizeF32(v, r, r + 1, w.data());
+    for (int64_t j = 0; j < n; ++j) {
+      const float* xr = x + j * cols;
+      auto a0 = hn::Zero(df), a1 = hn::Zero(df);
+      int64_t c = 0;
+      for (; c + 2 * N <= cols; c += 2 * N) {
+        a0 = hn::MulAdd(hn::LoadU(df, w.data() + c), hn::LoadU(df, xr + c), a0);
+        a1 = hn::MulAdd(hn::LoadU(df, w.data() + c + N), hn::LoadU(df, xr + c + N), a1);
+      }
+      float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(a0, a1)));
+      for (; c < cols; ++c) s += w[size_t(c)] * xr[c];
+      y[j * ldy + r] = s;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- int8 activations
 
 // x quantised per 32 values to int8 (scale = max|x| / 127), widened to int16 and permuted to the
@@ -447,6 +472,7 @@ HWY_EXPORT(DequantizeBF16);
 HWY_EXPORT(Prepare);
 HWY_EXPORT(VectorFriendly);
 HWY_EXPORT(MatvecBlock);
+HWY_EXPORT(RowsViaDequant);
 HWY_EXPORT(PrepareI8);
 HWY_EXPORT(MatvecI8Rows);
 HWY_EXPORT(I8Supported);
@@ -480,23 +506,15 @@ int64_t tile_rows(int64_t cols) { return std::max<int64_t>(8, (256 << 10) / int6
 void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
   const auto& g = v.geom;
   if (n <= 0 || g.rows == 0) return;
+  // A few activation rows: the fused path for int2/int4/int8, dequantise-and-dot rows otherwise.
+  // More rows (prefill) dequantise cache-sized tiles and hand them to BLAS.
+  if (n <= 8 && !HWY_DYNAMIC_DISPATCH(VectorFriendly)(v)) {
+    parallel_for(g.rows, threads, [&](int64_t r0, int64_t r1) {
+      HWY_DYNAMIC_DISPATCH(RowsViaDequant)(v, x, n, y, ldy, r0, r1);
+    });
+    return;
+  }
   if (n <= 8) {
-    if (!HWY_DYNAMIC_DISPATCH(VectorFriendly)(v)) {
-      // int3 or unusual groups: dequantise tiles, then plain dot products
-      parallel_for(g.rows, threads, [&](int64_t r0, int64_t r1) {
-        std::vector<float> w(static_cast<size_t>(g.cols));
-        for (int64_t r = r0; r < r1; ++r) {
-          dequantize_f32(v, r, r + 1, w.data());
-          for (int64_t j = 0; j < n; ++j) {
-            float s = 0;
-            const float* xr = x + j * g.cols;
-            for (int64_t c = 0; c < g.cols; ++c) s += w[size_t(c)] * xr[c];
-            y[j * ldy + r] = s;
-          }
-        }
-      });
-      return;
-    }
     // Buffers reused across calls (decode calls this for every layer). The workers get a reference:
     // naming a thread_local inside the lambda would give each worker its own, empty, instance.
     thread_local PreparedF32 reused;
@@ -515,8 +533,12 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_
     parallel_for(t1 - t0, threads, [&](int64_t a, int64_t b) {
       dequantize_f32(v, t0 + a, t0 + b, tile.data() + a * g.cols);
     });
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(t1 - t0), int(g.cols), 1.0f, x, int(g.cols),
-                tile.data(), int(g.cols), 0.0f, y + t0, int(ldy));
+    if (n == 1)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, int(t1 - t0), int(g.cols), 1.0f, tile.data(), int(g.cols), x, 1, 0.0f,
+                  y + t0, 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(t1 - t0), int(g.cols), 1.0f, x, int(g.cols),
+                  tile.data(), int(g.cols), 0.0f, y + t0, int(ldy));
   }
 }
 
