@@ -61,6 +61,37 @@ inline RunResult run_cli(const std::string& args) {
   return r;
 }
 
+// A whole file as bytes, and split on a separator.
+inline std::string slurp(const std::string& path) {
+  FILE* f = fopen(path.c_str(), "rb");
+  std::string s;
+  if (!f) return s;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  fclose(f);
+  return s;
+}
+inline std::vector<std::string> split(const std::string& all, const std::string& sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t p; (p = all.find(sep, start)) != std::string::npos; start = p + sep.size())
+    parts.push_back(all.substr(start, p - start));
+  parts.push_back(all.substr(start));
+  return parts;
+}
+// "101 2023 102" → {101, 2023, 102}
+inline std::vector<int32_t> parse_ids(const std::string& line) {
+  std::vector<int32_t> ids;
+  const char* p = line.c_str();
+  char* end;
+  for (long v = strtol(p, &end, 10); end != p; v = strtol(p, &end, 10)) {
+    ids.push_back(int32_t(v));
+    p = end;
+  }
+  return ids;
+}
+
 inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> d(0.0f, scale);

@@ -54,10 +54,7 @@ Runner add_ppl(CLI::App& app) {
     if (!o->quiet) p.progress = [&](size_t d, size_t n) { bar.completed(d, n); };
     PerplexityReport r = perplexity(model, text, p, base.get());
     bar.finish();
-    if (!o->json_out.empty()) write_text_file(o->json_out, r.to_json().dump(2) + "\n");
-    if (!o->md_out.empty()) write_text_file(o->md_out, r.to_markdown());
-    std::string out = o->format == "json" ? r.to_json().dump(2) + "\n" : r.to_markdown();
-    fwrite(out.data(), 1, out.size(), stdout);
+    emit_report(r.to_json(), r.to_markdown(), o->format, o->json_out, o->md_out);
     return 0;
   };
 }

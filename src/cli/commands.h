@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "arrowquant/engine.h"
 
 namespace arrowquant::cli {
@@ -31,6 +33,11 @@ inline void add_kernel_options(CLI::App& app, std::string& activations, std::str
 }
 
 Runner add_kernels(CLI::App& app);
+
+// A report printed on stdout as Markdown or JSON (--format), and also written to --json/--markdown
+// files when given (atomically).
+void emit_report(const nlohmann::json& json, const std::string& markdown, const std::string& format,
+                 const std::string& json_file, const std::string& markdown_file);
 
 // --weights auto|packed|float, shared by every command that runs a model.
 inline void add_weights_option(CLI::App& app, std::string& mode) {

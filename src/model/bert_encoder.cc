@@ -4,18 +4,13 @@
 #include <cmath>
 
 #include "arrowquant/error.h"
+#include "model/config_fields.h"
 #include "arrowquant/util.h"
 #include "kernels/dense_ops.h"
 
 namespace arrowquant {
 
 namespace {
-
-int64_t need_int(const nlohmann::json& cfg, const char* key, const std::string& where) {
-  if (!cfg.contains(key) || !cfg[key].is_number_integer() || cfg[key].get<int64_t>() <= 0)
-    throw FormatError(where + ": config.json needs a positive integer '" + key + "'");
-  return cfg[key].get<int64_t>();
-}
 
 }  // namespace
 
@@ -35,12 +30,12 @@ BertConfig BertConfig::from_json(const nlohmann::json& cfg, const std::string& w
   if (pos != "absolute")
     throw FormatError(where + ": position_embedding_type '" + pos + "' is not supported (only 'absolute')");
   BertConfig c;
-  c.vocab_size = need_int(cfg, "vocab_size", where);
-  c.hidden = need_int(cfg, "hidden_size", where);
-  c.layers = need_int(cfg, "num_hidden_layers", where);
-  c.heads = need_int(cfg, "num_attention_heads", where);
-  c.intermediate = need_int(cfg, "intermediate_size", where);
-  c.max_positions = need_int(cfg, "max_position_embeddings", where);
+  c.vocab_size = config_positive_int(cfg, "vocab_size", where);
+  c.hidden = config_positive_int(cfg, "hidden_size", where);
+  c.layers = config_positive_int(cfg, "num_hidden_layers", where);
+  c.heads = config_positive_int(cfg, "num_attention_heads", where);
+  c.intermediate = config_positive_int(cfg, "intermediate_size", where);
+  c.max_positions = config_positive_int(cfg, "max_position_embeddings", where);
   c.type_vocab_size = cfg.value("type_vocab_size", int64_t(2));
   c.layer_norm_eps = cfg.value("layer_norm_eps", 1e-12f);
   if (c.hidden % c.heads != 0)

@@ -4,18 +4,13 @@
 #include <cmath>
 
 #include "arrowquant/error.h"
+#include "model/config_fields.h"
 #include "arrowquant/util.h"
 #include "kernels/dense_ops.h"
 
 namespace arrowquant {
 
 namespace {
-
-int64_t need_int(const nlohmann::json& cfg, const char* key, const std::string& where) {
-  if (!cfg.contains(key) || !cfg[key].is_number_integer() || cfg[key].get<int64_t>() <= 0)
-    throw FormatError(where + ": config.json needs a positive integer '" + key + "'");
-  return cfg[key].get<int64_t>();
-}
 
 const char* kDecoderTypes[] = {"llama", "qwen2", "mistral"};
 
@@ -52,16 +47,16 @@ DecoderConfig DecoderConfig::from_json(const nlohmann::json& cfg, const std::str
   }
   if (cfg.value("use_sliding_window", false))
     throw FormatError(where + ": sliding-window attention is not supported");
-  c.vocab_size = need_int(cfg, "vocab_size", where);
-  c.hidden = need_int(cfg, "hidden_size", where);
-  c.layers = need_int(cfg, "num_hidden_layers", where);
-  c.heads = need_int(cfg, "num_attention_heads", where);
+  c.vocab_size = config_positive_int(cfg, "vocab_size", where);
+  c.hidden = config_positive_int(cfg, "hidden_size", where);
+  c.layers = config_positive_int(cfg, "num_hidden_layers", where);
+  c.heads = config_positive_int(cfg, "num_attention_heads", where);
   c.kv_heads = cfg.contains("num_key_value_heads") && !cfg["num_key_value_heads"].is_null()
-                   ? need_int(cfg, "num_key_value_heads", where) : c.heads;
+                   ? config_positive_int(cfg, "num_key_value_heads", where) : c.heads;
   c.head_dim = cfg.contains("head_dim") && cfg["head_dim"].is_number_integer() ? cfg["head_dim"].get<int64_t>()
                                                                                : c.hidden / c.heads;
-  c.intermediate = need_int(cfg, "intermediate_size", where);
-  c.max_positions = need_int(cfg, "max_position_embeddings", where);
+  c.intermediate = config_positive_int(cfg, "intermediate_size", where);
+  c.max_positions = config_positive_int(cfg, "max_position_embeddings", where);
   c.rms_eps = cfg.value("rms_norm_eps", 1e-6f);
   c.rope_theta = cfg.value("rope_theta", 10000.0f);
   if (!cfg.contains("rope_theta") && cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object())

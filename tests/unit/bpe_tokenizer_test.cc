@@ -20,28 +20,9 @@ namespace {
 
 std::string shared_data() { return aqtest::source_dir() + "/../shared/data"; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> split(const std::string& all, const std::string& sep) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t p; (p = all.find(sep, start)) != std::string::npos; start = p + sep.size())
-    parts.push_back(all.substr(start, p - start));
-  parts.push_back(all.substr(start));
-  return parts;
-}
-
-std::vector<int32_t> parse_ids(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<int32_t> ids;
-  for (int32_t v; in >> v;) ids.push_back(v);
-  return ids;
-}
+using aqtest::parse_ids;
+using aqtest::slurp;
+using aqtest::split;
 
 const BpeTokenizer& gpt2() {
   static auto t = BpeTokenizer::from_gguf(shared_data() + "/tokenizers/ggml-vocab-gpt-2.gguf");

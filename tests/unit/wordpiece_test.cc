@@ -24,24 +24,9 @@ const WordPieceTokenizer& minilm_tokenizer() {
 std::string golden_dir() { return aqtest::source_dir() + "/tests/goldens/minilm"; }
 
 std::vector<std::string> split_file(const std::string& path, const std::string& sep) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string all = ss.str();
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t p; (p = all.find(sep, start)) != std::string::npos; start = p + sep.size())
-    parts.push_back(all.substr(start, p - start));
-  parts.push_back(all.substr(start));
-  return parts;
+  return aqtest::split(aqtest::slurp(path), sep);
 }
-
-std::vector<int32_t> parse_ids(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<int32_t> ids;
-  for (int32_t v; in >> v;) ids.push_back(v);
-  return ids;
-}
+using aqtest::parse_ids;
 
 }  // namespace
 
