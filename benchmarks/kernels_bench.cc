@@ -1,0 +1,65 @@
+// Google Benchmark harness for the packed kernels: `./build/bench --benchmark_filter=...`. Reports
+// packed bytes processed per second (bytes_per_second) so that results read against memory
+// bandwidth; `arrowquant bench kernels` prints the same kernels next to bandwidth baselines measured
+// in the same run.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <vector>
+
+#include "arrowquant/kernel_bench.h"
+#include "arrowquant/kernels.h"
+#include "arrowquant/quant_format.h"
+
+using namespace arrowquant;
+
+namespace {
+
+const SyntheticPacked& matrix(const char* format, int64_t n) {
+  static std::vector<std::pair<std::string, SyntheticPacked>> cache;
+  const std::string key = std::string(format) + "/" + std::to_string(n);
+  for (auto& [k, m] : cache)
+    if (k == key) return m;
+  cache.emplace_back(key, make_synthetic(quant_format_or_throw(format), n, n, 128, 7));
+  return cache.back().second;
+}
+
+void BM_Matvec(benchmark::State& state, const char* format) {
+  const SyntheticPacked& m = matrix(format, state.range(0));
+  std::vector<float> x(size_t(m.geom.cols), 1.0f), y(size_t(m.geom.rows));
+  for (auto _ : state) {
+    kernels::matmul_f32(m.view(), x.data(), 1, y.data(), m.geom.rows, int(state.range(1)));
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(m.bytes()));
+}
+
+void BM_Dequantize(benchmark::State& state, const char* format) {
+  const SyntheticPacked& m = matrix(format, state.range(0));
+  std::vector<float> out(size_t(m.geom.rows * m.geom.cols));
+  for (auto _ : state) {
+    kernels::dequantize_f32(m.view(), 0, m.geom.rows, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(out.size() * 4));  // fp32 written
+}
+
+void BM_Memcpy(benchmark::State& state) {
+  const size_t n = size_t(state.range(0) * state.range(0)) * 4;
+  std::vector<uint8_t> a(n, 1), b(n);
+  for (auto _ : state) {
+    std::memcpy(b.data(), a.data(), n);
+    benchmark::DoNotOptimize(b.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n));
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(BM_Matvec, int8_asym, "int8_asym")->ArgsProduct({{1024, 8192}, {1, 2}})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, int4_asym, "int4_asym")->ArgsProduct({{1024, 8192}, {1, 2}})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matvec, int2_asym, "int2_asym")->ArgsProduct({{1024, 8192}, {1, 2}})->UseRealTime();
+BENCHMARK_CAPTURE(BM_Dequantize, int4_asym, "int4_asym")->Arg(1024)->Arg(8192)->UseRealTime();
+BENCHMARK(BM_Memcpy)->Arg(1024)->Arg(8192)->UseRealTime();
+
+BENCHMARK_MAIN();
