@@ -3,6 +3,7 @@
 // original model was trained and evaluated with.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,7 @@ class WordPieceTokenizer {
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int32_t> ids_;
   std::vector<std::string> special_tokens_;  // matched verbatim in raw text before normalisation
+  std::shared_ptr<const class SpecialTokenSplitter> splitter_;
   WordPieceOptions opts_;
   std::string unk_name_ = "[UNK]";
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = 0, unk_id_ = -1;

@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -38,10 +37,7 @@ Runner add_bench_encode(CLI::App& app) {
   return [o]() {
     std::vector<std::string> texts;
     if (!o->file.empty()) {
-      std::ifstream in(o->file);
-      if (!in) throw IoError(o->file + ": cannot open");
-      for (std::string line; std::getline(in, line);)
-        if (!line.empty()) texts.push_back(line);
+      texts = read_lines(o->file, true);
     } else {
       std::string path = o->stsb.empty() ? default_stsb_path() : o->stsb;
       if (path.empty()) throw IoError("no sentences: give --file or --stsb (STS-B not found)");

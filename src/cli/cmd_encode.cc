@@ -1,8 +1,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 
 #include <nlohmann/json.hpp>
 
@@ -14,26 +12,6 @@
 #include "cli/progress.h"
 
 namespace arrowquant::cli {
-
-namespace {
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::vector<std::string> lines;
-  std::ifstream f;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    f.open(path);
-    if (!f) throw IoError(path + ": cannot open");
-    in = &f;
-  }
-  for (std::string line; std::getline(*in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
-  return lines;
-}
-
-}  // namespace
 
 Runner add_encode(CLI::App& app) {
   struct Opts {
@@ -62,7 +40,7 @@ Runner add_encode(CLI::App& app) {
              "pooling of modules.json / 1_Pooling (mean by default) and L2 normalisation when declared.");
   return [o]() {
     std::vector<std::string> texts = o->texts;
-    if (!o->file.empty()) texts = read_lines(o->file);
+    if (!o->file.empty()) texts = read_lines(o->file, false);
     if (texts.empty()) throw ValueError("nothing to encode: give --text or --file");
     if (o->format == "npy" && o->output.empty() && isatty(STDOUT_FILENO))
       throw ValueError("--format npy writes binary: give -o FILE or redirect stdout");
@@ -95,13 +73,7 @@ Runner add_encode(CLI::App& app) {
     if (o->output.empty()) {
       fwrite(payload.data(), 1, payload.size(), stdout);
     } else {
-      AtomicFile f(o->output);
-      {
-        std::ofstream out(f.temp_path(), std::ios::binary);
-        out.write(payload.data(), std::streamsize(payload.size()));
-        if (!out) throw IoError(o->output + ": write failed");
-      }
-      f.commit();
+      write_text_file(o->output, payload);  // atomic; binary-safe for npy
       if (!o->quiet)
         fprintf(stderr, "%zu embeddings of %lld floats in %.2f s → %s\n", texts.size(), (long long)e.dim, secs,
                 o->output.c_str());

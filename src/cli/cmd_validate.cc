@@ -1,5 +1,4 @@
 #include <cstdio>
-#include <fstream>
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
@@ -41,10 +40,7 @@ Runner add_validate(CLI::App& app) {
     ValidateOptions vo;
     vo.batch_size = o->batch;
     if (!o->sentences.empty()) {
-      std::ifstream in(o->sentences);
-      if (!in) throw IoError(o->sentences + ": cannot open");
-      for (std::string line; std::getline(in, line);)
-        if (!line.empty()) vo.sentences.push_back(line);
+      vo.sentences = read_lines(o->sentences, true);
       if (vo.sentences.empty()) throw ValueError(o->sentences + ": no sentences");
     }
     if (!o->no_stsb) {

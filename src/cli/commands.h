@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,10 @@ inline void add_kernel_options(CLI::App& app, std::string& activations, std::str
 }
 
 Runner add_kernels(CLI::App& app);
+
+// Lines of a text file ("-" = stdin) without their CR/LF terminators; empty lines dropped when asked.
+// IoError naming the file when it cannot be opened.
+std::vector<std::string> read_lines(const std::string& path, bool skip_empty);
 
 // A report printed on stdout as Markdown or JSON (--format), and also written to --json/--markdown
 // files when given (atomically).

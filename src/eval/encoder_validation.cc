@@ -6,7 +6,7 @@
 #include "arrowquant/error.h"
 #include "arrowquant/util.h"
 #include "arrowquant/validate.h"
-#include "kernels/dense_ops.h"
+#include "arrowquant/quantize.h"
 
 namespace fs = std::filesystem;
 
@@ -25,6 +25,9 @@ uint64_t model_weight_bytes(const std::string& path) {
 }
 
 namespace {
+
+// The cosine the quantiser already reports per tensor (weight_error), used here on activations.
+double cosine(const float* a, const float* b, int64_t n) { return weight_error(a, b, size_t(n)).cosine; }
 
 struct LayerAccumulator {
   double sum = 0, min = 1;
@@ -88,7 +91,7 @@ ValidateReport validate_encoders(const ArrowEngine& original, const ArrowEngine&
       for (size_t l = 0; l < ro.layers.size(); ++l)
         for (int64_t t = 0; t < ro.lengths[size_t(b)]; ++t) {
           const int64_t off = (b * ro.seq_len + t) * dim;
-          double c = kernels::cosine(ro.layers[l].data() + off, rq.layers[l].data() + off, dim);
+          double c = cosine(ro.layers[l].data() + off, rq.layers[l].data() + off, dim);
           layer_acc[l].sum += c;
           layer_acc[l].min = std::min(layer_acc[l].min, c);
           ++layer_acc[l].n;
@@ -105,7 +108,7 @@ ValidateReport validate_encoders(const ArrowEngine& original, const ArrowEngine&
   r.sentences = n_cos;
   std::vector<double> cos(n_cos);
   for (size_t i = 0; i < n_cos; ++i)
-    cos[i] = kernels::cosine(emb_o.data() + i * size_t(dim), emb_q.data() + i * size_t(dim), dim);
+    cos[i] = cosine(emb_o.data() + i * size_t(dim), emb_q.data() + i * size_t(dim), dim);
   r.cos_mean = std::accumulate(cos.begin(), cos.end(), 0.0) / double(n_cos);
   r.cos_min = *std::min_element(cos.begin(), cos.end());
   r.cos_p5 = percentile(cos, 5);
@@ -117,8 +120,8 @@ ValidateReport validate_encoders(const ArrowEngine& original, const ArrowEngine&
     for (size_t i = 0; i < pairs.size(); ++i) {
       const size_t a = sts_base + 2 * i, b = a + 1;
       gold.push_back(pairs[i].score);
-      so.push_back(kernels::cosine(emb_o.data() + a * size_t(dim), emb_o.data() + b * size_t(dim), dim));
-      sq.push_back(kernels::cosine(emb_q.data() + a * size_t(dim), emb_q.data() + b * size_t(dim), dim));
+      so.push_back(cosine(emb_o.data() + a * size_t(dim), emb_o.data() + b * size_t(dim), dim));
+      sq.push_back(cosine(emb_q.data() + a * size_t(dim), emb_q.data() + b * size_t(dim), dim));
     }
     r.stsb_pairs = pairs.size();
     r.spearman_original = spearman(so, gold);

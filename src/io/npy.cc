@@ -1,9 +1,7 @@
 #include "arrowquant/npy.h"
 
 #include <cstring>
-#include <fstream>
 
-#include "arrowquant/error.h"
 #include "arrowquant/util.h"
 
 namespace arrowquant {
@@ -30,14 +28,7 @@ std::string npy_bytes_f32(const std::vector<int64_t>& shape, const float* data) 
 }
 
 void write_npy_f32(const std::string& path, const std::vector<int64_t>& shape, const float* data) {
-  AtomicFile f(path);
-  {
-    std::ofstream o(f.temp_path(), std::ios::binary);
-    std::string b = npy_bytes_f32(shape, data);
-    o.write(b.data(), std::streamsize(b.size()));
-    if (!o) throw IoError(path + ": write failed");
-  }
-  f.commit();
+  write_text_file(path, npy_bytes_f32(shape, data));  // atomic, binary-safe
 }
 
 }  // namespace arrowquant

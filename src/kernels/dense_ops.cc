@@ -55,17 +55,4 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-double dot_f64(const float* a, const float* b, int64_t n) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(a[i]) * double(b[i]);
-  return s;
-}
-
-double cosine(const float* a, const float* b, int64_t n) {
-  double ab = dot_f64(a, b, n), aa = dot_f64(a, a, n), bb = dot_f64(b, b, n);
-  if (aa == 0 && bb == 0) return 1.0;
-  if (aa == 0 || bb == 0) return 0.0;
-  return ab / std::sqrt(aa * bb);
-}
-
 }  // namespace arrowquant::kernels

@@ -24,8 +24,4 @@ void gelu_erf(float* x, int64_t n);
 // Softmax of x[0, n) in place (max-subtracted).
 void softmax(float* x, int64_t n);
 
-// Dot product and L2 norm in double accumulation, for metrics.
-double dot_f64(const float* a, const float* b, int64_t n);
-double cosine(const float* a, const float* b, int64_t n);
-
 }  // namespace arrowquant::kernels

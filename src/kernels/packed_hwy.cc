@@ -121,6 +121,29 @@ void PermuteActivations(const float* x, int64_t cols, int bits, int64_t N, float
   std::copy(x + whole, x + cols, xp + whole);
 }
 
+// One sub-block of codes at p (N bytes), unpacked into 8/BITS float vectors in lane order: int8
+// natural, int4 low then high nibbles, int2 bit pairs 0..3 (the order activations are permuted to).
+template <int BITS, class D, class V = decltype(hn::Zero(D()))>
+HWY_INLINE void UnpackSubBlock(D df, const uint8_t* p, V* q) {
+  const hn::Rebind<uint32_t, D> du32;
+  const hn::Rebind<int32_t, D> di32;
+  const hn::Rebind<uint8_t, D> du8;
+  const auto b = hn::PromoteTo(du32, hn::LoadU(du8, p));
+  auto to_f = [&](auto u) { return hn::ConvertTo(df, hn::BitCast(di32, u)); };
+  if constexpr (BITS == 8) {
+    q[0] = to_f(b);
+  } else if constexpr (BITS == 4) {
+    q[0] = to_f(hn::And(b, hn::Set(du32, 15)));
+    q[1] = to_f(hn::ShiftRight<4>(b));
+  } else {
+    const auto m = hn::Set(du32, 3);
+    q[0] = to_f(hn::And(b, m));
+    q[1] = to_f(hn::And(hn::ShiftRight<2>(b), m));
+    q[2] = to_f(hn::And(hn::ShiftRight<4>(b), m));
+    q[3] = to_f(hn::ShiftRight<6>(b));
+  }
+}
+
 // The scales of one row as float32 (fp16 → fp32 with Highway, several groups per instruction).
 void RowScales(const PackedView& v, int64_t r, float* out) {
   const DF df;
@@ -144,32 +167,14 @@ template <int BITS, int NX>
 HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const float* const* xsum, int64_t r0,
                             int64_t r1, float* const* y) {
   const DFB<BITS> df;
-  const hn::Rebind<uint32_t, DFB<BITS>> du32;
-  const hn::Rebind<int32_t, DFB<BITS>> di32;
-  const hn::Rebind<uint8_t, DFB<BITS>> du8;
   using V = decltype(hn::Zero(df));
   const int64_t N = int64_t(hn::Lanes(df));
   const auto& g = v.geom;
   const int64_t groups = g.groups_per_row(), sb = sub_block_codes(BITS, N);
   const int64_t whole = g.cols / sb * sb;
   const size_t row_bytes = packed_row_bytes(g.cols, BITS);
-  const auto mask2 = hn::Set(du32, 3), mask4 = hn::Set(du32, 15);
   thread_local std::vector<float> scales;
   scales.resize(size_t(groups + N));
-  auto codes_f = [&](const uint8_t* p, V* q) {  // the sub-block at p, unpacked into 8/BITS vectors
-    const auto b = hn::PromoteTo(du32, hn::LoadU(du8, p));
-    if constexpr (BITS == 8) {
-      q[0] = hn::ConvertTo(df, hn::BitCast(di32, b));
-    } else if constexpr (BITS == 4) {
-      q[0] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask4)));
-      q[1] = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<4>(b)));
-    } else {
-      q[0] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask2)));
-      q[1] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<2>(b), mask2)));
-      q[2] = hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<4>(b), mask2)));
-      q[3] = hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<6>(b)));
-    }
-  };
   constexpr int P = 8 / BITS;  // vectors per sub-block
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = v.codes + size_t(r) * row_bytes;
@@ -190,7 +195,7 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
       for (; c + STEP * sb <= vend; c += STEP * sb) {
         for (int u = 0; u < STEP; ++u) {
           V q[4];
-          codes_f(row + (c + u * sb) * BITS / 8, q);
+          UnpackSubBlock<BITS>(df, row + (c + u * sb) * BITS / 8, q);
           for (int p = 0; p < P; ++p) {
             const int k = (u * P + p) & 3;
             for (int j = 0; j < NX; ++j)
@@ -200,7 +205,7 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
       }
       for (; c < vend; c += sb) {
         V q[4];
-        codes_f(row + c * BITS / 8, q);
+        UnpackSubBlock<BITS>(df, row + c * BITS / 8, q);
         for (int p = 0; p < P; ++p)
           for (int j = 0; j < NX; ++j) acc[j][p & 3] = hn::MulAdd(q[p], hn::LoadU(df, xp[j] + c + p * N), acc[j][p & 3]);
       }
@@ -225,9 +230,6 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
 template <int BITS>
 HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* xsum, int64_t r0, float* y) {
   const DFB<BITS> df;
-  const hn::Rebind<uint32_t, DFB<BITS>> du32;
-  const hn::Rebind<int32_t, DFB<BITS>> di32;
-  const hn::Rebind<uint8_t, DFB<BITS>> du8;
   using V = decltype(hn::Zero(df));
   constexpr int R = 4, P = 8 / BITS;
   const int64_t N = int64_t(hn::Lanes(df));
@@ -235,7 +237,6 @@ HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* 
   const int64_t groups = g.groups_per_row(), sb = sub_block_codes(BITS, N);
   const int64_t whole = g.cols / sb * sb;
   const size_t row_bytes = packed_row_bytes(g.cols, BITS);
-  const auto mask2 = hn::Set(du32, 3), mask4 = hn::Set(du32, 15);
   thread_local std::vector<float> scales;
   scales.resize(size_t(R * (groups + 16)));
   const uint8_t* rows[R];
@@ -255,18 +256,9 @@ HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* 
       V xv[P];
       for (int p = 0; p < P; ++p) xv[p] = hn::LoadU(df, xp + c + p * N);
       for (int k = 0; k < R; ++k) {
-        const auto b = hn::PromoteTo(du32, hn::LoadU(du8, rows[k] + c * BITS / 8));
-        if constexpr (BITS == 8) {
-          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, b)), xv[0], acc[k][0]);
-        } else if constexpr (BITS == 4) {
-          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask4))), xv[0], acc[k][0]);
-          acc[k][1] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<4>(b))), xv[1], acc[k][1]);
-        } else {
-          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(b, mask2))), xv[0], acc[k][0]);
-          acc[k][1] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<2>(b), mask2))), xv[1], acc[k][1]);
-          acc[k][0] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::And(hn::ShiftRight<4>(b), mask2))), xv[2], acc[k][0]);
-          acc[k][1] = hn::MulAdd(hn::ConvertTo(df, hn::BitCast(di32, hn::ShiftRight<6>(b))), xv[3], acc[k][1]);
-        }
+        V q[4];
+        UnpackSubBlock<BITS>(df, rows[k] + c * BITS / 8, q);
+        for (int p = 0; p < P; ++p) acc[k][p & 1] = hn::MulAdd(q[p], xv[p], acc[k][p & 1]);
       }
     }
     for (int k = 0; k < R; ++k) {

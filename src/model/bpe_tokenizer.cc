@@ -50,10 +50,12 @@ BpeTokenizer::BpeTokenizer(BpeVocabulary v) : v_(std::move(v)), re_(std::make_un
   for (size_t i = 0; i < v_.tokens.size(); ++i) ids_.emplace(v_.tokens[i], int32_t(i));
   for (size_t i = 0; i < v_.merges.size(); ++i)
     merge_rank_.emplace(v_.merges[i].first + " " + v_.merges[i].second, int32_t(i));
+  std::vector<std::string> specials;
   for (const auto& s : v_.specials) {
     auto it = ids_.find(s);
-    if (it != ids_.end()) special_ids_[s] = it->second;
+    if (it != ids_.end() && special_ids_.emplace(s, it->second).second) specials.push_back(s);
   }
+  splitter_ = SpecialTokenSplitter(std::move(specials));
   for (int b = 0; b < 256; ++b) {
     byte_to_char_[b] = gpt2_byte_char(uint8_t(b));
     char_to_byte_[uint32_t(text::decode_utf8(byte_to_char_[b])[0])] = uint8_t(b);
@@ -152,21 +154,9 @@ void BpeTokenizer::encode_plain(const std::string& raw, std::vector<int32_t>& ou
 std::vector<int32_t> BpeTokenizer::encode(const std::string& text, bool add_bos) const {
   std::vector<int32_t> out;
   if (add_bos && v_.bos >= 0) out.push_back(v_.bos);
-  size_t pos = 0, plain_from = 0;
-  while (pos < text.size()) {
-    const std::string* hit = nullptr;
-    for (const auto& [s, id] : special_ids_)
-      if (text.compare(pos, s.size(), s) == 0 && (!hit || s.size() > hit->size())) hit = &s;
-    if (hit) {
-      encode_plain(text.substr(plain_from, pos - plain_from), out);
-      out.push_back(special_ids_.at(*hit));
-      pos += hit->size();
-      plain_from = pos;
-    } else {
-      ++pos;
-    }
-  }
-  encode_plain(text.substr(plain_from), out);
+  splitter_.split(
+      text, [&](std::string_view plain) { encode_plain(std::string(plain), out); },
+      [&](const std::string& special) { out.push_back(special_ids_.at(special)); });
   return out;
 }
 

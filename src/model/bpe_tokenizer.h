@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arrowquant/text_tokenizer.h"
+#include "model/special_token_splitter.h"
 
 namespace arrowquant {
 
@@ -52,6 +53,7 @@ class BpeTokenizer : public TextTokenizer {
   std::unordered_map<std::string, int32_t> ids_;
   std::unordered_map<std::string, int32_t> merge_rank_;  // "left right" → rank
   std::unordered_map<std::string, int32_t> special_ids_;
+  SpecialTokenSplitter splitter_;
   std::string byte_to_char_[256];
   std::unordered_map<uint32_t, uint8_t> char_to_byte_;
   struct Regex;

@@ -9,7 +9,7 @@ namespace fs = std::filesystem;
 
 namespace arrowquant {
 
-ModelWeights::ModelWeights(const std::string& path, bool packed_kernels) : path_(path), packed_kernels_(packed_kernels) {
+ModelWeights::ModelWeights(const std::string& path) : path_(path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw IoError(path + ": no such file or folder");
   folder_ = fs::is_directory(path, ec) ? path : fs::path(path).parent_path().string();

@@ -23,10 +23,8 @@ struct PackedChunk {
 
 class ModelWeights {
  public:
-  // Throws IoError/FormatError naming `path` when nothing loadable is there. With `packed_kernels`,
-  // quantised tensors are offered as packed views into the mapped file (packed()); without, every
-  // tensor is dequantised to float32 at load.
-  explicit ModelWeights(const std::string& path, bool packed_kernels = true);
+  // Throws IoError/FormatError naming `path` when nothing loadable is there.
+  explicit ModelWeights(const std::string& path);
 
   const std::string& path() const { return path_; }
   // The folder holding config.json and tokenizer files (the path itself, or the file's folder).
@@ -43,6 +41,10 @@ class ModelWeights {
   // float (or packed kernels are off): use load() then.
   std::vector<PackedChunk> packed(const std::string& name, const Shape& expected) const;
 
+  // With packed kernels on, quantised tensors are offered as packed views into the mapped file
+  // (packed()); off (the default), every tensor is dequantised to float32 by load(). Set it before
+  // loading tensors.
+  void set_packed_kernels(bool on) { packed_kernels_ = on; }
   // Which product kernels packed tensors ask the registry for; fallbacks taken are recorded.
   void set_kernel_request(const KernelRequest& r) { kernel_request_ = r; }
   const KernelEntry& kernel_for(const std::string& tensor, const std::string& format) const;
@@ -52,7 +54,7 @@ class ModelWeights {
   std::string path_, folder_;
   std::unique_ptr<TensorSource> source_;
   nlohmann::json config_;
-  bool packed_kernels_;
+  bool packed_kernels_ = false;
   KernelRequest kernel_request_;
   mutable std::vector<std::string> kernel_notes_;
 };

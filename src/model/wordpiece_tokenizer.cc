@@ -5,6 +5,7 @@
 
 #include "arrowquant/error.h"
 #include "arrowquant/tensor_source.h"
+#include "model/special_token_splitter.h"
 #include "model/unicode_text.h"
 
 namespace fs = std::filesystem;
@@ -169,6 +170,7 @@ void WordPieceTokenizer::index_vocab() {
   for (auto& s : special_tokens_)
     if (!s.empty() && ids_.count(s)) kept.push_back(s);
   special_tokens_ = std::move(kept);
+  splitter_ = std::make_shared<const SpecialTokenSplitter>(special_tokens_);
 }
 
 void WordPieceTokenizer::word_pieces(const std::u32string& word, std::vector<int32_t>& out) const {
@@ -208,23 +210,9 @@ void WordPieceTokenizer::tokenize_plain(const std::string& text_in, std::vector<
 
 std::vector<int32_t> WordPieceTokenizer::tokenize(const std::string& text) const {
   std::vector<int32_t> out;
-  // Special tokens written in the text ("[SEP]") are matched verbatim first, as `tokenizers` does;
-  // the longest one wins where several start at the same place.
-  size_t pos = 0, plain_from = 0;
-  while (pos < text.size()) {
-    const std::string* hit = nullptr;
-    for (const auto& s : special_tokens_)
-      if (text.compare(pos, s.size(), s) == 0 && (!hit || s.size() > hit->size())) hit = &s;
-    if (hit) {
-      tokenize_plain(text.substr(plain_from, pos - plain_from), out);
-      out.push_back(ids_.at(*hit));
-      pos += hit->size();
-      plain_from = pos;
-    } else {
-      ++pos;
-    }
-  }
-  tokenize_plain(text.substr(plain_from), out);
+  splitter_->split(
+      text, [&](std::string_view plain) { tokenize_plain(std::string(plain), out); },
+      [&](const std::string& special) { out.push_back(ids_.at(special)); });
   return out;
 }
 

@@ -50,22 +50,17 @@ void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
     for (int64_t i = whole * 4; i < cols; ++i) codes[i] = (packed[whole] >> ((i - whole * 4) * 2)) & 3;
     return;
   }
-  if (bits == 3) {  // 8 codes from each 3 bytes, then the tail code by code below
+  int64_t first = 0;  // codes before this are done
+  if (bits == 3) {  // 8 codes from each 3 bytes; the tail goes through the general loop below
     const int64_t whole = cols / 8;
     for (int64_t b = 0; b < whole; ++b) {
       const uint8_t* p = packed + 3 * b;
       const uint32_t w = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16;
       for (int k = 0; k < 8; ++k) codes[8 * b + k] = uint8_t((w >> (3 * k)) & 7);
     }
-    for (int64_t i = whole * 8; i < cols; ++i) {
-      const int64_t bit = i * 3;
-      uint32_t v = packed[bit >> 3];
-      if ((bit & 7) + 3 > 8) v |= uint32_t(packed[(bit >> 3) + 1]) << 8;
-      codes[i] = uint8_t(v >> (bit & 7)) & 7;
-    }
-    return;
+    first = whole * 8;
   }
-  for (int64_t i = 0; i < cols; ++i) {
+  for (int64_t i = first; i < cols; ++i) {
     const int64_t bit = i * bits;
     uint32_t v = packed[bit >> 3];
     if ((bit & 7) + bits > 8) v |= uint32_t(packed[(bit >> 3) + 1]) << 8;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "arrowquant/error.h"
 #include "arrowquant/tensor_source.h"
@@ -57,46 +58,47 @@ size_t model_max_length(const std::string& folder, int64_t positions) {
   return len;
 }
 
+// Packed or float weights (see EngineOptions::Weights); `decoder` is null for encoders.
+EngineOptions::Weights resolve_weights_mode(const EngineOptions& opts, const DecoderConfig* decoder) {
+  EngineOptions::Weights mode = opts.dequantize_at_load ? EngineOptions::Weights::Float : opts.weights;
+  if (activation_from_name(opts.activations) == Activation::Int8) {
+    // int8 activations exist only in the packed kernels: asking for them is asking for packed weights
+    if (mode == EngineOptions::Weights::Float)
+      throw ValueError("int8 activations need packed weights (--weights packed or auto), not float");
+    return EngineOptions::Weights::Packed;
+  }
+  if (mode != EngineOptions::Weights::Auto) return mode;
+  if (!decoder) return EngineOptions::Weights::Float;
+  const DecoderConfig& c = *decoder;
+  const double params = double(c.layers) * double(c.hidden) *
+                            double(2 * c.heads * c.head_dim + 2 * c.kv_heads * c.head_dim + 3 * c.intermediate) +
+                        double(c.vocab_size * c.hidden);
+  return params * 4 >= 64e6 ? EngineOptions::Weights::Packed : EngineOptions::Weights::Float;
+}
+
 }  // namespace
 
 ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.path = model_path;
-  {
-    // Auto needs the architecture and size first: peek at the config through a float-only view.
-    EngineOptions::Weights mode = opts.dequantize_at_load ? EngineOptions::Weights::Float : opts.weights;
-    if (activation_from_name(opts.activations) == Activation::Int8) {
-      // int8 activations exist only in the packed kernels: asking for them is asking for packed weights
-      if (mode == EngineOptions::Weights::Float)
-        throw ValueError("int8 activations need packed weights (--weights packed or auto), not float");
-      mode = EngineOptions::Weights::Packed;
-    }
-    if (mode == EngineOptions::Weights::Auto) {
-      ModelWeights probe(model_path, false);
-      mode = EngineOptions::Weights::Float;
-      if (DecoderConfig::is_decoder(probe.config())) {
-        const DecoderConfig c = DecoderConfig::from_json(probe.config(), model_path);
-        const double params = double(c.layers) * double(c.hidden) *
-                                  double(2 * c.heads * c.head_dim + 2 * c.kv_heads * c.head_dim + 3 * c.intermediate) +
-                              double(c.vocab_size * c.hidden);
-        if (params * 4 >= 64e6) mode = EngineOptions::Weights::Packed;
-      }
-    }
-    m.packed = mode == EngineOptions::Weights::Packed;
-    m.weights = std::make_unique<ModelWeights>(model_path, m.packed);
-    KernelRequest req;
-    req.activation = activation_from_name(opts.activations);
-    if (!opts.kernel_fallback.empty()) {
-      req.has_fallback = true;
-      req.fallback = activation_from_name(opts.kernel_fallback);
-    }
-    m.weights->set_kernel_request(req);
-  }
+  // Open once; whether quantised tensors stay packed is decided from the config before any tensor
+  // is loaded.
+  m.weights = std::make_unique<ModelWeights>(model_path);
   const nlohmann::json& cfg = m.weights->config();
   m.architecture = cfg.value("model_type", "");
+  std::optional<DecoderConfig> dcfg;
+  if (DecoderConfig::is_decoder(cfg)) dcfg = DecoderConfig::from_json(cfg, model_path);  // refuses unsupported settings
+  m.packed = resolve_weights_mode(opts, dcfg ? &*dcfg : nullptr) == EngineOptions::Weights::Packed;
+  m.weights->set_packed_kernels(m.packed);
+  KernelRequest req;
+  req.activation = activation_from_name(opts.activations);
+  if (!opts.kernel_fallback.empty()) {
+    req.has_fallback = true;
+    req.fallback = activation_from_name(opts.kernel_fallback);
+  }
+  m.weights->set_kernel_request(req);
   kernels::set_blas_threads(opts.threads);
-  if (DecoderConfig::is_decoder(cfg)) {
-    DecoderConfig::from_json(cfg, model_path);  // unsupported settings are refused before any load
+  if (dcfg) {
     m.text_tokenizer = load_text_tokenizer(m.weights->folder());
     m.decoder = std::make_unique<LlamaDecoder>(*m.weights, opts.threads);
     if (int64_t(m.text_tokenizer->vocab_size()) > m.decoder->config().vocab_size)
