@@ -29,7 +29,27 @@ struct QuantConfig {
   int threads = 0;            // 0 = all cores
   int64_t chunk_bytes = int64_t(1) << 30;
 
+  // Calibrated methods (gptq, awq, smoothquant) and allocation.
+  std::string calibration;    // .txt (one document per line) or .jsonl ({"text": ...} per line)
+  int64_t samples = 128;      // calibration sequences
+  int64_t seq_len = 0;        // tokens per sequence; 0 = min(context, 128) for encoders, 256 for decoders
+  double damp = 0.01;         // GPTQ damping, fraction of the mean Hessian diagonal
+  bool act_order = false;     // GPTQ activation order (uses static groups)
+  bool static_groups = false; // GPTQ group scales from the unmodified weights
+  int awq_grid = 20;          // AWQ scale exponents tried in [0, 1)
+  double smooth_alpha = 0.5;  // SmoothQuant migration strength
+  bool float_targets = false; // GPTQ: fit each layer to the float model's output (see calibrated_quantizer.h)
+  bool bias_correction = true; // calibrated runs: b += (W - Ŵ)·E[x] for Linears that have a bias
+  double min_accuracy = 0;    // a layer whose output cosine falls below this is redone wider (0 = off)
+  double target_bpw = 0;      // automatic bit allocation to this many bits per weight (0 = off)
+  double target_size_mb = 0;  // or to this file size in MB (10^6 bytes)
+
   nlohmann::json to_json() const;
+  nlohmann::json calibration_json() const;
+  // Whether the run needs calibration text: a calibrated method, or allocation by measurement.
+  bool needs_calibration() const {
+    return method != "rtn" || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0;
+  }
 };
 
 // The names of the profiles and what each sets.
@@ -37,7 +57,8 @@ std::vector<std::string> profile_names();
 void apply_profile(QuantConfig& c, const std::string& name);  // throws ValueError
 
 // Sets one key from text. Keys: profile, bits, group_size, sym, method, clip, embedding_bits,
-// pin (PATTERN=TARGET, appends), allow_nonfinite, threads, chunk_bytes. `source` names where the
+// pin (PATTERN=TARGET, appends), allow_nonfinite, threads, chunk_bytes, calibration, samples, seq_len,
+// damp, act_order, static_groups, float_targets, bias_correction, awq_grid, smooth_alpha, min_accuracy, target_bpw, target_size. `source` names where the
 // value came from, for the error message.
 void set_option(QuantConfig& c, const std::string& key, const std::string& value, const std::string& source);
 

@@ -14,7 +14,7 @@ namespace arrowquant::cli {
 
 Runner add_bench_decode(CLI::App& app) {
   struct Opts {
-    std::string activations = "f32", fallback;
+    std::string activations = "auto", fallback;
     std::string weights = "auto";
     std::vector<std::string> models;
     std::string prompt = "Once upon a time", json_out, kv = "f32";

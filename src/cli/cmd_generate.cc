@@ -14,7 +14,7 @@ namespace arrowquant::cli {
 
 Runner add_generate(CLI::App& app) {
   struct Opts {
-    std::string activations = "f32", fallback;
+    std::string activations = "auto", fallback;
     std::string weights = "auto";
     std::string model, prompt, kv = "f32", json_out;
     GenerateOptions g;

@@ -11,7 +11,7 @@ namespace arrowquant::cli {
 
 Runner add_ppl(CLI::App& app) {
   struct Opts {
-    std::string activations = "f32", fallback;
+    std::string activations = "auto", fallback;
     std::string weights = "auto";
     std::string model, file, base, kv = "f32", json_out, md_out, format = "markdown";
     PerplexityOptions p;

@@ -14,7 +14,7 @@ namespace arrowquant::cli {
 using Runner = std::function<int()>;
 
 inline EngineOptions engine_options(int threads, size_t max_length, const std::string& weights,
-                                    const std::string& activations = "f32", const std::string& fallback = "") {
+                                    const std::string& activations = "auto", const std::string& fallback = "") {
   EngineOptions o;
   o.threads = threads;
   o.max_length = max_length;
@@ -26,8 +26,10 @@ inline EngineOptions engine_options(int threads, size_t max_length, const std::s
 
 // --activations f32|int8 and --kernel-fallback f32|int8, for the decoder commands.
 inline void add_kernel_options(CLI::App& app, std::string& activations, std::string& fallback) {
-  app.add_option("--activations", activations, "Activations of the packed products: f32 (default) or int8")
-      ->check(CLI::IsMember({"f32", "int8"}));
+  app.add_option("--activations", activations,
+                 "Activations of the packed products: f32, int8, or auto (default: int8 for SmoothQuant "
+                 "models, f32 otherwise)")
+      ->check(CLI::IsMember({"auto", "f32", "int8"}));
   app.add_option("--kernel-fallback", fallback,
                  "Activation type to use for weights that have no kernel for --activations (default: refuse)")
       ->check(CLI::IsMember({"f32", "int8"}));
@@ -62,5 +64,9 @@ Runner add_bench_kernels(CLI::App& app);  // under `bench`
 Runner add_validate(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_ppl(CLI::App& app);
+Runner add_analyze(CLI::App& app);
+Runner add_compare(CLI::App& app);
+// "2,3,4,8" -> {2, 3, 4, 8}; ValueError naming `what` otherwise.
+std::vector<int> parse_int_list(const std::string& text, const std::string& what);
 
 }  // namespace arrowquant::cli

@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
       cli::add_ppl);
   reg("kernels", "List the product kernels (format, activations, backend, priority) and the CPU features found",
       cli::add_kernels);
+  reg("analyze", "Rank tensors by sensitivity (weight entropy, weight error, layer output error) at each width",
+      cli::add_analyze);
+  reg("compare", "Quantise with several methods and widths and tabulate size, quality and time",
+      cli::add_compare);
   reg("bench", "Benchmarks (bench load: time to open and dequantise weight files)", cli::add_bench);
   try {
     app.parse(argc, argv);

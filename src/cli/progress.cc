@@ -30,6 +30,11 @@ void Progress::update(size_t done, size_t total, const std::string& item) {
   }
 }
 
+void Progress::message(const std::string& line) {
+  if (tty_ && used_ && !finished_) fprintf(stderr, "\r\033[K");
+  fprintf(stderr, "%s\n", line.c_str());
+}
+
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;

@@ -13,6 +13,8 @@ class Progress {
   // `done` of `total` items are finished.
   void completed(size_t done, size_t total);
   void finish();
+  // A line of its own (a decision, a notice); the bar is redrawn by the next update.
+  void message(const std::string& line);
 
  private:
   std::string label_;

@@ -107,8 +107,47 @@ void BertEncoder::attention(const float* q, const float* k, const float* v, cons
   });
 }
 
+void BertEncoder::embed(const std::vector<std::vector<int32_t>>& batch, int64_t L,
+                        const std::vector<int32_t>& lengths, float* x) const {
+  const int64_t H = cfg_.hidden, B = int64_t(batch.size());
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t t = 0; t < lengths[size_t(b)]; ++t) {
+      int32_t id = batch[size_t(b)][size_t(t)];
+      if (id < 0 || id >= cfg_.vocab_size)
+        throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                         std::to_string(cfg_.vocab_size));
+      float* r = x + (b * L + t) * H;
+      word_emb_.lookup(id, r);
+      const float* pe = pos_emb_.data() + t * H;
+      for (int64_t j = 0; j < H; ++j) r[j] = r[j] + pe[j] + type_emb_[size_t(j)];
+    }
+  }
+  kernels::add_layer_norm(x, nullptr, B * L, H, emb_ln_g_.data(), emb_ln_b_.data(), cfg_.layer_norm_eps);
+}
+
+void BertEncoder::layer_forward(const Layer& Lr, float* x, const std::vector<int32_t>& lengths, int64_t L) const {
+  const int64_t H = cfg_.hidden, I = cfg_.intermediate, N = int64_t(lengths.size()) * L;
+  std::vector<float> q(size_t(N * H)), k(q.size()), v(q.size()), ctx(q.size()), a(q.size()), inter(size_t(N * I));
+  Lr.query.forward(x, N, q.data());
+  Lr.key.forward(x, N, k.data());
+  Lr.value.forward(x, N, v.data());
+  attention(q.data(), k.data(), v.data(), lengths, L, ctx.data());
+  Lr.attn_out.forward(ctx.data(), N, a.data());
+  parallel_for(N, threads_, [&](int64_t b, int64_t e) {
+    kernels::add_layer_norm(a.data() + b * H, x + b * H, e - b, H, Lr.ln1_g.data(), Lr.ln1_b.data(),
+                            cfg_.layer_norm_eps);
+  });
+  Lr.inter.forward(a.data(), N, inter.data());
+  parallel_for(N, threads_, [&](int64_t b, int64_t e) { kernels::gelu_erf(inter.data() + b * I, (e - b) * I); });
+  Lr.out.forward(inter.data(), N, x);
+  parallel_for(N, threads_, [&](int64_t b, int64_t e) {
+    kernels::add_layer_norm(x + b * H, a.data() + b * H, e - b, H, Lr.ln2_g.data(), Lr.ln2_b.data(),
+                            cfg_.layer_norm_eps);
+  });
+}
+
 EncoderOutput BertEncoder::forward(const std::vector<std::vector<int32_t>>& batch, bool keep_layers) const {
-  const int64_t H = cfg_.hidden, I = cfg_.intermediate, B = int64_t(batch.size());
+  const int64_t H = cfg_.hidden, B = int64_t(batch.size());
   EncoderOutput o;
   o.batch = B;
   o.hidden = H;
@@ -119,41 +158,12 @@ EncoderOutput BertEncoder::forward(const std::vector<std::vector<int32_t>>& batc
     o.seq_len = std::max<int64_t>(o.seq_len, int64_t(s.size()));
     o.lengths.push_back(int32_t(s.size()));
   }
-  const int64_t L = o.seq_len, N = B * L;
-  std::vector<float> x(size_t(N * H), 0.0f);
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < o.lengths[size_t(b)]; ++t) {
-      int32_t id = batch[size_t(b)][size_t(t)];
-      if (id < 0 || id >= cfg_.vocab_size)
-        throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " +
-                         std::to_string(cfg_.vocab_size));
-      float* r = x.data() + (b * L + t) * H;
-      word_emb_.lookup(id, r);
-      const float* pe = pos_emb_.data() + t * H;
-      for (int64_t j = 0; j < H; ++j) r[j] = r[j] + pe[j] + type_emb_[size_t(j)];
-    }
-  }
-  kernels::add_layer_norm(x.data(), nullptr, N, H, emb_ln_g_.data(), emb_ln_b_.data(), cfg_.layer_norm_eps);
+  const int64_t L = o.seq_len;
+  std::vector<float> x(size_t(B * L * H), 0.0f);
+  embed(batch, L, o.lengths, x.data());
   if (keep_layers) o.layers.push_back(x);
-
-  std::vector<float> q(x.size()), k(x.size()), v(x.size()), ctx(x.size()), a(x.size()), inter(size_t(N * I));
   for (const Layer& Lr : layers_) {
-    Lr.query.forward(x.data(), N, q.data());
-    Lr.key.forward(x.data(), N, k.data());
-    Lr.value.forward(x.data(), N, v.data());
-    attention(q.data(), k.data(), v.data(), o.lengths, L, ctx.data());
-    Lr.attn_out.forward(ctx.data(), N, a.data());
-    parallel_for(N, threads_, [&](int64_t b, int64_t e) {
-      kernels::add_layer_norm(a.data() + b * H, x.data() + b * H, e - b, H, Lr.ln1_g.data(), Lr.ln1_b.data(),
-                              cfg_.layer_norm_eps);
-    });
-    Lr.inter.forward(a.data(), N, inter.data());
-    parallel_for(N, threads_, [&](int64_t b, int64_t e) { kernels::gelu_erf(inter.data() + b * I, (e - b) * I); });
-    Lr.out.forward(inter.data(), N, x.data());
-    parallel_for(N, threads_, [&](int64_t b, int64_t e) {
-      kernels::add_layer_norm(x.data() + b * H, a.data() + b * H, e - b, H, Lr.ln2_g.data(), Lr.ln2_b.data(),
-                              cfg_.layer_norm_eps);
-    });
+    layer_forward(Lr, x.data(), o.lengths, L);
     if (keep_layers) o.layers.push_back(x);
   }
   // Padded positions carry no meaning; zero them so that callers cannot mistake them for tokens.
@@ -161,6 +171,36 @@ EncoderOutput BertEncoder::forward(const std::vector<std::vector<int32_t>>& batc
     std::fill(x.begin() + (b * L + o.lengths[size_t(b)]) * H, x.begin() + (b + 1) * L * H, 0.0f);
   o.last_hidden = std::move(x);
   return o;
+}
+
+std::vector<float> BertEncoder::embed_sequence(const std::vector<int32_t>& ids) const {
+  const int64_t T = int64_t(ids.size());
+  if (T == 0 || T > cfg_.max_positions)
+    throw ValueError("sequence of " + std::to_string(T) + " tokens is outside 1.." + std::to_string(cfg_.max_positions));
+  std::vector<float> x(size_t(T * cfg_.hidden));
+  embed({ids}, T, {int32_t(T)}, x.data());
+  return x;
+}
+
+void BertEncoder::run_layer(int64_t l, float* x, int64_t T) const {
+  layer_forward(layers_.at(size_t(l)), x, {int32_t(T)}, T);
+}
+
+std::vector<Linear*> BertEncoder::layer_linears(int64_t l) {
+  Layer& L = layers_.at(size_t(l));
+  return {&L.query, &L.key, &L.value, &L.attn_out, &L.inter, &L.out};
+}
+
+std::vector<ScaleFold> BertEncoder::layer_folds(int64_t l) {
+  // Post-LayerNorm BERT adds each LayerNorm's output back as the residual, so a scale folded into a
+  // LayerNorm would change the residual too; the value rows feeding attention.output are the one
+  // exact fold point.
+  Layer& L = layers_.at(size_t(l));
+  ScaleFold f;
+  f.name = L.value.name + "->" + L.attn_out.name;
+  f.consumers = {&L.attn_out};
+  f.rows = &L.value;
+  return {f};
 }
 
 }  // namespace arrowquant

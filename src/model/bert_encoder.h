@@ -36,11 +36,21 @@ class BertEncoder {
   // `batch`: token ids with [CLS]/[SEP] already added, at most max_positions long each.
   EncoderOutput forward(const std::vector<std::vector<int32_t>>& batch, bool keep_layers = false) const;
 
+  // Calibration access, one sequence at a time: the embedding output [T, H], one layer run in place,
+  // and the layer's Linears and scale-fold points (mutable: calibration replaces weights).
+  std::vector<float> embed_sequence(const std::vector<int32_t>& ids) const;
+  void run_layer(int64_t l, float* x, int64_t T) const;
+  std::vector<Linear*> layer_linears(int64_t l);
+  std::vector<ScaleFold> layer_folds(int64_t l);
+
  private:
   struct Layer {
     Linear query, key, value, attn_out, inter, out;
     std::vector<float> ln1_g, ln1_b, ln2_g, ln2_b;
   };
+  void embed(const std::vector<std::vector<int32_t>>& batch, int64_t L, const std::vector<int32_t>& lengths,
+             float* x) const;
+  void layer_forward(const Layer& Lr, float* x, const std::vector<int32_t>& lengths, int64_t L) const;
   void attention(const float* q, const float* k, const float* v, const std::vector<int32_t>& lengths,
                  int64_t seq_len, float* ctx) const;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "arrowquant/error.h"
 #include "arrowquant/kernels.h"
 #include "kernels/dense_ops.h"
 
@@ -9,6 +10,7 @@ namespace arrowquant {
 
 Linear Linear::from_tensor(const ModelWeights& w, const std::string& name, int64_t out, int64_t in, int threads) {
   Linear l;
+  l.name = name.size() > 7 && name.ends_with(".weight") ? name.substr(0, name.size() - 7) : name;
   l.in = in;
   l.out = out;
   l.threads = threads;
@@ -36,7 +38,22 @@ Linear Linear::load(const ModelWeights& w, const std::string& prefix, int64_t ou
   return l;
 }
 
+void Linear::set_weight(std::vector<float> w) {
+  if (int64_t(w.size()) != in * out)
+    throw ValueError(name + ": replacement weight has " + std::to_string(w.size()) + " values, expected " +
+                     std::to_string(in * out));
+  weight = std::make_shared<const std::vector<float>>(std::move(w));
+  packed.clear();
+  kernel = nullptr;
+}
+
+const std::vector<float>& Linear::float_weight() const {
+  if (!weight) throw Error(name + ": the weight is packed; load the model with float weights");
+  return *weight;
+}
+
 void Linear::forward(const float* x, int64_t n, float* y) const {
+  if (observer) observer->observe(*this, x, n);
   if (packed.empty()) {
     kernels::linear_f32(x, n, in, weight->data(), out, bias.empty() ? nullptr : bias.data(), y);
     return;

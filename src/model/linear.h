@@ -11,13 +11,23 @@
 
 namespace arrowquant {
 
+struct Linear;
+// Sees the input of every Linear it is attached to; calibration accumulates statistics with it.
+class LinearObserver {
+ public:
+  virtual ~LinearObserver() = default;
+  virtual void observe(const Linear& l, const float* x, int64_t n) = 0;
+};
+
 struct Linear {
+  std::string name;                  // tensor name prefix, e.g. "model.layers.0.self_attn.q_proj"
   int64_t in = 0, out = 0;
   std::shared_ptr<const std::vector<float>> weight;  // [out, in] when stored in float
   std::vector<PackedChunk> packed;   // when quantised
   const KernelEntry* kernel = nullptr;  // the registry's choice for the packed chunks
   std::vector<float> bias;           // [out] or empty
   int threads = 0;
+  LinearObserver* observer = nullptr;  // calibration only
 
   // Loads `<prefix>.weight` (and `<prefix>.bias` when with_bias), checking shapes.
   static Linear load(const ModelWeights& w, const std::string& prefix, int64_t out, int64_t in,
@@ -28,6 +38,25 @@ struct Linear {
   // y[n, out] = x[n, in]·Wᵀ + b
   void forward(const float* x, int64_t n, float* y) const;
   bool is_packed() const { return !packed.empty(); }
+  // Replaces the weight by float values [out, in] (calibration swaps in quantised-then-dequantised
+  // weights this way); drops packed chunks.
+  void set_weight(std::vector<float> w);
+  // The float weight [out, in]; throws when the layer runs on packed chunks.
+  const std::vector<float>& float_weight() const;
+};
+
+// Where a per-input-channel scale of some Linears (AWQ, SmoothQuant) can be folded in exactly:
+// x' = x / s ahead of the consumers, W' = W · diag(s) inside them. The producer is the op whose
+// output feeds only these consumers: an RMSNorm weight, or the output rows (and bias) of a Linear.
+struct ScaleFold {
+  std::string name;                    // for reports: "layers.0.attn_in"
+  std::vector<Linear*> consumers;
+  std::vector<float>* norm = nullptr;  // producer: an elementwise norm weight
+  std::string norm_name;               // its tensor name
+  Linear* rows = nullptr;              // producer: a Linear whose output rows feed the consumers
+  // Consumer input channel c takes producer element channel_source[c] (grouped-query attention
+  // repeats a value head for several query heads); empty = identity.
+  std::vector<int64_t> channel_source;
 };
 
 // A lookup table (token embeddings): rows dequantised on demand when the table is quantised.

@@ -181,49 +181,95 @@ void LlamaDecoder::attention(const float* q, DecoderState& st, int64_t layer, in
   });
 }
 
+void LlamaDecoder::embed(const std::vector<int32_t>& tokens, float* x) const {
+  const int64_t H = cfg_.hidden;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const int32_t id = tokens[t];
+    if (id < 0 || id >= cfg_.vocab_size)
+      throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(cfg_.vocab_size));
+    embed_.lookup(id, x + int64_t(t) * H);
+  }
+}
+
+void LlamaDecoder::layer_forward(int64_t l, float* x, int64_t T, DecoderState& st, int64_t pos0) const {
+  const int64_t H = cfg_.hidden, I = cfg_.intermediate, D = cfg_.head_dim;
+  const int64_t qd = cfg_.heads * D, kvd = cfg_.kv_heads * D;
+  const Layer& L = layers_[size_t(l)];
+  std::vector<float> xn(size_t(T * H)), q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd)), att(size_t(T * qd));
+  std::vector<float> o(size_t(T * H)), g(size_t(T * I)), u(size_t(T * I));
+  for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, L.attn_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
+  L.q.forward(xn.data(), T, q.data());
+  L.k.forward(xn.data(), T, k.data());
+  L.v.forward(xn.data(), T, v.data());
+  rope(q.data(), T, cfg_.heads, pos0);
+  rope(k.data(), T, cfg_.kv_heads, pos0);
+  for (int64_t t = 0; t < T; ++t) {
+    st.keys[size_t(l)].write(pos0 + t, k.data() + t * kvd);
+    st.values[size_t(l)].write(pos0 + t, v.data() + t * kvd);
+  }
+  attention(q.data(), st, l, T, pos0, att.data());
+  L.o.forward(att.data(), T, o.data());
+  for (int64_t i = 0; i < T * H; ++i) x[i] += o[size_t(i)];
+  for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, L.mlp_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
+  L.gate.forward(xn.data(), T, g.data());
+  L.up.forward(xn.data(), T, u.data());
+  for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // SiLU(gate) · up
+  L.down.forward(g.data(), T, o.data());
+  for (int64_t i = 0; i < T * H; ++i) x[i] += o[size_t(i)];
+}
+
 std::vector<float> LlamaDecoder::forward(DecoderState& st, const std::vector<int32_t>& tokens, bool all_logits) const {
-  const int64_t T = int64_t(tokens.size()), H = cfg_.hidden, I = cfg_.intermediate, D = cfg_.head_dim;
-  const int64_t qd = cfg_.heads * D, kvd = cfg_.kv_heads * D, pos0 = st.length;
+  const int64_t T = int64_t(tokens.size()), H = cfg_.hidden, pos0 = st.length;
   if (T == 0) throw ValueError("no tokens to run");
   if (pos0 + T > st.capacity)
     throw ValueError(std::to_string(pos0 + T) + " tokens do not fit the context of " + std::to_string(st.capacity));
   std::vector<float> x(size_t(T * H));
-  for (int64_t t = 0; t < T; ++t) {
-    const int32_t id = tokens[size_t(t)];
-    if (id < 0 || id >= cfg_.vocab_size)
-      throw ValueError("token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(cfg_.vocab_size));
-    embed_.lookup(id, x.data() + t * H);
-  }
-  std::vector<float> xn(x.size()), q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd)), att(size_t(T * qd));
-  std::vector<float> o(x.size()), g(size_t(T * I)), u(size_t(T * I));
-  for (int64_t l = 0; l < cfg_.layers; ++l) {
-    const Layer& L = layers_[size_t(l)];
-    for (int64_t t = 0; t < T; ++t) rms_norm(x.data() + t * H, L.attn_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
-    L.q.forward(xn.data(), T, q.data());
-    L.k.forward(xn.data(), T, k.data());
-    L.v.forward(xn.data(), T, v.data());
-    rope(q.data(), T, cfg_.heads, pos0);
-    rope(k.data(), T, cfg_.kv_heads, pos0);
-    for (int64_t t = 0; t < T; ++t) {
-      st.keys[size_t(l)].write(pos0 + t, k.data() + t * kvd);
-      st.values[size_t(l)].write(pos0 + t, v.data() + t * kvd);
-    }
-    attention(q.data(), st, l, T, pos0, att.data());
-    L.o.forward(att.data(), T, o.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
-    for (int64_t t = 0; t < T; ++t) rms_norm(x.data() + t * H, L.mlp_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
-    L.gate.forward(xn.data(), T, g.data());
-    L.up.forward(xn.data(), T, u.data());
-    for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // SiLU(gate) · up
-    L.down.forward(g.data(), T, o.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
-  }
+  embed(tokens, x.data());
+  for (int64_t l = 0; l < cfg_.layers; ++l) layer_forward(l, x.data(), T, st, pos0);
   st.length = pos0 + T;
   const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
-  for (int64_t t = first; t < T; ++t) rms_norm(x.data() + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + t * H);
+  std::vector<float> xn(size_t(rows * H));
+  for (int64_t t = first; t < T; ++t)
+    rms_norm(x.data() + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + (t - first) * H);
   std::vector<float> logits(size_t(rows * cfg_.vocab_size));
-  lm_head_.forward(xn.data() + first * H, rows, logits.data());
+  lm_head_.forward(xn.data(), rows, logits.data());
   return logits;
+}
+
+std::vector<float> LlamaDecoder::embed_sequence(const std::vector<int32_t>& ids) const {
+  const int64_t T = int64_t(ids.size());
+  if (T == 0 || T > cfg_.max_positions)
+    throw ValueError("sequence of " + std::to_string(T) + " tokens is outside 1.." + std::to_string(cfg_.max_positions));
+  std::vector<float> x(size_t(T * cfg_.hidden));
+  embed(ids, x.data());
+  return x;
+}
+
+void LlamaDecoder::run_layer(int64_t l, float* x, int64_t T) const {
+  DecoderState st = new_state(T, KVQuantPlan{});
+  layer_forward(l, x, T, st, 0);
+}
+
+std::vector<Linear*> LlamaDecoder::layer_linears(int64_t l) {
+  Layer& L = layers_.at(size_t(l));
+  return {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down};
+}
+
+std::vector<ScaleFold> LlamaDecoder::layer_folds(int64_t l) {
+  // Pre-norm blocks: each RMSNorm output feeds only its Linears (the residual takes the input), the
+  // value rows feed only o_proj, and up_proj's rows scale down_proj's input linearly.
+  Layer& L = layers_.at(size_t(l));
+  const std::string p = "model.layers." + std::to_string(l) + ".";
+  ScaleFold attn{p + "input_layernorm->qkv", {&L.q, &L.k, &L.v}, &L.attn_norm, p + "input_layernorm.weight", nullptr, {}};
+  ScaleFold mlp{p + "post_attention_layernorm->gate,up", {&L.gate, &L.up}, &L.mlp_norm,
+                p + "post_attention_layernorm.weight", nullptr, {}};
+  ScaleFold down{p + "mlp.up_proj->down_proj", {&L.down}, nullptr, "", &L.up, {}};
+  ScaleFold vo{p + "self_attn.v_proj->o_proj", {&L.o}, nullptr, "", &L.v, {}};
+  const int64_t D = cfg_.head_dim, group = cfg_.heads / cfg_.kv_heads;
+  if (group > 1)  // o_proj input channel (head h, dim d) comes from value row (h / group, d)
+    for (int64_t h = 0; h < cfg_.heads; ++h)
+      for (int64_t d = 0; d < D; ++d) vo.channel_source.push_back((h / group) * D + d);
+  return {attn, vo, mlp, down};
 }
 
 }  // namespace arrowquant

@@ -46,11 +46,20 @@ class LlamaDecoder {
   // [tokens.size(), vocab] when all_logits, else only the last position's [vocab].
   std::vector<float> forward(DecoderState& state, const std::vector<int32_t>& tokens, bool all_logits) const;
 
+  // Calibration access, one sequence at a time from position 0: the embeddings [T, H], one layer run
+  // in place, and the layer's Linears and scale-fold points (mutable: calibration replaces weights).
+  std::vector<float> embed_sequence(const std::vector<int32_t>& ids) const;
+  void run_layer(int64_t l, float* x, int64_t T) const;
+  std::vector<Linear*> layer_linears(int64_t l);
+  std::vector<ScaleFold> layer_folds(int64_t l);
+
  private:
   struct Layer {
     std::vector<float> attn_norm, mlp_norm;
     Linear q, k, v, o, gate, up, down;
   };
+  void embed(const std::vector<int32_t>& tokens, float* x) const;
+  void layer_forward(int64_t l, float* x, int64_t T, DecoderState& st, int64_t pos0) const;
   void rope(float* x, int64_t rows, int64_t heads, int64_t pos0) const;
   void attention(const float* q, DecoderState& st, int64_t layer, int64_t t_count, int64_t pos0, float* out) const;
 

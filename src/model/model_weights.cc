@@ -24,6 +24,17 @@ const nlohmann::json& ModelWeights::config() const {
   return config_;
 }
 
+std::string ModelWeights::preferred_activations() const {
+  const WeightLoader* w = source_->weight_loader();
+  if (!w) return "f32";
+  const auto& m = w->metadata();
+  nlohmann::json qc;
+  if (m.contains("config") && m["config"].is_object()) qc = m["config"];
+  else if (m.contains("arrowquant.quant_config") && m["arrowquant.quant_config"].is_string())
+    qc = nlohmann::json::parse(m["arrowquant.quant_config"].get<std::string>(), nullptr, false);
+  return qc.is_object() && qc.value("method", "") == "smoothquant" ? "int8" : "f32";
+}
+
 bool ModelWeights::has(const std::string& name) const {
   for (const auto& t : source_->tensors())
     if (t.name == name) return true;

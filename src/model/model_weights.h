@@ -34,6 +34,9 @@ class ModelWeights {
   const nlohmann::json& config() const;
 
   bool has(const std::string& name) const;
+  // "int8" for a model quantised with SmoothQuant (its scales were chosen for int8 activations),
+  // "f32" otherwise.
+  std::string preferred_activations() const;
   // The tensor as float32. FormatError naming the file and the tensor when it is missing or its
   // shape differs from `expected`.
   std::vector<float> load(const std::string& name, const Shape& expected) const;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "arrowquant/error.h"
@@ -15,9 +16,28 @@ namespace arrowquant {
 nlohmann::json QuantConfig::to_json() const {
   nlohmann::json pins_j = nlohmann::json::array();
   for (const auto& p : pins) pins_j.push_back(p.pattern + "=" + p.target);
-  return {{"profile", profile}, {"bits", bits}, {"group_size", group_size}, {"sym", symmetric},
+  nlohmann::json j = {{"profile", profile}, {"bits", bits}, {"group_size", group_size}, {"sym", symmetric},
           {"method", method}, {"clip", clip}, {"embedding_bits", embedding_bits}, {"pins", pins_j},
           {"allow_nonfinite", allow_nonfinite}};
+  if (needs_calibration()) j["calibration"] = calibration_json();
+  return j;
+}
+
+nlohmann::json QuantConfig::calibration_json() const {
+  nlohmann::json j = {{"calibration", calibration}, {"samples", samples}, {"seq_len", seq_len},
+                      {"bias_correction", bias_correction}};
+  if (method == "gptq") {
+    j["damp"] = damp;
+    j["act_order"] = act_order;
+    j["static_groups"] = static_groups;
+    j["float_targets"] = float_targets;
+  }
+  if (method == "awq") j["awq_grid"] = awq_grid;
+  if (method == "smoothquant") j["smooth_alpha"] = smooth_alpha;
+  if (min_accuracy > 0) j["min_accuracy"] = min_accuracy;
+  if (target_bpw > 0) j["target_bpw"] = target_bpw;
+  if (target_size_mb > 0) j["target_size_mb"] = target_size_mb;
+  return j;
 }
 
 std::vector<std::string> profile_names() { return {"edge", "local", "cloud"}; }
@@ -36,6 +56,12 @@ int64_t parse_int(const std::string& v, const std::string& key, const std::strin
   char* end = nullptr;
   long long x = std::strtoll(v.c_str(), &end, 10);
   if (v.empty() || *end) throw ValueError(source + ": " + key + " must be an integer, got \"" + v + "\"");
+  return x;
+}
+double parse_double(const std::string& v, const std::string& key, const std::string& source) {
+  char* end = nullptr;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !std::isfinite(x)) throw ValueError(source + ": " + key + " must be a number, got \"" + v + "\"");
   return x;
 }
 bool parse_bool(const std::string& v, const std::string& key, const std::string& source) {
@@ -65,6 +91,19 @@ void set_option(QuantConfig& c, const std::string& key, const std::string& value
   } else if (key == "allow_nonfinite") c.allow_nonfinite = parse_bool(value, key, source);
   else if (key == "threads") c.threads = int(parse_int(value, key, source));
   else if (key == "chunk_bytes") c.chunk_bytes = parse_int(value, key, source);
+  else if (key == "calibration") c.calibration = value;
+  else if (key == "samples") c.samples = parse_int(value, key, source);
+  else if (key == "seq_len") c.seq_len = parse_int(value, key, source);
+  else if (key == "damp") c.damp = parse_double(value, key, source);
+  else if (key == "act_order") c.act_order = parse_bool(value, key, source);
+  else if (key == "static_groups") c.static_groups = parse_bool(value, key, source);
+  else if (key == "float_targets") c.float_targets = parse_bool(value, key, source);
+  else if (key == "bias_correction") c.bias_correction = parse_bool(value, key, source);
+  else if (key == "awq_grid") c.awq_grid = int(parse_int(value, key, source));
+  else if (key == "smooth_alpha") c.smooth_alpha = parse_double(value, key, source);
+  else if (key == "min_accuracy") c.min_accuracy = parse_double(value, key, source);
+  else if (key == "target_bpw") c.target_bpw = parse_double(value, key, source);
+  else if (key == "target_size") c.target_size_mb = parse_double(value, key, source);
   else throw ValueError(source + ": unknown setting \"" + key + "\"");
 }
 
@@ -129,8 +168,22 @@ void validate(const QuantConfig& c) {
   if (c.group_size != 0 && c.group_size != 32 && c.group_size != 64 && c.group_size != 128 && c.group_size != 256)
     throw ValueError("group size must be 32, 64, 128, 256 or 0 for per-channel (got " +
                      std::to_string(c.group_size) + ")");
-  if (c.method != "rtn")
-    throw ValueError("method \"" + c.method + "\" is not available yet (available: rtn)");
+  if (c.method != "rtn" && c.method != "gptq" && c.method != "awq" && c.method != "smoothquant")
+    throw ValueError("unknown method \"" + c.method + "\" (known: rtn, gptq, awq, smoothquant)");
+  if (c.needs_calibration() && c.calibration.empty())
+    throw ValueError(std::string(c.method == "rtn" ? "--min-accuracy, --target-bpw and --target-size" : "--method " + c.method) +
+                     " needs calibration text: --calibration FILE (.txt, one document per line, or .jsonl "
+                     "with a \"text\" field)");
+  if (c.samples < 1) throw ValueError("samples must be >= 1");
+  if (c.seq_len < 0) throw ValueError("seq_len must be >= 0 (0 = the model's default)");
+  if (c.damp <= 0 || c.damp >= 1) throw ValueError("damp must be in (0, 1)");
+  if (c.awq_grid < 1 || c.awq_grid > 1000) throw ValueError("awq_grid must be in 1..1000");
+  if (c.smooth_alpha < 0 || c.smooth_alpha > 1) throw ValueError("smooth_alpha must be in [0, 1]");
+  if (c.min_accuracy < 0 || c.min_accuracy >= 1) throw ValueError("min_accuracy must be in [0, 1)");
+  if (c.target_bpw < 0 || c.target_size_mb < 0) throw ValueError("target_bpw and target_size must be >= 0");
+  if (c.target_bpw > 0 && c.target_size_mb > 0) throw ValueError("give --target-bpw or --target-size, not both");
+  if (c.method == "smoothquant" && c.bits != 8)
+    throw ValueError("smoothquant makes W8A8 models: use --bits 8 (got " + std::to_string(c.bits) + ")");
   if (c.clip != "minmax" && c.clip != "mse") throw ValueError("clip must be minmax or mse (got " + c.clip + ")");
   if (c.embedding_bits != 16 && c.embedding_bits != 32 && !find_quant_format(c.embedding_bits, c.symmetric))
     throw ValueError("embedding bits must be 2, 3, 4, 8, or 16/32 to keep float (got " +

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "arrowquant/error.h"
 #include "arrowquant/parquet_v2.h"
@@ -11,6 +12,9 @@
 #include "arrowquant/tensor_source.h"
 #include "arrowquant/util.h"
 #include "arrowquant/version.h"
+#include "quant/bit_allocation.h"
+#include "quant/calibrated_quantizer.h"
+#include "quant/checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -24,6 +28,9 @@ nlohmann::json QuantizeReport::to_json() const {
                         {"bytes", t.stored_bytes}, {"bits_per_weight", t.bits_per_weight}};
     if (t.rel_rmse >= 0) { j["rel_rmse"] = t.rel_rmse; j["cosine"] = t.cosine; }
     if (!t.reason.empty()) j["reason"] = t.reason;
+    if (!t.method.empty()) j["method"] = t.method;
+    if (t.output_cosine >= 0) { j["output_cosine"] = t.output_cosine; j["output_rel_mse"] = t.output_rel_mse; }
+    if (t.rtn_output_rel_mse >= 0) j["rtn_output_rel_mse"] = t.rtn_output_rel_mse;
     ts.push_back(j);
   }
   int64_t params = 0;
@@ -37,6 +44,8 @@ nlohmann::json QuantizeReport::to_json() const {
     j["compression_vs_fp16"] = double(source_f16_bytes) / double(file_bytes);
   }
   if (!source.empty()) j["config"] = config.to_json();
+  if (!calibration.is_null()) j["calibration"] = calibration;
+  if (!decisions.empty()) j["decisions"] = decisions;
   return j;
 }
 
@@ -71,6 +80,13 @@ TensorReport report_of(const StoredTensor& t) {
   return r;
 }
 
+nlohmann::json plans_json(const std::vector<SourceTensorInfo>& infos, const std::vector<TensorPlan>& plans) {
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t i = 0; i < infos.size(); ++i)
+    if (plans[i].quantize) j[infos[i].name] = {std::string(plans[i].format->name), plans[i].group_size};
+  return j;
+}
+
 }  // namespace
 
 QuantizeReport QuantizationManager::report(const WeightLoader& w) {
@@ -83,17 +99,50 @@ QuantizeReport QuantizationManager::report(const WeightLoader& w) {
 }
 
 QuantizeReport QuantizationManager::quantize(const std::string& model_path, const std::string& output_dir,
-                                             bool overwrite, const ProgressFn& progress) {
+                                             bool overwrite, const ProgressFn& progress, bool resume, const LogFn& log) {
   validate(config_);
   const double t0 = now_seconds();
   auto src = open_tensor_source(model_path);
   const auto& infos = src->tensors();
   if (infos.empty()) throw FormatError(model_path + ": the model holds no tensors");
+  if (!overwrite && fs::exists(output_dir))
+    throw IoError(output_dir + " already exists (pass --force to replace it)");
 
   // Plan everything before writing anything, so bad settings fail fast.
   std::vector<TensorPlan> plans;
   for (const auto& t : infos) plans.push_back(plan_tensor(t, config_));
+  nlohmann::json decisions = nlohmann::json::array();
+  if (config_.target_bpw > 0 || config_.target_size_mb > 0) {
+    decisions = allocate_bits(model_path, *src, config_, plans, log);
+  }
+  std::map<std::string, TensorPlan> plan_by_name;
+  for (size_t i = 0; i < infos.size(); ++i) plan_by_name[infos[i].name] = plans[i];
 
+  std::error_code size_ec;
+  const nlohmann::json manifest = {{"source", fs::absolute(model_path).string()},
+                                   {"config", config_.to_json()},
+                                   {"plans", plans_json(infos, plans)},
+                                   {"tool_version", ARROWQUANT_VERSION}};
+  std::optional<Checkpoint> ckpt;
+  auto open_checkpoint = [&]() -> const Checkpoint* {
+    if (!ckpt) ckpt.emplace(output_dir, manifest, resume);
+    return &*ckpt;
+  };
+
+  CalibrationResult calib;
+  const bool calibrated = config_.needs_calibration();
+  if (calibrated) {
+    BlockProgress bp = nullptr;
+    std::string label;
+    if (progress) bp = [&](int64_t done, int64_t total, const std::string& what) {
+      label = "calibrate " + what;
+      progress({size_t(done), size_t(total), label});
+    };
+    calib = quantize_calibrated(model_path, config_, plan_by_name, open_checkpoint, log, bp);
+    for (auto& d : calib.decisions) decisions.push_back(d);
+  }
+
+  open_checkpoint();
   AtomicDir out(output_dir, overwrite);
   const std::string parquet_path = (fs::path(out.temp_path()) / kWeightsFileName).string();
   ParquetV2Writer writer(parquet_path, config_.chunk_bytes);
@@ -101,9 +150,11 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   rep.source = model_path;
   rep.source_kind = src->kind();
   rep.output = output_dir;
+  if (calibrated)
+    rep.calibration = {{"file", config_.calibration}, {"sequences", calib.sequences}, {"tokens", calib.tokens},
+                       {"resumed_blocks", calib.resumed_blocks}};
   rep.config = config_;
   const ClipMethod clip = clip_method_from_name(config_.clip);
-  nlohmann::json decisions = nlohmann::json::array();
 
   for (size_t i = 0; i < infos.size(); ++i) {
     if (interrupt_requested()) throw Error("interrupted: no output was written");
@@ -116,7 +167,32 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
     tr.num_params = num_elements(info.shape);
     tr.reason = plan.reason;
     if (dtype_is_float(info.dtype)) rep.source_f16_bytes += size_t(tr.num_params) * 2;
-    if (!plan.quantize) {
+    if (auto it = calib.tensors.find(info.name); plan.quantize && it != calib.tensors.end()) {
+      const CalibratedTensor& ct = it->second;
+      // Against the float weight it was made from: with folded scales (AWQ, SmoothQuant) that is not
+      // the source weight, and the source weight is no longer what the model multiplies by.
+      RowStats st{true, ct.weight};
+      writer.write_quantized(ct.tensor, info.dtype, st);
+      tr.format = std::string(ct.tensor.format->name);
+      tr.group_size = ct.tensor.geom.group_size;
+      tr.stored_bytes = ct.tensor.codes.size() + ct.tensor.scales.size() + ct.tensor.zero_points.size();
+      tr.rel_rmse = st.error.rel_rmse;
+      tr.cosine = st.error.cosine;
+      tr.method = ct.method;
+      tr.output_rel_mse = ct.error.rel_mse;
+      tr.output_cosine = ct.error.cosine;
+      tr.rtn_output_rel_mse = ct.rtn_rel_mse;
+    } else if (auto fl = calib.floats.find(info.name); fl != calib.floats.end()) {
+      // A float tensor the calibrated run changed (a norm that absorbed AWQ/SmoothQuant scales).
+      DType keep = info.dtype == DType::F64 ? DType::F32 : info.dtype;
+      if (!dtype_is_float(keep)) throw FormatError(info.name + ": changed by calibration but not a float tensor");
+      std::vector<uint8_t> bytes(fl->second.size() * dtype_size(keep));
+      convert_from_f32(keep, fl->second.data(), fl->second.size(), bytes.data());
+      writer.write_raw(info.name, keep, info.shape, bytes.data());
+      tr.format = std::string(dtype_name(keep));
+      tr.stored_bytes = bytes.size();
+      tr.reason = "changed by calibration (folded scales or bias correction)";
+    } else if (!plan.quantize) {
       DType keep = info.dtype == DType::F64 ? DType::F32 : info.dtype;
       std::vector<uint8_t> bytes;
       if (dtype_is_float(info.dtype)) {
@@ -139,8 +215,17 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
         for (auto& v : f.values) if (!std::isfinite(v)) { v = 0; ++fixed; }
         if (fixed) decisions.push_back({{"tensor", info.name}, {"decision", "replaced " + std::to_string(fixed) + " non-finite values by 0"}});
       }
-      QuantizeOptions opt{plan.format, plan.group_size, clip, config_.threads};
-      QuantizedTensor q = quantize_rtn(f, opt);
+      const std::string key = "tensor_" + std::to_string(i);
+      QuantizedTensor q;
+      if (auto piece = ckpt->load(key); piece && piece->quantized.size() == 1) {
+        q = std::move(piece->quantized[0]);
+      } else {
+        QuantizeOptions opt{plan.format, plan.group_size, clip, config_.threads};
+        q = quantize_rtn(f, opt);
+        CheckpointPiece p;
+        p.quantized.push_back(q);
+        ckpt->save(key, p);
+      }
       std::vector<float> back(f.values.size());
       dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
       RowStats st{true, weight_error(f.values.data(), back.data(), back.size())};
@@ -180,6 +265,7 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   if (!fs::exists(fs::path(out.temp_path()) / "config.json") && !model_cfg.empty())
     write_text_file((fs::path(out.temp_path()) / "config.json").string(), model_cfg.dump(2) + "\n");
 
+  rep.decisions = decisions;
   rep.file_bytes = size_t(fs::file_size(parquet_path));
   rep.seconds = now_seconds() - t0;
   nlohmann::json meta = rep.to_json();
@@ -191,6 +277,7 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   meta["output"] = output_dir;
   write_text_file((fs::path(out.temp_path()) / kMetadataFileName).string(), meta.dump(2) + "\n");
   out.commit();
+  ckpt->remove();
   return rep;
 }
 

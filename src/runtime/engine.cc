@@ -84,6 +84,7 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   // Open once; whether quantised tensors stay packed is decided from the config before any tensor
   // is loaded.
   m.weights = std::make_unique<ModelWeights>(model_path);
+  if (opts.activations == "auto") opts.activations = m.weights->preferred_activations();
   const nlohmann::json& cfg = m.weights->config();
   m.architecture = cfg.value("model_type", "");
   std::optional<DecoderConfig> dcfg;

@@ -1,0 +1,58 @@
+// Sensitivity analysis: how much each weight tensor suffers at each code width, measured three ways:
+// the entropy of its weights, the error of the rounded weights, and — with calibration text — how far
+// the layer's output moves on real inputs. Drives `arrowquant analyze` and automatic bit allocation.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/quant_config.h"
+#include "arrowquant/tensor.h"
+
+namespace arrowquant {
+
+struct WidthSensitivity {
+  int bits = 0;
+  size_t bytes = 0;              // stored codes + scales + zero points
+  double code_entropy = 0;       // bits of information per code actually used
+  double weight_rel_rmse = 0;    // ||W - Ŵ|| / ||W||
+  double output_rel_mse = -1;    // ||X(W-Ŵ)ᵀ||² / ||XWᵀ||² on calibration inputs; < 0 without
+  double output_cosine = -1;
+  // What allocation minimises: the output error when measured, else the squared weight error.
+  double cost() const { return output_rel_mse >= 0 ? output_rel_mse : weight_rel_rmse * weight_rel_rmse; }
+};
+
+struct TensorSensitivity {
+  std::string name;
+  Shape shape;
+  std::string role;              // "linear" (in a block, output measured) or "embedding/head"
+  int64_t params = 0;
+  double weight_entropy = 0;     // Shannon entropy (bits) of a 256-bin histogram of the weights
+  std::vector<WidthSensitivity> widths;
+  const WidthSensitivity* at(int bits) const;
+};
+
+struct SensitivityReport {
+  std::string model;
+  std::vector<int> widths;
+  int64_t calibration_tokens = 0;
+  size_t fixed_bytes = 0;        // tensors that are never quantised (norms, biases, pinned float)
+  int64_t total_params = 0;
+  std::vector<TensorSensitivity> tensors;
+  nlohmann::json to_json() const;
+  std::string to_markdown() const;
+  // Output (or weight) error per tensor and width, log scale. Throws IoError on write failure.
+  void write_png(const std::string& path) const;
+};
+
+using SensitivityLog = std::function<void(const std::string&)>;
+
+// Every tensor the config would quantise (pins to float respected), at each width in `widths`, with
+// the config's group size, symmetry and clipping. Output errors need cfg.calibration.
+SensitivityReport analyze_sensitivity(const std::string& model_path, const QuantConfig& cfg,
+                                      const std::vector<int>& widths, const SensitivityLog& log = nullptr);
+
+}  // namespace arrowquant

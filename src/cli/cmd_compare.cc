@@ -1,0 +1,104 @@
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "arrowquant/compare.h"
+#include "arrowquant/error.h"
+#include "arrowquant/quant_format.h"
+#include "arrowquant/util.h"
+#include "arrowquant/validate.h"
+#include "cli/commands.h"
+
+namespace fs = std::filesystem;
+
+namespace arrowquant::cli {
+
+Runner add_compare(CLI::App& app) {
+  struct Args {
+    std::string model, methods = "rtn,gptq,awq", bits = "2,3,4,8", calibration, group_size, eval, keep;
+    std::string format = "markdown", json_out, md_out, png;
+    int64_t samples = 0, seq_len = 0, ctx = 256;
+    int embedding_bits = 0, threads = 0;
+    size_t chunks = 0, max_sentences = 0;
+    bool quiet = false;
+  };
+  auto a = std::make_shared<Args>();
+  app.add_option("MODEL", a->model, "Original (float) model")->required();
+  app.add_option("--methods", a->methods, "Methods to compare (default rtn,gptq,awq; also smoothquant at 8 bits)");
+  app.add_option("--bits", a->bits, "Widths to compare (default 2,3,4,8)");
+  app.add_option("--calibration", a->calibration, "Calibration text for gptq/awq/smoothquant (.txt / .jsonl)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--samples", a->samples, "Calibration sequences (default 128)");
+  app.add_option("--seq-len", a->seq_len, "Tokens per calibration sequence");
+  app.add_option("--group-size", a->group_size, "Weights per scale (default 128)");
+  app.add_option("--embedding-bits", a->embedding_bits, "Width of embeddings and LM head (default 8)");
+  app.add_option("--eval", a->eval,
+                 "Evaluation text: sentences, one per line, for encoders (default: the STS-B sentences); text "
+                 "for perplexity and KL for decoders (required)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--max-sentences", a->max_sentences, "Encoders: use only the first N sentences (0 = all)");
+  app.add_option("--ctx", a->ctx, "Decoders: perplexity context (default 256)");
+  app.add_option("--chunks", a->chunks, "Decoders: score only the first N chunks (0 = all)");
+  app.add_option("--keep", a->keep, "Keep the quantised models in this folder (default: a temporary folder, removed)");
+  app.add_option("--threads", a->threads, "Worker threads (0 = all cores)");
+  app.add_option("--format", a->format, "Report on stdout: markdown (default) or json")
+      ->check(CLI::IsMember({"markdown", "json"}));
+  app.add_option("--json", a->json_out, "Also write the JSON report to this file");
+  app.add_option("--markdown", a->md_out, "Also write the Markdown report to this file");
+  app.add_option("--png", a->png, "Plot quality against bits per weight to this PNG file");
+  app.add_flag("-q,--quiet", a->quiet, "No progress on stderr");
+  app.footer(
+      "Every cell is measured in this run: file size of model.parquet, bits per weight over the whole file,\n"
+      "compression and memory saving against FP32 weights, quality against the FP32 model (embedding\n"
+      "cosine for encoders; perplexity, KL and top-1 agreement for decoders) and quantisation time.");
+  return [a]() {
+    std::vector<std::pair<std::string, std::string>> flags;
+    if (!a->calibration.empty()) flags.push_back({"calibration", a->calibration});
+    if (a->samples) flags.push_back({"samples", std::to_string(a->samples)});
+    if (a->seq_len) flags.push_back({"seq_len", std::to_string(a->seq_len)});
+    if (!a->group_size.empty()) flags.push_back({"group_size", a->group_size});
+    if (a->embedding_bits) flags.push_back({"embedding_bits", std::to_string(a->embedding_bits)});
+    CompareOptions o;
+    o.base = resolve_quant_config("", {}, flags);
+    std::stringstream ms(a->methods);
+    o.methods.clear();
+    for (std::string m; std::getline(ms, m, ',');) {
+      QuantConfig probe = o.base;
+      probe.method = m;
+      if (m == "smoothquant") probe.bits = 8;
+      validate(probe);  // unknown method, or a calibrated method without --calibration: fail now
+      o.methods.push_back(m);
+    }
+    o.bits = parse_int_list(a->bits, "--bits");
+    for (int b : o.bits)
+      if (!find_quant_format(b, false)) throw ValueError("--bits: " + std::to_string(b) + " is not 2, 3, 4 or 8");
+    o.threads = a->threads;
+    o.ctx = a->ctx;
+    o.max_chunks = a->chunks;
+    o.keep = !a->keep.empty();
+    o.workdir = o.keep ? a->keep
+                       : (fs::temp_directory_path() / ("arrowquant-compare-" + std::to_string(::getpid()))).string();
+    if (!a->eval.empty()) {
+      o.eval_text = read_text_file(a->eval);
+      o.sentences = read_lines(a->eval, true);
+    } else if (std::string stsb = default_stsb_path(); !stsb.empty()) {
+      for (const auto& p : read_sts_tsv(stsb)) { o.sentences.push_back(p.a); o.sentences.push_back(p.b); }
+    }
+    if (a->max_sentences && o.sentences.size() > a->max_sentences) o.sentences.resize(a->max_sentences);
+    if (!a->quiet) o.log = [](const std::string& s) { fprintf(stderr, "%s\n", s.c_str()); };
+    CompareReport r;
+    try {
+      r = compare_methods(a->model, o);
+    } catch (...) {
+      if (!o.keep) { std::error_code ec; fs::remove_all(o.workdir, ec); }
+      throw;
+    }
+    if (!o.keep) { std::error_code ec; fs::remove_all(o.workdir, ec); }
+    emit_report(r.to_json(), r.to_markdown(), a->format, a->json_out, a->md_out);
+    if (!a->png.empty()) r.write_png(a->png);
+    return 0;
+  };
+}
+
+}  // namespace arrowquant::cli

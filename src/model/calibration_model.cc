@@ -1,0 +1,115 @@
+#include "model/calibration_model.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "arrowquant/error.h"
+#include "arrowquant/text_tokenizer.h"
+#include "arrowquant/wordpiece_tokenizer.h"
+#include "model/bert_encoder.h"
+#include "model/llama_decoder.h"
+
+namespace arrowquant {
+
+namespace {
+
+class EncoderCalibration : public CalibrationModel {
+ public:
+  EncoderCalibration(const ModelWeights& w, int threads)
+      : enc_(w, threads), tok_(WordPieceTokenizer::from_folder(w.folder())) {}
+  std::string kind() const override { return "encoder"; }
+  int64_t context() const override { return enc_.config().max_positions; }
+  int64_t default_seq_len() const override { return std::min<int64_t>(128, context()); }
+  std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
+                                              int64_t seq_len) const override {
+    std::vector<std::vector<int32_t>> out;
+    for (const auto& d : docs) {
+      if (int64_t(out.size()) >= samples) break;
+      auto ids = tok_.encode(d, size_t(seq_len));
+      if (ids.size() > 2) out.push_back(std::move(ids));  // more than [CLS] [SEP]
+    }
+    return out;
+  }
+  int64_t blocks() const override { return enc_.config().layers; }
+  std::vector<float> embed(const std::vector<int32_t>& ids) const override { return enc_.embed_sequence(ids); }
+  void run_block(int64_t b, float* x, int64_t T) const override { enc_.run_layer(b, x, T); }
+  std::vector<Linear*> linears(int64_t b) override { return enc_.layer_linears(b); }
+  std::vector<ScaleFold> folds(int64_t b) override { return enc_.layer_folds(b); }
+
+ private:
+  BertEncoder enc_;
+  WordPieceTokenizer tok_;
+};
+
+class DecoderCalibration : public CalibrationModel {
+ public:
+  DecoderCalibration(const ModelWeights& w, int threads)
+      : dec_(w, threads), tok_(load_text_tokenizer(w.folder())) {}
+  std::string kind() const override { return "decoder"; }
+  int64_t context() const override { return dec_.config().max_positions; }
+  int64_t default_seq_len() const override { return std::min<int64_t>(256, context()); }
+  std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
+                                              int64_t seq_len) const override {
+    std::vector<int32_t> stream;
+    const int64_t want = samples * seq_len;
+    for (const auto& d : docs) {
+      if (int64_t(stream.size()) >= want) break;
+      auto ids = tok_->encode(d, tok_->adds_bos());
+      for (int32_t id : ids)
+        if (id >= 0 && id < dec_.config().vocab_size) stream.push_back(id);
+    }
+    std::vector<std::vector<int32_t>> out;
+    for (size_t at = 0; at < stream.size() && int64_t(out.size()) < samples; at += size_t(seq_len)) {
+      const size_t end = std::min(stream.size(), at + size_t(seq_len));
+      if (end - at >= 2) out.emplace_back(stream.begin() + long(at), stream.begin() + long(end));
+    }
+    return out;
+  }
+  int64_t blocks() const override { return dec_.config().layers; }
+  std::vector<float> embed(const std::vector<int32_t>& ids) const override { return dec_.embed_sequence(ids); }
+  void run_block(int64_t b, float* x, int64_t T) const override { dec_.run_layer(b, x, T); }
+  std::vector<Linear*> linears(int64_t b) override { return dec_.layer_linears(b); }
+  std::vector<ScaleFold> folds(int64_t b) override { return dec_.layer_folds(b); }
+
+ private:
+  LlamaDecoder dec_;
+  std::unique_ptr<TextTokenizer> tok_;
+};
+
+}  // namespace
+
+std::unique_ptr<CalibrationModel> CalibrationModel::open(const ModelWeights& w, int threads) {
+  if (DecoderConfig::is_decoder(w.config())) return std::make_unique<DecoderCalibration>(w, threads);
+  return std::make_unique<EncoderCalibration>(w, threads);  // BertConfig refuses anything else
+}
+
+std::vector<std::string> read_calibration_documents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot read the calibration file");
+  const bool jsonl = std::filesystem::path(path).extension() == ".jsonl";
+  std::vector<std::string> docs;
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (!jsonl) { docs.push_back(line); continue; }
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw ValueError(path + ":" + std::to_string(n) + ": not valid JSON: " + e.what());
+    }
+    if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+      throw ValueError(path + ":" + std::to_string(n) + ": expected an object with a \"text\" string");
+    if (!j["text"].get<std::string>().empty()) docs.push_back(j["text"].get<std::string>());
+  }
+  if (docs.empty()) throw ValueError(path + ": the calibration file holds no text");
+  return docs;
+}
+
+}  // namespace arrowquant

@@ -1,0 +1,40 @@
+// What calibrated quantisation needs from a model, whatever its architecture: its tokenizer, its
+// embeddings, one block run at a time on one sequence, and the block's Linears and scale-fold
+// points. Encoders (BERT) and decoders (Llama family) each provide it.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/linear.h"
+#include "model/model_weights.h"
+
+namespace arrowquant {
+
+class CalibrationModel {
+ public:
+  // The model at `w` (loaded with float weights) with its tokenizer. FormatError for an unsupported
+  // architecture; IoError when the model folder has no tokenizer (calibration text needs one).
+  static std::unique_ptr<CalibrationModel> open(const ModelWeights& w, int threads);
+  virtual ~CalibrationModel() = default;
+
+  virtual std::string kind() const = 0;  // "encoder" | "decoder"
+  virtual int64_t context() const = 0;   // positions the model accepts
+  virtual int64_t default_seq_len() const = 0;
+  // Calibration sequences of at most seq_len tokens from documents: an encoder takes one per
+  // document (truncated); a decoder cuts the concatenated token stream into windows.
+  virtual std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
+                                                      int64_t seq_len) const = 0;
+  virtual int64_t blocks() const = 0;
+  virtual std::vector<float> embed(const std::vector<int32_t>& ids) const = 0;  // [T, hidden]
+  virtual void run_block(int64_t b, float* x, int64_t T) const = 0;            // in place
+  virtual std::vector<Linear*> linears(int64_t b) = 0;
+  virtual std::vector<ScaleFold> folds(int64_t b) = 0;
+};
+
+// Calibration documents from a .txt file (one per non-empty line) or a .jsonl file (a "text" field
+// per line). ValueError naming the file when it holds no text or a line is malformed.
+std::vector<std::string> read_calibration_documents(const std::string& path);
+
+}  // namespace arrowquant

@@ -1,0 +1,215 @@
+#include "arrowquant/gptq.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "arrowquant/error.h"
+#include "arrowquant/pack.h"
+#include "arrowquant/util.h"
+#include "quant/group_params.h"
+
+namespace arrowquant {
+
+void Hessian::add(const float* x, int64_t n) {
+  constexpr int64_t kBatchRows = 4096;
+  if (pending_.empty()) pending_.resize(size_t(kBatchRows * dim));
+  while (n > 0) {
+    const int64_t take = std::min(n, kBatchRows - pending_rows_);
+    std::copy(x, x + take * dim, pending_.begin() + pending_rows_ * dim);
+    pending_rows_ += take;
+    x += take * dim;
+    n -= take;
+    tokens += take;
+    if (pending_rows_ == kBatchRows) flush();
+  }
+}
+
+void Hessian::flush() {
+  if (h.empty()) h.assign(size_t(dim * dim), 0.0);
+  if (pending_rows_ == 0) return;
+  // Single-precision rank-k update (fast), accumulated into double so that many batches do not
+  // lose the small ones.
+  std::vector<float> part(size_t(dim * dim), 0.0f);
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(dim), blasint(pending_rows_), 1.0f, pending_.data(),
+              blasint(dim), 0.0f, part.data(), blasint(dim));
+  for (int64_t i = 0; i < dim; ++i)
+    for (int64_t j = i; j < dim; ++j) h[size_t(i * dim + j)] += double(part[size_t(i * dim + j)]);
+  pending_rows_ = 0;
+}
+
+namespace {
+
+// The full symmetric matrix from its accumulated upper triangle.
+std::vector<double> symmetric_from_upper(const Hessian& h) {
+  if (!h.ready()) throw Error("internal: the Hessian was used before flush()");
+  const int64_t d = h.dim;
+  std::vector<double> m(h.h);
+  for (int64_t i = 0; i < d; ++i)
+    for (int64_t j = 0; j < i; ++j) m[size_t(i * d + j)] = m[size_t(j * d + i)];
+  return m;
+}
+
+// Upper Cholesky factor of H⁻¹ (what GPTQ's updates read), after damping. Retries with ten times
+// the damping while the factorisation fails. Returns the damping used.
+double inverse_hessian_factor(std::vector<double> H, int64_t d, double damp, std::vector<float>& U) {
+  double mean_diag = 0;
+  for (int64_t i = 0; i < d; ++i) mean_diag += H[size_t(i * d + i)];
+  mean_diag = std::max(mean_diag / double(d), 1e-12);
+  for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
+    std::vector<double> A(H);
+    for (int64_t i = 0; i < d; ++i) A[size_t(i * d + i)] += damp * mean_diag;
+    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', lapack_int(d), A.data(), lapack_int(d)) != 0) continue;
+    if (LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'U', lapack_int(d), A.data(), lapack_int(d)) != 0) continue;
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = 0; j < i; ++j) A[size_t(i * d + j)] = 0;
+    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', lapack_int(d), A.data(), lapack_int(d)) != 0) continue;
+    U.assign(size_t(d * d), 0.0f);
+    for (int64_t i = 0; i < d; ++i)
+      for (int64_t j = i; j < d; ++j) U[size_t(i * d + j)] = float(A[size_t(i * d + j)]);
+    return damp;
+  }
+  throw ValueError("GPTQ: the calibration Hessian cannot be factorised even with damping " + std::to_string(damp));
+}
+
+// Rows are quantised in slabs of this many, independently (GPTQ never mixes rows). A fixed slab size
+// keeps the floating-point order, and so the result, the same whatever the thread count.
+constexpr int64_t kSlabRows = 32;
+
+}  // namespace
+
+GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOptions& opt) {
+  if (!opt.format) throw ValueError("no quantisation format given for " + w.name);
+  const QuantFormat& f = *opt.format;
+  if (w.shape.size() != 2) throw ValueError("GPTQ needs a 2-D weight; " + w.name + " has shape " + shape_str(w.shape));
+  const int64_t rows = w.shape[0], C = w.shape[1];
+  if (hess.dim != C)
+    throw ValueError("GPTQ: " + w.name + " has " + std::to_string(C) + " inputs but the Hessian is " +
+                     std::to_string(hess.dim) + " wide");
+  if (int64_t bad = first_nonfinite(w.values.data(), w.values.size()); bad >= 0)
+    throw ValueError("tensor " + w.name + " has a non-finite value at flat index " + std::to_string(bad) +
+                     "; refusing to quantise it");
+  GptqResult res;
+  QuantizedTensor& q = res.tensor;
+  q.name = w.name;
+  q.shape = w.shape;
+  q.format = &f;
+  q.geom = quant_geometry(w.shape, opt.group_size);
+  const int64_t gs = q.geom.group_size, groups = q.geom.groups_per_row();
+  const size_t row_bytes = packed_row_bytes(C, f.bits);
+  q.codes.assign(size_t(rows) * row_bytes, 0);
+  q.scales.assign(scale_bytes(q.geom), 0);
+  q.zero_points.assign(zero_point_bytes(q.geom, f), 0);
+
+  std::vector<double> H = symmetric_from_upper(hess);
+  // Inputs never seen on the calibration data: their weights cannot matter there; quantise them as
+  // zero and keep the Hessian invertible.
+  std::vector<bool> dead(static_cast<size_t>(C), false);
+  for (int64_t i = 0; i < C; ++i)
+    if (H[size_t(i * C + i)] == 0) { dead[size_t(i)] = true; H[size_t(i * C + i)] = 1; ++res.dead_columns; }
+
+  std::vector<int64_t> perm(static_cast<size_t>(C));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (opt.act_order)
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int64_t a, int64_t b) { return H[size_t(a * C + a)] > H[size_t(b * C + b)]; });
+  const bool static_groups = opt.static_groups || opt.act_order;
+  std::vector<double> Hp(size_t(C * C));
+  for (int64_t i = 0; i < C; ++i)
+    for (int64_t j = 0; j < C; ++j) Hp[size_t(i * C + j)] = H[size_t(perm[size_t(i)] * C + perm[size_t(j)])];
+  std::vector<float> U;
+  res.damp_used = inverse_hessian_factor(std::move(Hp), C, opt.damp, U);
+
+  int64_t B = std::max<int64_t>(1, opt.block_size);
+  // Lazily updated columns are stale within a block; a group that starts mid-block must not read
+  // columns past the block, so blocks and groups are kept aligned.
+  if (!static_groups && gs < C && gs % B != 0 && B % gs != 0) B = gs;
+  const int64_t slabs = (rows + kSlabRows - 1) / kSlabRows;
+  parallel_for(slabs, opt.threads, [&](int64_t s0, int64_t s1) {
+    std::vector<float> W(size_t(kSlabRows * C)), Err(size_t(kSlabRows * B));
+    std::vector<uint8_t> codes(size_t(kSlabRows * C));
+    std::vector<GroupParams> params(size_t(kSlabRows * groups));
+    for (int64_t slab = s0; slab < s1; ++slab) {
+      const int64_t r0 = slab * kSlabRows, R = std::min(kSlabRows, rows - r0);
+      std::vector<float> row(static_cast<size_t>(C));
+      for (int64_t r = 0; r < R; ++r) {
+        const float* src = w.values.data() + (r0 + r) * C;
+        for (int64_t c = 0; c < C; ++c) row[size_t(c)] = dead[size_t(c)] ? 0.0f : src[c];
+        if (static_groups)
+          for (int64_t g = 0; g < groups; ++g) {
+            const int64_t c0 = g * gs, n = std::min(gs, C - c0);
+            params[size_t(r * groups + g)] = choose_params(row.data() + c0, n, f, opt.clip);
+          }
+        for (int64_t c = 0; c < C; ++c) W[size_t(r * C + c)] = row[size_t(perm[size_t(c)])];
+      }
+      for (int64_t i1 = 0; i1 < C; i1 += B) {
+        const int64_t i2 = std::min(i1 + B, C), cnt = i2 - i1;
+        for (int64_t i = 0; i < cnt; ++i) {
+          const int64_t col = i1 + i, nat = perm[size_t(col)], g = nat / gs;
+          const float* urow = U.data() + col * C;
+          const float d = urow[col];
+          for (int64_t r = 0; r < R; ++r) {
+            float* wr = W.data() + r * C;
+            GroupParams& p = params[size_t(r * groups + g)];
+            // Without activation order, columns are natural: a group's parameters come from its
+            // weights as updated by everything quantised before it.
+            if (!static_groups && nat % gs == 0) p = choose_params(wr + col, std::min(gs, C - col), f, opt.clip);
+            const float x = wr[col];
+            const int code = code_of(x, p, f.max_code());
+            codes[size_t(r * C + nat)] = uint8_t(code);
+            const float e = (x - dequant_value(code, p)) / d;
+            Err[size_t(r * B + i)] = e;
+            for (int64_t j = col + 1; j < i2; ++j) wr[j] -= e * urow[j];
+          }
+        }
+        if (i2 < C)  // the lazy update of all later columns: W[:, i2:] -= Err · U[i1:i2, i2:]
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(R), blasint(C - i2), blasint(cnt), -1.0f,
+                      Err.data(), blasint(B), U.data() + i1 * C + i2, blasint(C), 1.0f, W.data() + i2, blasint(C));
+      }
+      for (int64_t r = 0; r < R; ++r) {
+        const int64_t row = r0 + r;
+        for (int64_t g = 0; g < groups; ++g) {
+          const GroupParams& p = params[size_t(r * groups + g)];
+          const size_t k = size_t(row * groups + g);
+          std::memcpy(&q.scales[2 * k], &p.scale_f16, 2);
+          if (!f.symmetric) q.zero_points[k] = uint8_t(p.zero);
+        }
+        pack_row(codes.data() + r * C, C, f.bits, q.codes.data() + size_t(row) * row_bytes);
+      }
+    }
+  });
+  for (size_t k = 0; k < q.scales.size() / 2; ++k) {
+    uint16_t s;
+    std::memcpy(&s, &q.scales[2 * k], 2);
+    if (std::isinf(f16_to_f32(s)))
+      throw ValueError("tensor " + w.name + ": a group's scale overflows float16 (|w| too large)");
+  }
+  return res;
+}
+
+OutputError output_error(const float* w, const float* w_hat, int64_t rows, int64_t cols, const Hessian& hess) {
+  std::vector<double> Hd = symmetric_from_upper(hess);
+  std::vector<float> H(Hd.begin(), Hd.end());
+  std::vector<float> WH(size_t(rows * cols)), QH(size_t(rows * cols));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(cols), blasint(cols), 1.0f, w,
+              blasint(cols), H.data(), blasint(cols), 0.0f, WH.data(), blasint(cols));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(cols), blasint(cols), 1.0f, w_hat,
+              blasint(cols), H.data(), blasint(cols), 0.0f, QH.data(), blasint(cols));
+  double ww = 0, qq = 0, wq = 0;
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    ww += double(WH[size_t(i)]) * w[i];
+    qq += double(QH[size_t(i)]) * w_hat[i];
+    wq += double(WH[size_t(i)]) * w_hat[i];
+  }
+  OutputError e;
+  const double dd = std::max(0.0, ww - 2 * wq + qq);
+  e.rel_mse = ww > 0 ? dd / ww : 0;
+  e.cosine = (ww > 0 && qq > 0) ? wq / std::sqrt(ww * qq) : 1.0;
+  return e;
+}
+
+}  // namespace arrowquant

@@ -1,0 +1,171 @@
+// Calibrated quantisation through the CLI on the real models: bad input refused before any work,
+// resume after a kill, --min-accuracy and --target-bpw decisions, analyze and compare reports,
+// SmoothQuant models running on int8 activations.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model_weights.h"
+#include "test_util.h"
+
+namespace {
+
+using aqtest::run_cli;
+namespace fs = std::filesystem;
+
+std::string stories() { return aqtest::stories_dir() + "/stories260K.bin"; }
+std::string stories_calibration() { return aqtest::source_dir() + "/tests/goldens/stories260k/calibration.txt"; }
+std::string stories_eval() { return aqtest::source_dir() + "/tests/goldens/stories260k/sampled_fp32.txt"; }
+std::string wiki() { return aqtest::source_dir() + "/../shared/data/wikitext2/wiki.test.raw"; }
+
+void expect_refused(const std::string& args, const std::string& message, const aqtest::TempDir& tmp) {
+  auto r = run_cli(args);
+  EXPECT_NE(r.exit_code, 0) << args;
+  EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+  EXPECT_TRUE(tmp.entries().size() <= 3) << "left something behind: " << args;  // only the inputs made below
+  for (const auto& e : tmp.entries()) EXPECT_EQ(e.find("out"), std::string::npos) << e << " after " << args;
+}
+
+}  // namespace
+
+TEST(CalibrationCli, BadInputIsRefusedBeforeAnyWork) {
+  aqtest::TempDir tmp;
+  std::ofstream(tmp / "empty.txt") << "\n\n";
+  // A model folder with weights and config but no tokenizer.
+  fs::create_directories(tmp / "notok");
+  fs::copy_file(aqtest::minilm_dir() + "/config.json", tmp / "notok/config.json");
+  fs::create_symlink(fs::absolute(aqtest::minilm_dir() + "/model.safetensors"), tmp / "notok/model.safetensors");
+  const std::string out = " -o " + (tmp / "out") + " -q";
+  expect_refused("quantize " + stories() + out + " --method gptq", "needs calibration text: --calibration", tmp);
+  expect_refused("quantize " + stories() + out + " --method gptq --calibration " + (tmp / "empty.txt"),
+                 "holds no text", tmp);
+  expect_refused("quantize " + stories() + out + " --method gptq --seq-len 4096 --calibration " + stories_calibration(),
+                 "longer than the model's context of 512", tmp);
+  expect_refused("quantize " + (tmp / "notok") + out + " --method gptq --calibration " + stories_calibration(),
+                 "vocab.txt", tmp);
+  expect_refused("quantize " + stories() + out + " --method smoothquant --bits 4 --calibration " + stories_calibration(),
+                 "W8A8", tmp);
+  expect_refused("quantize " + stories() + out + " --method gpt --calibration " + stories_calibration(),
+                 "unknown method", tmp);
+  expect_refused("quantize " + stories() + out + " --target-bpw 0.5 --calibration " + stories_calibration(),
+                 "below the", tmp);
+}
+
+// Kill a GPTQ run after its second block, resume it, and get the very bytes of an uninterrupted run.
+TEST(CalibrationCli, ResumeAfterKillGivesTheSameFile) {
+  aqtest::TempDir tmp;
+  const std::string args = "quantize " + aqtest::minilm_dir() + " --bits 2 --embedding-bits 4 --method gptq --samples 96 "
+                           "--calibration " + wiki() + " -q -o ";
+  auto full = run_cli(args + (tmp / "full"));
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+
+  const std::string out = tmp / "part";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string cmd = aqtest::cli_path() + " " + args + out + " >/dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  const std::string marker = out + ".checkpoint/block_1.bin";
+  bool seen = false;
+  for (int i = 0; i < 1200 && !seen; ++i) {  // up to 60 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = fs::exists(marker);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(seen) << "the run never finished its second block";
+  ASSERT_FALSE(fs::exists(out)) << "the run finished before it could be killed";
+
+  auto resumed = run_cli("quantize " + aqtest::minilm_dir() + " --bits 2 --embedding-bits 4 --method gptq --samples 96 "
+                         "--calibration " + wiki() + " -o " + out + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed"), std::string::npos) << resumed.output;
+  EXPECT_EQ(aqtest::slurp(out + "/model.parquet"), aqtest::slurp(tmp / "full/model.parquet"));
+  EXPECT_FALSE(fs::exists(out + ".checkpoint")) << "the checkpoint outlived a finished run";
+}
+
+TEST(CalibrationCli, MinAccuracyRedoesWeakLayersAndRecordsIt) {
+  aqtest::TempDir tmp;
+  auto r = run_cli("quantize " + stories() + " -o " + (tmp / "m") + " --bits 2 --group-size 32 --method gptq "
+                   "--min-accuracy 0.99 --calibration " + stories_calibration());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("is below --min-accuracy 0.9900; redoing at INT4"), std::string::npos) << r.output;
+  auto meta = nlohmann::json::parse(aqtest::slurp(tmp / "m/metadata.json"));
+  int redone = 0;
+  for (const auto& d : meta["decisions"]) redone += d.contains("to_bits");
+  EXPECT_GT(redone, 0);
+  for (const auto& t : meta["tensors"]) {
+    if (!t.contains("output_cosine")) continue;
+    // Every layer reached the bar, or went all the way to INT8 trying.
+    if (t["format"].get<std::string>().rfind("int8", 0) != 0) EXPECT_GE(t["output_cosine"].get<double>(), 0.99) << t["name"];
+  }
+}
+
+TEST(CalibrationCli, TargetBitsPerWeightAllocatesWidths) {
+  aqtest::TempDir tmp;
+  auto r = run_cli("quantize " + stories() + " -o " + (tmp / "a") + " --group-size 32 --target-bpw 7 --calibration " +
+                   stories_calibration() + " --json " + (tmp / "a.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto meta = nlohmann::json::parse(aqtest::slurp(tmp / "a/metadata.json"));
+  std::set<std::string> formats;
+  for (const auto& t : meta["tensors"])
+    if (t.contains("rel_rmse")) formats.insert(t["format"].get<std::string>());
+  EXPECT_GE(formats.size(), 2u) << "allocation should mix widths at 7 bits/weight";
+  int allocated = 0;
+  for (const auto& d : meta["decisions"]) allocated += d.value("decision", "").rfind("allocated INT", 0) == 0;
+  EXPECT_GT(allocated, 10);
+  // The model file lands near the budget (the Parquet footer is outside the allocation).
+  const double bpw = meta["bits_per_weight"];
+  EXPECT_LT(bpw, 7.0 + 2.5) << bpw;
+}
+
+TEST(CalibrationCli, AnalyzeAndCompareWriteTheirReports) {
+  aqtest::TempDir tmp;
+  auto a = run_cli("analyze " + stories() + " --calibration " + stories_calibration() + " --samples 8 --widths 2,4 "
+                   "--json " + (tmp / "an.json") + " --png " + (tmp / "an.png") + " -q");
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto j = nlohmann::json::parse(aqtest::slurp(tmp / "an.json"));
+  EXPECT_EQ(j["tensors"].size(), 36u);  // 5 blocks x 7 Linears + the embedding
+  for (const auto& t : j["tensors"]) {
+    ASSERT_EQ(t["widths"].size(), 2u);
+    if (t["role"] == "linear") {
+      EXPECT_LT(t["widths"][1]["output_rel_mse"].get<double>(), t["widths"][0]["output_rel_mse"].get<double>()) << t["name"];
+    }
+  }
+  EXPECT_EQ(aqtest::slurp(tmp / "an.png").substr(1, 3), "PNG");
+
+  auto c = run_cli("compare " + stories() + " --methods rtn,gptq --bits 3 --group-size 32 --calibration " +
+                   stories_calibration() + " --eval " + stories_eval() + " --chunks 4 --json " + (tmp / "c.json") +
+                   " --png " + (tmp / "c.png") + " -q");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_NE(c.output.find("| gptq | 3 |"), std::string::npos) << c.output;
+  auto cj = nlohmann::json::parse(aqtest::slurp(tmp / "c.json"));
+  ASSERT_EQ(cj["rows"].size(), 2u);
+  EXPECT_LT(cj["rows"][1]["kl_mean"].get<double>(), cj["rows"][0]["kl_mean"].get<double>()) << "GPTQ should beat RTN at INT3";
+  EXPECT_EQ(aqtest::slurp(tmp / "c.png").substr(1, 3), "PNG");
+}
+
+TEST(CalibrationCli, SmoothQuantModelRunsOnInt8Activations) {
+  aqtest::TempDir tmp;
+  auto r = run_cli("quantize " + stories() + " -o " + (tmp / "sq") + " --bits 8 --group-size 32 --method smoothquant "
+                   "--calibration " + stories_calibration() + " -q");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(arrowquant::ModelWeights(tmp / "sq").preferred_activations(), "int8");
+  EXPECT_EQ(arrowquant::ModelWeights(stories()).preferred_activations(), "f32");
+  auto p = run_cli("ppl " + (tmp / "sq") + " -f " + stories_eval() + " --ctx 256 --chunks 4 --kl-base " + stories() +
+                   " --format json -q");
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  auto j = nlohmann::json::parse(p.output.substr(p.output.find('{')));
+  EXPECT_LT(j["against_base"]["kl_mean"].get<double>(), 0.01);
+}
