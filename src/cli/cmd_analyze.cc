@@ -28,28 +28,22 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& what
 
 Runner add_analyze(CLI::App& app) {
   struct Args {
-    std::string model, calibration, widths = "2,3,4,8", group_size, clip, format = "markdown", json_out, md_out, png;
-    int64_t samples = 0, seq_len = 0;
+    std::string model, widths = "2,3,4,8", group_size, clip, png;
+    CalibrationArgs calib;
+    ReportArgs report;
     int threads = 0;
     bool sym = false, quiet = false;
   };
   auto a = std::make_shared<Args>();
   app.add_option("MODEL", a->model, "Model to analyse (any input quantize accepts)")->required();
-  app.add_option("--calibration", a->calibration,
-                 "Calibration text (.txt / .jsonl): adds each layer's output error on real inputs; without it "
-                 "only weight statistics are reported")
-      ->check(CLI::ExistingFile);
-  app.add_option("--samples", a->samples, "Calibration sequences (default 128)");
-  app.add_option("--seq-len", a->seq_len, "Tokens per calibration sequence");
+  add_calibration_options(app, a->calib,
+                          "adds each layer's output error on real inputs; without it only weight statistics");
   app.add_option("--widths", a->widths, "Code widths to try (default 2,3,4,8)");
   app.add_option("--group-size", a->group_size, "Weights per scale (default 128; 0 = per channel)");
   app.add_flag("--sym", a->sym, "Symmetric codes");
   app.add_option("--clip", a->clip, "minmax or mse (default)");
   app.add_option("--threads", a->threads, "Worker threads (0 = all cores)");
-  app.add_option("--format", a->format, "Report on stdout: markdown (default) or json")
-      ->check(CLI::IsMember({"markdown", "json"}));
-  app.add_option("--json", a->json_out, "Also write the JSON report to this file");
-  app.add_option("--markdown", a->md_out, "Also write the Markdown report to this file");
+  add_report_options(app, a->report);
   app.add_option("--png", a->png, "Write a chart of error per tensor and width to this PNG file");
   app.add_flag("-q,--quiet", a->quiet, "No progress on stderr");
   app.footer(
@@ -58,9 +52,7 @@ Runner add_analyze(CLI::App& app) {
       "weight error, and layer output cosine on the calibration data.");
   return [a]() {
     std::vector<std::pair<std::string, std::string>> flags;
-    if (!a->calibration.empty()) flags.push_back({"calibration", a->calibration});
-    if (a->samples) flags.push_back({"samples", std::to_string(a->samples)});
-    if (a->seq_len) flags.push_back({"seq_len", std::to_string(a->seq_len)});
+    a->calib.append_to(flags);
     if (!a->group_size.empty()) flags.push_back({"group_size", a->group_size});
     if (a->sym) flags.push_back({"sym", "true"});
     if (!a->clip.empty()) flags.push_back({"clip", a->clip});
@@ -75,7 +67,7 @@ Runner add_analyze(CLI::App& app) {
     nlohmann::json j = r.to_json();
     j["seconds"] = now_seconds() - t0;
     std::string md = "## Sensitivity of " + a->model + "\n\n" + r.to_markdown();
-    emit_report(j, md, a->format, a->json_out, a->md_out);
+    emit_report(j, md, a->report);
     if (!a->png.empty()) {
       r.write_png(a->png);
       if (!a->quiet) fprintf(stderr, "chart written to %s\n", a->png.c_str());

@@ -16,9 +16,10 @@ namespace arrowquant::cli {
 
 Runner add_compare(CLI::App& app) {
   struct Args {
-    std::string model, methods = "rtn,gptq,awq", bits = "2,3,4,8", calibration, group_size, eval, keep;
-    std::string format = "markdown", json_out, md_out, png;
-    int64_t samples = 0, seq_len = 0, ctx = 256;
+    std::string model, methods = "rtn,gptq,awq", bits = "2,3,4,8", group_size, eval, keep, png;
+    CalibrationArgs calib;
+    ReportArgs report;
+    int64_t ctx = 256;
     int embedding_bits = 0, threads = 0;
     size_t chunks = 0, max_sentences = 0;
     bool quiet = false;
@@ -27,10 +28,7 @@ Runner add_compare(CLI::App& app) {
   app.add_option("MODEL", a->model, "Original (float) model")->required();
   app.add_option("--methods", a->methods, "Methods to compare (default rtn,gptq,awq; also smoothquant at 8 bits)");
   app.add_option("--bits", a->bits, "Widths to compare (default 2,3,4,8)");
-  app.add_option("--calibration", a->calibration, "Calibration text for gptq/awq/smoothquant (.txt / .jsonl)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--samples", a->samples, "Calibration sequences (default 128)");
-  app.add_option("--seq-len", a->seq_len, "Tokens per calibration sequence");
+  add_calibration_options(app, a->calib, "for gptq, awq and smoothquant");
   app.add_option("--group-size", a->group_size, "Weights per scale (default 128)");
   app.add_option("--embedding-bits", a->embedding_bits, "Width of embeddings and LM head (default 8)");
   app.add_option("--eval", a->eval,
@@ -42,10 +40,7 @@ Runner add_compare(CLI::App& app) {
   app.add_option("--chunks", a->chunks, "Decoders: score only the first N chunks (0 = all)");
   app.add_option("--keep", a->keep, "Keep the quantised models in this folder (default: a temporary folder, removed)");
   app.add_option("--threads", a->threads, "Worker threads (0 = all cores)");
-  app.add_option("--format", a->format, "Report on stdout: markdown (default) or json")
-      ->check(CLI::IsMember({"markdown", "json"}));
-  app.add_option("--json", a->json_out, "Also write the JSON report to this file");
-  app.add_option("--markdown", a->md_out, "Also write the Markdown report to this file");
+  add_report_options(app, a->report);
   app.add_option("--png", a->png, "Plot quality against bits per weight to this PNG file");
   app.add_flag("-q,--quiet", a->quiet, "No progress on stderr");
   app.footer(
@@ -54,9 +49,7 @@ Runner add_compare(CLI::App& app) {
       "cosine for encoders; perplexity, KL and top-1 agreement for decoders) and quantisation time.");
   return [a]() {
     std::vector<std::pair<std::string, std::string>> flags;
-    if (!a->calibration.empty()) flags.push_back({"calibration", a->calibration});
-    if (a->samples) flags.push_back({"samples", std::to_string(a->samples)});
-    if (a->seq_len) flags.push_back({"seq_len", std::to_string(a->seq_len)});
+    a->calib.append_to(flags);
     if (!a->group_size.empty()) flags.push_back({"group_size", a->group_size});
     if (a->embedding_bits) flags.push_back({"embedding_bits", std::to_string(a->embedding_bits)});
     CompareOptions o;
@@ -95,7 +88,7 @@ Runner add_compare(CLI::App& app) {
       throw;
     }
     if (!o.keep) { std::error_code ec; fs::remove_all(o.workdir, ec); }
-    emit_report(r.to_json(), r.to_markdown(), a->format, a->json_out, a->md_out);
+    emit_report(r.to_json(), r.to_markdown(), a->report);
     if (!a->png.empty()) r.write_png(a->png);
     return 0;
   };

@@ -13,7 +13,8 @@ Runner add_ppl(CLI::App& app) {
   struct Opts {
     std::string activations = "auto", fallback;
     std::string weights = "auto";
-    std::string model, file, base, kv = "f32", json_out, md_out, format = "markdown";
+    std::string model, file, base, kv = "f32";
+    ReportArgs report;
     PerplexityOptions p;
     int64_t kv_block = 0;
     std::string kv_scales = "f32";
@@ -36,9 +37,7 @@ Runner add_ppl(CLI::App& app) {
   add_weights_option(app, o->weights);
   add_kernel_options(app, o->activations, o->fallback);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--format", o->format, "Report on stdout: markdown or json")->check(CLI::IsMember({"markdown", "json"}));
-  app.add_option("--json", o->json_out, "Also write the JSON report to this file");
-  app.add_option("--markdown", o->md_out, "Also write the Markdown report to this file");
+  add_report_options(app, o->report);
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   return [o]() {
     std::string text = read_text_file(o->file);
@@ -54,7 +53,7 @@ Runner add_ppl(CLI::App& app) {
     if (!o->quiet) p.progress = [&](size_t d, size_t n) { bar.completed(d, n); };
     PerplexityReport r = perplexity(model, text, p, base.get());
     bar.finish();
-    emit_report(r.to_json(), r.to_markdown(), o->format, o->json_out, o->md_out);
+    emit_report(r.to_json(), r.to_markdown(), o->report);
     return 0;
   };
 }

@@ -12,7 +12,8 @@ namespace arrowquant::cli {
 Runner add_validate(CLI::App& app) {
   struct Opts {
     std::string weights = "auto";
-    std::string original, quantized, sentences, stsb, json_out, md_out, format = "markdown";
+    std::string original, quantized, sentences, stsb;
+    ReportArgs report;
     bool no_stsb = false, quiet = false;
     size_t max_pairs = 0;
     int batch = 32, threads = 0;
@@ -28,10 +29,7 @@ Runner add_validate(CLI::App& app) {
   app.add_option("--batch-size", o->batch, "Sentences per forward pass")->check(CLI::Range(1, 4096));
   add_weights_option(app, o->weights);
   app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--format", o->format, "Report on stdout: markdown (default) or json")
-      ->check(CLI::IsMember({"markdown", "json"}));
-  app.add_option("--json", o->json_out, "Also write the JSON report to this file");
-  app.add_option("--markdown", o->md_out, "Also write the Markdown report to this file");
+  add_report_options(app, o->report);
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   app.footer("Both models run on the same token ids. Embedding cosine: per sentence, original vs quantised.\n"
              "Layer cosine: per valid token, after the embeddings and after each encoder layer.\n"
@@ -59,7 +57,7 @@ Runner add_validate(CLI::App& app) {
     if (!o->quiet) vo.progress = [&](size_t d, size_t n) { bar.completed(d, n); };
     ValidateReport r = validate_encoders(original, quantized, vo);
     bar.finish();
-    emit_report(r.to_json(), r.to_markdown(), o->format, o->json_out, o->md_out);
+    emit_report(r.to_json(), r.to_markdown(), o->report);
     return 0;
   };
 }

@@ -46,6 +46,38 @@ std::vector<std::string> read_lines(const std::string& path, bool skip_empty);
 void emit_report(const nlohmann::json& json, const std::string& markdown, const std::string& format,
                  const std::string& json_file, const std::string& markdown_file);
 
+// --format markdown|json, --json FILE, --markdown FILE: the options of every emit_report command.
+struct ReportArgs {
+  std::string format = "markdown", json_file, markdown_file;
+};
+inline void add_report_options(CLI::App& app, ReportArgs& r) {
+  app.add_option("--format", r.format, "Report on stdout: markdown (default) or json")
+      ->check(CLI::IsMember({"markdown", "json"}));
+  app.add_option("--json", r.json_file, "Also write the JSON report to this file");
+  app.add_option("--markdown", r.markdown_file, "Also write the Markdown report to this file");
+}
+inline void emit_report(const nlohmann::json& json, const std::string& markdown, const ReportArgs& r) {
+  emit_report(json, markdown, r.format, r.json_file, r.markdown_file);
+}
+
+// --calibration, --samples, --seq-len (analyze, compare; quantize registers them as settings).
+struct CalibrationArgs {
+  std::string file;
+  int64_t samples = 0, seq_len = 0;
+  // Appends the given ones as config settings.
+  void append_to(std::vector<std::pair<std::string, std::string>>& flags) const {
+    if (!file.empty()) flags.push_back({"calibration", file});
+    if (samples) flags.push_back({"samples", std::to_string(samples)});
+    if (seq_len) flags.push_back({"seq_len", std::to_string(seq_len)});
+  }
+};
+inline void add_calibration_options(CLI::App& app, CalibrationArgs& c, const std::string& what) {
+  app.add_option("--calibration", c.file, "Calibration text (.txt, one document per line, or .jsonl): " + what)
+      ->check(CLI::ExistingFile);
+  app.add_option("--samples", c.samples, "Calibration sequences (default 128)");
+  app.add_option("--seq-len", c.seq_len, "Tokens per calibration sequence (default 128 encoders, 256 decoders)");
+}
+
 // --weights auto|packed|float, shared by every command that runs a model.
 inline void add_weights_option(CLI::App& app, std::string& mode) {
   app.add_option("--weights", mode,

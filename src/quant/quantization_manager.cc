@@ -105,12 +105,13 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   auto src = open_tensor_source(model_path);
   const auto& infos = src->tensors();
   if (infos.empty()) throw FormatError(model_path + ": the model holds no tensors");
-  if (!overwrite && fs::exists(output_dir))
-    throw IoError(output_dir + " already exists (pass --force to replace it)");
 
   // Plan everything before writing anything, so bad settings fail fast.
   std::vector<TensorPlan> plans;
   for (const auto& t : infos) plans.push_back(plan_tensor(t, config_));
+  // The output folder is prepared first so that an unwritable destination fails before any work;
+  // an error later removes it again.
+  AtomicDir out(output_dir, overwrite);
   nlohmann::json decisions = nlohmann::json::array();
   if (config_.target_bpw > 0 || config_.target_size_mb > 0) {
     decisions = allocate_bits(model_path, *src, config_, plans, log);
@@ -143,7 +144,6 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   }
 
   open_checkpoint();
-  AtomicDir out(output_dir, overwrite);
   const std::string parquet_path = (fs::path(out.temp_path()) / kWeightsFileName).string();
   ParquetV2Writer writer(parquet_path, config_.chunk_bytes);
   QuantizeReport rep;

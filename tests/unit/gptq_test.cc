@@ -152,7 +152,7 @@ TEST(Gptq, NeverWorseThanRoundToNearestOnCalibrationData) {
     auto seqs = calibration_sequences(*model, cfg);
     int checked = 0;
     collect_float_stats(*model, seqs, [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
-      if (b > 1) return;  // two blocks per model keep the test short
+      if (b > 0) return;  // the first block of each model keeps the test short
       for (size_t i = 0; i < lin.size(); ++i) {
         FloatTensor w{lin[i]->name, {lin[i]->out, lin[i]->in}, lin[i]->float_weight()};
         for (int bits : {2, 3, 4}) {
@@ -172,7 +172,7 @@ TEST(Gptq, NeverWorseThanRoundToNearestOnCalibrationData) {
         }
       }
     }, nullptr);
-    EXPECT_GT(checked, 20) << c.model;
+    EXPECT_GE(checked, 18) << c.model;  // 6 or 7 Linears x 3 widths
   }
 }
 
