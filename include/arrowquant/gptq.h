@@ -35,10 +35,18 @@ struct Hessian {
   void add(const float* x, int64_t n);
   void flush();
   bool ready() const { return pending_rows_ == 0 && int64_t(h.size()) == dim * dim; }
+  // The full symmetric matrix (double, and a float copy made once for the output-error products,
+  // which AWQ's search evaluates many times), and the mean of its diagonal (the damping unit).
+  std::vector<double> symmetric() const;
+  const std::vector<float>& symmetric_f32() const;
+  double mean_diagonal() const;
+  // Becomes the Hessian of x / s (after a folded per-channel scale).
+  void rescale(const std::vector<float>& s);
 
  private:
   std::vector<float> pending_;
   int64_t pending_rows_ = 0;
+  mutable std::vector<float> f32_;
 };
 
 struct GptqResult {

@@ -153,7 +153,7 @@ Runner add_quantize(CLI::App& app) {
         }
       printf("  method %s on %lld calibration tokens: %lld layers, worst layer output cosine %.5f", cfg.method.c_str(),
              (long long)r.calibration.value("tokens", int64_t(0)), (long long)n, worst_out);
-      if (cfg.method == "gptq" || cfg.method == "awq") printf(", %lld/%lld at or below RTN's output error", (long long)better, (long long)n);
+      if (cfg.method == "gptq") printf(", %lld/%lld at or below RTN's output error", (long long)better, (long long)n);
       printf("\n");
       if (int rb = r.calibration.value("resumed_blocks", 0)) printf("  resumed %d finished blocks from the checkpoint\n", rb);
     }

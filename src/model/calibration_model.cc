@@ -16,12 +16,28 @@ namespace arrowquant {
 
 namespace {
 
-class EncoderCalibration : public CalibrationModel {
+// The block-level part is the same for both architectures: each model class offers embed_sequence,
+// run_layer, layer_linears and layer_folds.
+template <class Model>
+class BlockAccess : public CalibrationModel {
+ public:
+  BlockAccess(const ModelWeights& w, int threads) : model_(w, threads) {}
+  int64_t context() const override { return model_.config().max_positions; }
+  int64_t blocks() const override { return model_.config().layers; }
+  std::vector<float> embed(const std::vector<int32_t>& ids) const override { return model_.embed_sequence(ids); }
+  void run_block(int64_t b, float* x, int64_t T) const override { model_.run_layer(b, x, T); }
+  std::vector<Linear*> linears(int64_t b) override { return model_.layer_linears(b); }
+  std::vector<ScaleFold> folds(int64_t b) override { return model_.layer_folds(b); }
+
+ protected:
+  Model model_;
+};
+
+class EncoderCalibration : public BlockAccess<BertEncoder> {
  public:
   EncoderCalibration(const ModelWeights& w, int threads)
-      : enc_(w, threads), tok_(WordPieceTokenizer::from_folder(w.folder())) {}
+      : BlockAccess(w, threads), tok_(WordPieceTokenizer::from_folder(w.folder())) {}
   std::string kind() const override { return "encoder"; }
-  int64_t context() const override { return enc_.config().max_positions; }
   int64_t default_seq_len() const override { return std::min<int64_t>(128, context()); }
   std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
                                               int64_t seq_len) const override {
@@ -33,23 +49,16 @@ class EncoderCalibration : public CalibrationModel {
     }
     return out;
   }
-  int64_t blocks() const override { return enc_.config().layers; }
-  std::vector<float> embed(const std::vector<int32_t>& ids) const override { return enc_.embed_sequence(ids); }
-  void run_block(int64_t b, float* x, int64_t T) const override { enc_.run_layer(b, x, T); }
-  std::vector<Linear*> linears(int64_t b) override { return enc_.layer_linears(b); }
-  std::vector<ScaleFold> folds(int64_t b) override { return enc_.layer_folds(b); }
 
  private:
-  BertEncoder enc_;
   WordPieceTokenizer tok_;
 };
 
-class DecoderCalibration : public CalibrationModel {
+class DecoderCalibration : public BlockAccess<LlamaDecoder> {
  public:
   DecoderCalibration(const ModelWeights& w, int threads)
-      : dec_(w, threads), tok_(load_text_tokenizer(w.folder())) {}
+      : BlockAccess(w, threads), tok_(load_text_tokenizer(w.folder())) {}
   std::string kind() const override { return "decoder"; }
-  int64_t context() const override { return dec_.config().max_positions; }
   int64_t default_seq_len() const override { return std::min<int64_t>(256, context()); }
   std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
                                               int64_t seq_len) const override {
@@ -59,7 +68,7 @@ class DecoderCalibration : public CalibrationModel {
       if (int64_t(stream.size()) >= want) break;
       auto ids = tok_->encode(d, tok_->adds_bos());
       for (int32_t id : ids)
-        if (id >= 0 && id < dec_.config().vocab_size) stream.push_back(id);
+        if (id >= 0 && id < model_.config().vocab_size) stream.push_back(id);
     }
     std::vector<std::vector<int32_t>> out;
     for (size_t at = 0; at < stream.size() && int64_t(out.size()) < samples; at += size_t(seq_len)) {
@@ -68,14 +77,8 @@ class DecoderCalibration : public CalibrationModel {
     }
     return out;
   }
-  int64_t blocks() const override { return dec_.config().layers; }
-  std::vector<float> embed(const std::vector<int32_t>& ids) const override { return dec_.embed_sequence(ids); }
-  void run_block(int64_t b, float* x, int64_t T) const override { dec_.run_layer(b, x, T); }
-  std::vector<Linear*> linears(int64_t b) override { return dec_.layer_linears(b); }
-  std::vector<ScaleFold> folds(int64_t b) override { return dec_.layer_folds(b); }
 
  private:
-  LlamaDecoder dec_;
   std::unique_ptr<TextTokenizer> tok_;
 };
 

@@ -173,12 +173,8 @@ std::unique_ptr<StatsObserver> gather_block_stats(CalibrationModel& m, int64_t b
 // W' instead of W lets a layer absorb the error the layers before it left in its input.
 std::vector<float> float_target_weight(const Linear& l, const InputStats& st, double damp) {
   const int64_t d = l.in, out = l.out;
-  std::vector<double> H(st.hessian.h);
-  for (int64_t i = 0; i < d; ++i)
-    for (int64_t j = 0; j < i; ++j) H[size_t(i * d + j)] = H[size_t(j * d + i)];
-  double mean_diag = 0;
-  for (int64_t i = 0; i < d; ++i) mean_diag += H[size_t(i * d + i)];
-  mean_diag = std::max(mean_diag / double(d), 1e-12);
+  std::vector<double> H = st.hessian.symmetric();
+  const double mean_diag = st.hessian.mean_diagonal();
   for (int64_t i = 0; i < d; ++i) H[size_t(i * d + i)] += damp * mean_diag;
   // B = C·Wᵀ + λWᵀ  [d, out]
   const auto& w = l.float_weight();

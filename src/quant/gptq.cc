@@ -31,6 +31,7 @@ void Hessian::add(const float* x, int64_t n) {
 
 void Hessian::flush() {
   if (h.empty()) h.assign(size_t(dim * dim), 0.0);
+  f32_.clear();
   if (pending_rows_ == 0) return;
   // Single-precision rank-k update (fast), accumulated into double so that many batches do not
   // lose the small ones.
@@ -42,24 +43,43 @@ void Hessian::flush() {
   pending_rows_ = 0;
 }
 
-namespace {
 
-// The full symmetric matrix from its accumulated upper triangle.
-std::vector<double> symmetric_from_upper(const Hessian& h) {
-  if (!h.ready()) throw Error("internal: the Hessian was used before flush()");
-  const int64_t d = h.dim;
-  std::vector<double> m(h.h);
-  for (int64_t i = 0; i < d; ++i)
-    for (int64_t j = 0; j < i; ++j) m[size_t(i * d + j)] = m[size_t(j * d + i)];
+std::vector<double> Hessian::symmetric() const {
+  if (!ready()) throw Error("internal: the Hessian was used before flush()");
+  std::vector<double> m(h);
+  for (int64_t i = 0; i < dim; ++i)
+    for (int64_t j = 0; j < i; ++j) m[size_t(i * dim + j)] = m[size_t(j * dim + i)];
   return m;
 }
+
+const std::vector<float>& Hessian::symmetric_f32() const {
+  if (f32_.empty()) {
+    const std::vector<double> m = symmetric();
+    f32_.assign(m.begin(), m.end());
+  }
+  return f32_;
+}
+
+double Hessian::mean_diagonal() const {
+  double sum = 0;
+  for (int64_t i = 0; i < dim; ++i) sum += h[size_t(i * dim + i)];
+  return std::max(sum / double(std::max<int64_t>(dim, 1)), 1e-12);
+}
+
+void Hessian::rescale(const std::vector<float>& s) {
+  for (int64_t i = 0; i < dim; ++i)
+    for (int64_t j = 0; j < dim; ++j) h[size_t(i * dim + j)] /= double(s[size_t(i)]) * s[size_t(j)];
+  f32_.clear();
+}
+
+namespace {
 
 // Upper Cholesky factor of H⁻¹ (what GPTQ's updates read), after damping. Retries with ten times
 // the damping while the factorisation fails. Returns the damping used.
 double inverse_hessian_factor(std::vector<double> H, int64_t d, double damp, std::vector<float>& U) {
   double mean_diag = 0;
   for (int64_t i = 0; i < d; ++i) mean_diag += H[size_t(i * d + i)];
-  mean_diag = std::max(mean_diag / double(d), 1e-12);
+  mean_diag = std::max(mean_diag / double(d), 1e-12);  // of the matrix as modified for dead columns
   for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
     std::vector<double> A(H);
     for (int64_t i = 0; i < d; ++i) A[size_t(i * d + i)] += damp * mean_diag;
@@ -105,7 +125,7 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
   q.scales.assign(scale_bytes(q.geom), 0);
   q.zero_points.assign(zero_point_bytes(q.geom, f), 0);
 
-  std::vector<double> H = symmetric_from_upper(hess);
+  std::vector<double> H = hess.symmetric();
   // Inputs never seen on the calibration data: their weights cannot matter there; quantise them as
   // zero and keep the Hessian invertible.
   std::vector<bool> dead(static_cast<size_t>(C), false);
@@ -192,8 +212,7 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
 }
 
 OutputError output_error(const float* w, const float* w_hat, int64_t rows, int64_t cols, const Hessian& hess) {
-  std::vector<double> Hd = symmetric_from_upper(hess);
-  std::vector<float> H(Hd.begin(), Hd.end());
+  const std::vector<float>& H = hess.symmetric_f32();
   std::vector<float> WH(size_t(rows * cols)), QH(size_t(rows * cols));
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(cols), blasint(cols), 1.0f, w,
               blasint(cols), H.data(), blasint(cols), 0.0f, WH.data(), blasint(cols));

@@ -127,8 +127,7 @@ void apply_fold(ScaleFold& fold, const FoldScales& s) {
 
 void rescale_stats(InputStats& st, const std::vector<float>& s) {
   const int64_t d = st.hessian.dim;
-  for (int64_t i = 0; i < d; ++i)
-    for (int64_t j = 0; j < d; ++j) st.hessian.h[size_t(i * d + j)] /= double(s[size_t(i)]) * s[size_t(j)];
+  st.hessian.rescale(s);
   for (int64_t c = 0; c < d; ++c) {
     st.abs_sum[size_t(c)] /= s[size_t(c)];
     st.abs_max[size_t(c)] /= s[size_t(c)];
