@@ -15,12 +15,13 @@ using namespace arrowquant;
 
 namespace {
 
-const SyntheticPacked& matrix(const char* format, int64_t n) {
+const SyntheticPacked& matrix(const char* format, int64_t rows, int64_t cols = 0) {
   static std::vector<std::pair<std::string, SyntheticPacked>> cache;
-  const std::string key = std::string(format) + "/" + std::to_string(n);
+  if (cols == 0) cols = rows;
+  const std::string key = std::string(format) + "/" + std::to_string(rows) + "x" + std::to_string(cols);
   for (auto& [k, m] : cache)
     if (k == key) return m;
-  cache.emplace_back(key, make_synthetic(quant_format_or_throw(format), n, n, 128, 7));
+  cache.emplace_back(key, make_synthetic(quant_format_or_throw(format), rows, cols, 128, 7));
   return cache.back().second;
 }
 
@@ -29,6 +30,18 @@ void BM_Matvec(benchmark::State& state, const char* format) {
   std::vector<float> x(size_t(m.geom.cols), 1.0f), y(size_t(m.geom.rows));
   for (auto _ : state) {
     kernels::matmul_f32(m.view(), x.data(), 1, y.data(), m.geom.rows, int(state.range(1)));
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(m.bytes()));
+}
+
+// Decode shapes: rows × cols, threads. Qwen2.5-0.5B's (896 wide, 4864 MLP) and a large square.
+void BM_MatvecI8(benchmark::State& state, const char* format) {
+  const SyntheticPacked& m = matrix(format, state.range(0), state.range(1));
+  std::vector<float> x(size_t(m.geom.cols), 1.0f), y(size_t(m.geom.rows));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 7) - 3.0f;
+  for (auto _ : state) {
+    kernels::matvec_i8(m.view(), x.data(), y.data(), int(state.range(2)));
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(m.bytes()));
@@ -59,6 +72,12 @@ void BM_Memcpy(benchmark::State& state) {
 BENCHMARK_CAPTURE(BM_Matvec, int8_asym, "int8_asym")->ArgsProduct({{1024, 8192}, {1, 2}})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Matvec, int4_asym, "int4_asym")->ArgsProduct({{1024, 8192}, {1, 2}})->UseRealTime();
 BENCHMARK_CAPTURE(BM_Matvec, int2_asym, "int2_asym")->ArgsProduct({{1024, 8192}, {1, 2}})->UseRealTime();
+#define AQ_DECODE_SHAPES \
+  ->Args({896, 896, 1})->Args({4864, 896, 1})->Args({896, 4864, 1})->Args({8192, 8192, 1}) \
+  ->Args({896, 896, 2})->Args({4864, 896, 2})->Args({896, 4864, 2})->Args({8192, 8192, 2})->UseRealTime()
+BENCHMARK_CAPTURE(BM_MatvecI8, int8_sym, "int8_sym") AQ_DECODE_SHAPES;
+BENCHMARK_CAPTURE(BM_MatvecI8, int4_sym, "int4_sym") AQ_DECODE_SHAPES;
+BENCHMARK_CAPTURE(BM_MatvecI8, int2_asym, "int2_asym") AQ_DECODE_SHAPES;
 BENCHMARK_CAPTURE(BM_Dequantize, int4_asym, "int4_asym")->Arg(1024)->Arg(8192)->UseRealTime();
 BENCHMARK(BM_Memcpy)->Arg(1024)->Arg(8192)->UseRealTime();
 

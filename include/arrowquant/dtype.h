@@ -24,7 +24,16 @@ inline uint32_t f32_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u
 inline float f32_from_bits(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
 
 // IEEE half <-> float, round to nearest even, with subnormals, infinities and NaN.
-float f16_to_f32(uint16_t h);
+inline float f16_to_f32(uint16_t h) {  // inline: kernels convert row scales with it
+  const uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  if (exp == 0) {
+    if (mant == 0) return f32_from_bits(sign);
+    const float v = float(mant) * (1.0f / 16777216.0f);  // subnormal: mant · 2^-24, exact
+    return sign ? -v : v;
+  }
+  if (exp == 31) return f32_from_bits(sign | 0x7f800000u | (mant << 13));
+  return f32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
+}
 uint16_t f32_to_f16(float f);
 inline float bf16_to_f32(uint16_t h) { return f32_from_bits(uint32_t(h) << 16); }
 uint16_t f32_to_bf16(float f);

@@ -22,12 +22,23 @@ void dequantize_bf16(const PackedView& v, int64_t r0, int64_t r1, uint16_t* out)
 // cache-sized float blocks and multiplies them with BLAS. Never materialises the whole matrix.
 void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_t ldy, int threads);
 
-// The same with activations quantised on the fly to int8 (one scale per 32 values) and integer dot
-// products: int2/int4/int8 weights, n = 1.
+// The same with activations quantised on the fly to int8 and integer dot products (u8 codes × s8
+// activations summed in int32: VNNI where the CPU has it), n = 1: int2/int4/int8 weights.
 void matvec_i8(const PackedView& v, const float* x, float* y, int threads);
+// Whether matvec_i8 has a kernel for v's format and group size on this CPU.
+bool matvec_i8_supported(const PackedView& v);
+
+// Activation values per int8 scale for v: its group size up to 128 (a multiple of 32), 128 for
+// larger multiples of 128 and for per-channel weights; 0 = no int8 kernel for this geometry.
+int64_t i8_activation_block(const PackedView& v);
+// x quantised per block: scale = max|x| / 127, q = round(x / scale); Σq per block. NaN/Inf throw.
+void quantize_activations_i8(const float* x, int64_t cols, int64_t block, std::vector<int8_t>& q,
+                             std::vector<float>& scale, std::vector<float>& qsum);
 
 // Scalar references (what every kernel is tested against).
 void matmul_f32_reference(const PackedView& v, const float* x, int64_t n, float* y);
+// What matvec_i8 computes, in double: the same quantised activations times the dequantised weights.
+void matvec_i8_reference(const PackedView& v, const float* x, float* y);
 
 // The instruction sets Highway compiled in and the one this CPU runs ("AVX3", "AVX2", "SSE4", ...).
 std::vector<std::string> compiled_targets();

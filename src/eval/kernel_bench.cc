@@ -129,7 +129,7 @@ nlohmann::json run_kernel_bench(const KernelBenchOptions& o, bool verbose) {
       for (int t : o.threads) {
         const double tm = best_time([&] { kernels::matmul_f32(v, x.data(), 1, y.data(), sz.rows, t); }, o.min_seconds);
         double ti = -1;
-        if ((f.bits == 4 || f.bits == 8) && o.group % 32 == 0)
+        if (kernels::matvec_i8_supported(v))
           ti = best_time([&] { kernels::matvec_i8(v, x.data(), y.data(), t); }, o.min_seconds);
         const double td = best_time([&] {
           parallel_for(sz.rows, t, [&](int64_t a, int64_t b) { kernels::dequantize_f32(v, a, b, deq.data() + a * sz.cols); });

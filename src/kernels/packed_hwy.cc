@@ -23,6 +23,7 @@
 #include "arrowquant/quant_format.h"
 #include "arrowquant/quantize.h"
 #include "kernels/packed_prepared.h"
+#include "kernels/row_scales-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace arrowquant::kernels::HWY_NAMESPACE {
@@ -141,23 +142,6 @@ HWY_INLINE void UnpackSubBlock(D df, const uint8_t* p, V* q) {
     q[1] = to_f(hn::And(hn::ShiftRight<2>(b), m));
     q[2] = to_f(hn::And(hn::ShiftRight<4>(b), m));
     q[3] = to_f(hn::ShiftRight<6>(b));
-  }
-}
-
-// The scales of one row as float32 (fp16 → fp32 with Highway, several groups per instruction).
-void RowScales(const PackedView& v, int64_t r, float* out) {
-  const DF df;
-  const hn::Rebind<hwy::float16_t, DF> dh;
-  const int64_t N = int64_t(hn::Lanes(df)), groups = v.geom.groups_per_row();
-  const auto* src = reinterpret_cast<const hwy::float16_t*>(v.scales) + r * groups;
-  int64_t g = 0;
-  for (; g + N <= groups; g += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + g)), df, out + g);
-  if (g < groups) {  // the last few through a padded copy: short rows (e.g. 7 groups) are common
-    HWY_ALIGN hwy::float16_t pad[16] = {};
-    std::memcpy(pad, src + g, size_t(groups - g) * 2);
-    HWY_ALIGN float conv[16];
-    hn::Store(hn::PromoteTo(df, hn::Load(dh, pad)), df, conv);
-    std::memcpy(out + g, conv, size_t(groups - g) * 4);
   }
 }
 
@@ -367,92 +351,6 @@ void RowsViaDequant(const PackedView& v, const float* x, int64_t n, float* y, in
   }
 }
 
-// ---------------------------------------------------------------- int8 activations
-
-// x quantised per 32 values to int8 (scale = max|x| / 127), widened to int16 and permuted to the
-// order int4/int8 codes unpack into 16-bit lanes.
-inline int64_t sub_block_i16(int bits, int64_t L16) { return bits == 8 ? L16 : 2 * L16; }
-
-void PrepareI8(const float* x, int64_t cols, int bits, PreparedI8& p) {
-  const int64_t L16 = int64_t(hn::Lanes(hn::CappedTag<int16_t, 16>()));
-  const int64_t blocks = (cols + 31) / 32;
-  std::vector<int16_t> q(static_cast<size_t>(cols));
-  p.scale.resize(size_t(blocks));
-  p.qsum.resize(size_t(blocks));
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * 32, c1 = std::min(c0 + 32, cols);
-    float amax = 0;
-    for (int64_t c = c0; c < c1; ++c) amax = std::max(amax, std::fabs(x[c]));
-    const float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-    int32_t sum = 0;
-    for (int64_t c = c0; c < c1; ++c) {
-      q[size_t(c)] = int16_t(std::lrintf(x[c] * inv));
-      sum += q[size_t(c)];
-    }
-    p.scale[size_t(b)] = s;
-    p.qsum[size_t(b)] = sum;
-  }
-  p.q.resize(size_t(cols));
-  const int64_t sb = sub_block_i16(bits, L16), per_byte = 8 / bits, whole = cols / sb * sb;
-  for (int64_t b = 0; b < whole; b += sb)
-    for (int64_t phase = 0; phase < per_byte; ++phase)
-      for (int64_t i = 0; i < L16; ++i) p.q[size_t(b + phase * L16 + i)] = q[size_t(b + i * per_byte + phase)];
-  std::copy(q.begin() + whole, q.end(), p.q.begin() + whole);
-}
-
-void MatvecI8Rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
-  const hn::CappedTag<int16_t, 16> d16;
-  const hn::Repartition<int32_t, decltype(d16)> d32;
-  const hn::Rebind<uint8_t, decltype(d16)> du8;
-  const hn::Rebind<uint16_t, decltype(d16)> du16;
-  const hn::Rebind<float, decltype(d32)> df32;
-  const int64_t L16 = int64_t(hn::Lanes(d16));
-  const auto& g = v.geom;
-  const int bits = v.format->bits;
-  const int64_t groups = g.groups_per_row(), sb = sub_block_i16(bits, L16), whole = g.cols / sb * sb;
-  const size_t row_bytes = packed_row_bytes(g.cols, bits);
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = v.codes + size_t(r) * row_bytes;
-    auto total = hn::Zero(df32);
-    float scalar = 0;
-    for (int64_t gi = 0; gi < groups; ++gi) {
-      const size_t k = size_t(r * groups + gi);
-      const float s = scale_at(v, k), z = zero_at(v, k);
-      const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
-      // one 32-value activation block at a time: its own scale
-      for (int64_t b0 = c0; b0 < c1; b0 += 32) {
-        const int64_t b1 = std::min(b0 + 32, c1), vend = std::min(b1, whole);
-        auto acc = hn::Zero(d32), unused = hn::Zero(d32);
-        for (int64_t c = b0; c < vend; c += sb) {
-          const auto b = hn::PromoteTo(du16, hn::LoadU(du8, row + c * bits / 8));
-          if (bits == 8) {
-            acc = hn::ReorderWidenMulAccumulate(d32, hn::BitCast(d16, b), hn::LoadU(d16, p.q.data() + c), acc, unused);
-          } else {
-            const auto lo = hn::BitCast(d16, hn::And(b, hn::Set(du16, 15)));
-            const auto hi = hn::BitCast(d16, hn::ShiftRight<4>(b));
-            acc = hn::ReorderWidenMulAccumulate(d32, lo, hn::LoadU(d16, p.q.data() + c), acc, unused);
-            acc = hn::ReorderWidenMulAccumulate(d32, hi, hn::LoadU(d16, p.q.data() + c + L16), acc, unused);
-          }
-        }
-        acc = hn::Add(acc, unused);
-        int32_t tail = 0;
-        for (int64_t c = std::max(vend, b0); c < b1; ++c) tail += int32_t(code_at(row, c, bits)) * p.q[size_t(c)];
-        const float sx = p.scale[size_t(b0 / 32)];
-        total = hn::MulAdd(hn::ConvertTo(df32, acc), hn::Set(df32, s * sx), total);
-        scalar += s * sx * (float(tail) - z * float(p.qsum[size_t(b0 / 32)]));
-      }
-    }
-    y[r] = hn::GetLane(hn::SumOfLanes(df32, total)) + scalar;
-  }
-}
-
-bool I8Supported(const PackedView& v) {
-  const int bits = v.format->bits;
-  if (bits != 4 && bits != 8) return false;
-  const int64_t sb = sub_block_i16(bits, int64_t(hn::Lanes(hn::CappedTag<int16_t, 16>())));
-  return 32 % sb == 0 && (v.geom.groups_per_row() == 1 || v.geom.group_size % 32 == 0);
-}
-
 }  // namespace arrowquant::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -471,9 +369,6 @@ HWY_EXPORT(Prepare);
 HWY_EXPORT(VectorFriendly);
 HWY_EXPORT(MatvecBlock);
 HWY_EXPORT(RowsViaDequant);
-HWY_EXPORT(PrepareI8);
-HWY_EXPORT(MatvecI8Rows);
-HWY_EXPORT(I8Supported);
 
 void dequantize_f32(const PackedView& v, int64_t r0, int64_t r1, float* out) {
   HWY_DYNAMIC_DISPATCH(DequantizeF32)(v, r0, r1, out);
@@ -538,15 +433,6 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(t1 - t0), int(g.cols), 1.0f, x, int(g.cols),
                   tile.data(), int(g.cols), 0.0f, y + t0, int(ldy));
   }
-}
-
-void matvec_i8(const PackedView& v, const float* x, float* y, int threads) {
-  if (!HWY_DYNAMIC_DISPATCH(I8Supported)(v))
-    throw ValueError(std::string("no int8-activation kernel for ") + std::string(v.format->name) + " with group " +
-                     std::to_string(v.geom.group_size) + " (int4 and int8 weights, groups of 32k)");
-  PreparedI8 p;
-  HWY_DYNAMIC_DISPATCH(PrepareI8)(x, v.geom.cols, v.format->bits, p);
-  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { HWY_DYNAMIC_DISPATCH(MatvecI8Rows)(v, p, r0, r1, y); });
 }
 
 std::vector<std::string> compiled_targets() {

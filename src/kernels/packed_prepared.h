@@ -11,11 +11,14 @@ struct PreparedF32 {
   std::vector<std::vector<float>> xp, xsum;  // one per activation row
 };
 
-// int8 activations (one scale per 32 values), widened to int16 and permuted likewise.
+// int8 activations, one scale per block of values (i8_activation_block), permuted likewise.
 struct PreparedI8 {
-  std::vector<int16_t> q;
-  std::vector<float> scale;   // per 32 values
-  std::vector<int32_t> qsum;  // per 32 values
+  int64_t block = 0;
+  size_t chunk_bytes = 0;  // packed bytes per vector chunk the kernel was chosen for
+  std::vector<int8_t> natural, q;  // as quantised; permuted to the code order for whole chunks
+  std::vector<float> scale, qsum;  // per block: scale and Σq
+  // per int32 lane of every whole chunk: its block's scale, and scale × Σ of the lane's q
+  std::vector<float> lane_scale, lane_qsum;
 };
 
 }  // namespace arrowquant::kernels

@@ -47,20 +47,6 @@ DType dtype_from_name(std::string_view name) {
   throw FormatError("unknown dtype \"" + std::string(name) + "\"");
 }
 
-float f16_to_f32(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  if (exp == 0) {
-    if (mant == 0) return f32_from_bits(sign);
-    // Subnormal: value = mant * 2^-24.
-    float v = std::ldexp(float(mant), -24);
-    return sign ? -v : v;
-  }
-  if (exp == 31) return f32_from_bits(sign | 0x7f800000u | (mant << 13));
-  return f32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
-}
-
 uint16_t f32_to_f16(float f) {
   uint32_t x = f32_bits(f);
   uint16_t sign = uint16_t((x >> 16) & 0x8000);

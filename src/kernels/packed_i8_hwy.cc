@@ -1,0 +1,408 @@
+// Decode products with int8 activations: x is quantised once per call (one scale per activation
+// block, see i8_activation_block), then every row is a sum of u8 code × s8 activation products in
+// int32, which is how a CPU reads 2–4-bit weights at memory speed: one VNNI `vpdpbusd` does 64 such
+// products (AVX3_DL); other targets do the same sums with int16 pairwise multiply-adds.
+//
+// Layout trick shared with the fp32 kernels: a vector of NB packed bytes unpacks with shifts and masks
+// into 8/bits byte vectors (int4: low nibbles, then high; int2: bit pairs 0..3), and the activations
+// are permuted once per call into that order. Every int32 lane of a dot product then covers L = 32/bits
+// consecutive codes, so it lies inside one activation block and one weight group; a per-lane scale
+// vector (weight scale × activation scale) turns a whole chunk into floats with one FMA.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/packed_i8_hwy.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "arrowquant/dtype.h"
+#include "arrowquant/error.h"
+#include "arrowquant/pack.h"
+#include "arrowquant/quant_format.h"
+#include "arrowquant/quantize.h"
+#include "arrowquant/kernels.h"
+#include "kernels/packed_prepared.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+// Highway 1.0's AVX3_DL target string names the VEX "avxvnni", not AVX-512 VNNI, which its CPU check
+// requires anyway: add it. (It also enables the VEX AVX-VNNI encoding, which Zen 4 lacks: see DotU8I8.)
+#pragma GCC target("avx512vnni")
+#endif
+namespace arrowquant::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Kernels are instantiated for chunks of NB packed bytes (64, 32 or 16, capped by the target's
+// vector): PrepareI8 picks the widest whose chunk divides the row, so that 896-wide int2 rows (3.5
+// chunks of 64 bytes) do not spend an eighth of their codes in the scalar tail.
+template <size_t NB>
+using DU8 = hn::CappedTag<uint8_t, NB>;
+
+// Codes per chunk of NB bytes on this target; 0 on the one-lane scalar target, where everything runs
+// through the natural-order tail loop.
+template <size_t NB>
+inline int64_t ChunkCodes(int bits) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)bits;
+  return 0;
+#else
+  return int64_t(hn::Lanes(DU8<NB>())) * 8 / bits;
+#endif
+}
+
+inline int64_t ChunkCodesFor(size_t nb, int bits) {
+  return nb == 64 ? ChunkCodes<64>(bits) : nb == 32 ? ChunkCodes<32>(bits) : ChunkCodes<16>(bits);
+}
+
+// acc[i] += Σ_{j<4} w[4i+j] · a[4i+j]  (u8 × s8, exact in int32).
+template <class DU, class VU, class VI8, class VI32>
+HWY_INLINE VI32 DotU8I8(DU, VI32 acc, VU w, VI8 a) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if constexpr (sizeof(w.raw) == 64) return VI32{_mm512_dpbusd_epi32(acc.raw, w.raw, a.raw)};
+  // 128/256-bit: GCC emits the VEX (AVX-VNNI) encoding, even for the masked intrinsics, because
+  // Highway's target string enables avxvnni; Zen 4 has only the EVEX one, so spell it out.
+  else {
+    auto r = acc.raw;
+    asm("%{evex%} vpdpbusd %2, %1, %0" : "+v"(r) : "v"(w.raw), "v"(a.raw));
+    return VI32{r};
+  }
+#elif HWY_TARGET == HWY_SCALAR
+  (void)w, (void)a;
+  return acc;  // never called: ChunkCodes is 0 there
+#else
+  const hn::Repartition<int16_t, DU> d16;
+  const hn::Repartition<uint16_t, DU> du16;
+  const hn::Repartition<int32_t, DU> d32;
+  const auto w_even = hn::BitCast(d16, hn::And(hn::BitCast(du16, w), hn::Set(du16, 0x00FF)));
+  const auto w_odd = hn::BitCast(d16, hn::ShiftRight<8>(hn::BitCast(du16, w)));
+  const auto a16 = hn::BitCast(d16, a);
+  const auto a_even = hn::ShiftRight<8>(hn::ShiftLeft<8>(a16));  // arithmetic: sign-extends
+  const auto a_odd = hn::ShiftRight<8>(a16);
+  auto odd = hn::Zero(d32);
+  acc = hn::ReorderWidenMulAccumulate(d32, w_even, a_even, acc, odd);
+  acc = hn::ReorderWidenMulAccumulate(d32, w_odd, a_odd, acc, odd);
+  return hn::Add(acc, odd);  // x86 and emu128 keep pair sums in their lane: the order is not "reordered"
+#endif
+}
+
+// Phase p of one packed vector: the codes the activations were permuted to meet. 16-bit shifts and
+// one mask: the bits a shift moves across bytes are masked off anyway.
+template <int BITS, class DU, class VU>
+HWY_INLINE VU Phase(DU du8, VU w, int p) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)du8, (void)p;
+  return w;  // never called: ChunkCodes is 0 there
+#else
+  const hn::Repartition<uint16_t, DU> du16;
+  if constexpr (BITS == 8) {
+    (void)p;
+    return w;
+  } else {
+    constexpr int M = (1 << BITS) - 1;
+    if (p == 0) return hn::And(w, hn::Set(du8, M));
+    const auto w16 = hn::BitCast(du16, w);
+    const auto s = BITS == 4 || p == 2 ? hn::ShiftRight<4>(w16) : p == 1 ? hn::ShiftRight<2>(w16) : hn::ShiftRight<6>(w16);
+    return hn::And(hn::BitCast(du8, s), hn::Set(du8, M));
+  }
+#endif
+}
+
+inline uint32_t CodeAt(const uint8_t* row, int64_t c, int bits) {
+  const int64_t bit = c * bits;  // bits divides 8 here: a code never straddles bytes
+  return (uint32_t(row[bit >> 3]) >> (bit & 7)) & ((1u << bits) - 1);
+}
+
+// A chunk must hold whole weight groups or lie inside one, and likewise for activation blocks.
+inline bool ChunkFits(const PackedView& v, int64_t chunk, int64_t a) {
+  if (chunk == 0) return true;
+  const int64_t gs = v.geom.group_size;
+  const bool groups_ok = v.geom.groups_per_row() == 1 || gs % chunk == 0 || chunk % gs == 0;
+  return groups_ok && (a % chunk == 0 || chunk % a == 0);
+}
+
+// The widest chunk (in packed bytes) that fits, preferring one that divides the row; 0 = none fits.
+size_t ChooseChunkBytes(const PackedView& v) {
+  const int bits = v.format->bits;
+  const int64_t a = i8_activation_block(v);
+  if ((bits != 2 && bits != 4 && bits != 8) || a == 0) return 0;
+  size_t fallback = 0;
+  for (size_t nb : {64, 32, 16}) {
+    const int64_t chunk = ChunkCodesFor(nb, bits);
+    if (!ChunkFits(v, chunk, a)) continue;
+    if (chunk == 0 || v.geom.cols % chunk == 0) return nb;
+    if (!fallback) fallback = nb;
+  }
+  return fallback;
+}
+
+bool I8Supported(const PackedView& v) { return ChooseChunkBytes(v) != 0; }
+
+// x quantised per block (scale = max|x| / 127, round to nearest even: bit-identical to
+// quantize_activations_i8), permuted for whole chunks, and the per-lane factors every row shares:
+// lane i of a chunk covers the L = 32 / bits codes [c + L·i, c + L·i + L), all in one block.
+void PrepareI8(const PackedView& v, const float* x, PreparedI8& p) {
+  const hn::CappedTag<float, 16> df;
+  const hn::Rebind<int32_t, decltype(df)> di32;
+  const hn::Rebind<int8_t, decltype(df)> di8;
+  const int64_t cols = v.geom.cols, bits = v.format->bits, N = int64_t(hn::Lanes(df));
+  p.block = i8_activation_block(v);
+  p.chunk_bytes = ChooseChunkBytes(v);
+  const int64_t a = p.block, blocks = (cols + a - 1) / a;
+  p.natural.resize(size_t(cols));
+  p.scale.resize(size_t(blocks));
+  p.qsum.resize(size_t(blocks));
+  auto probe = hn::Zero(df);  // x · 0 summed: NaN when any x is NaN or infinite
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * a, c1 = std::min(c0 + a, cols);
+    auto vmax = hn::Zero(df);
+    int64_t c = c0;
+    for (; c + N <= c1; c += N) {
+      const auto xv = hn::LoadU(df, x + c);
+      vmax = hn::Max(vmax, hn::Abs(xv));
+      probe = hn::MulAdd(xv, hn::Zero(df), probe);
+    }
+    float amax = hn::GetLane(hn::MaxOfLanes(df, vmax)), bad = 0;
+    for (int64_t t = c; t < c1; ++t) amax = std::max(amax, std::fabs(x[t])), bad += x[t] * 0.0f;
+    if (!std::isfinite(bad + hn::GetLane(hn::SumOfLanes(df, probe))))
+      throw ValueError("int8 activations: the input vector holds NaN or Inf");
+    const float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+    auto vsum = hn::Zero(di32);
+    int32_t sum = 0;
+    for (c = c0; c + N <= c1; c += N) {
+      const auto qi = hn::NearestInt(hn::Mul(hn::LoadU(df, x + c), hn::Set(df, inv)));
+      hn::StoreU(hn::DemoteTo(di8, qi), di8, p.natural.data() + c);
+      vsum = hn::Add(vsum, qi);
+    }
+    for (; c < c1; ++c) {
+      p.natural[size_t(c)] = int8_t(std::clamp(std::lrintf(x[c] * inv), -127L, 127L));
+      sum += p.natural[size_t(c)];
+    }
+    p.scale[size_t(b)] = s;
+    p.qsum[size_t(b)] = float(sum + hn::GetLane(hn::SumOfLanes(di32, vsum)));
+  }
+  const int64_t chunk = ChunkCodesFor(p.chunk_bytes, int(bits)), whole = chunk ? cols / chunk * chunk : 0;
+  const int64_t per_byte = 8 / bits, nb = chunk / per_byte;
+  p.q.resize(size_t(cols));
+  for (int64_t b = 0; b < whole; b += chunk)
+    for (int64_t phase = 0; phase < per_byte; ++phase)
+      for (int64_t i = 0; i < nb; ++i) p.q[size_t(b + phase * nb + i)] = p.natural[size_t(b + i * per_byte + phase)];
+  std::copy(p.natural.begin() + whole, p.natural.end(), p.q.begin() + whole);
+  const int64_t L = 32 / bits;
+  p.lane_scale.resize(size_t(whole / L));
+  p.lane_qsum.resize(size_t(whole / L));
+  for (int64_t c = 0; c < whole; c += L) {
+    int32_t sum = 0;
+    for (int64_t t = c; t < c + L; ++t) sum += p.natural[size_t(t)];
+    const float s = p.scale[size_t(c / a)];
+    p.lane_scale[size_t(c / L)] = s;
+    p.lane_qsum[size_t(c / L)] = s * float(sum);  // Σ of the lane's activations, in float units
+  }
+}
+
+// The weight scales (and, asymmetric, scale × zero point) of rows [r0, r1) as float32, converted in
+// one pass over the contiguous fp16 run: per-row setup was most of the time on 896-wide rows.
+void RowRangeScales(const PackedView& v, int64_t r0, int64_t r1, std::vector<float>& ws, std::vector<float>& wz) {
+  const hn::CappedTag<float, 8> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const hn::Rebind<uint8_t, decltype(df)> du8;
+  const hn::Rebind<int32_t, decltype(df)> di32;
+  const int64_t groups = v.geom.groups_per_row(), n = (r1 - r0) * groups, N = int64_t(hn::Lanes(df));
+  ws.resize(size_t(n + 16));
+  const auto* src = reinterpret_cast<const hwy::float16_t*>(v.scales) + r0 * groups;
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, ws.data() + i);
+  for (; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, v.scales + 2 * (r0 * groups + i), 2);
+    ws[size_t(i)] = f16_to_f32(h);
+  }
+  if (v.format->symmetric) return;
+  wz.resize(size_t(n + 16));
+  const uint8_t* z = v.zero_points + r0 * groups;
+  for (i = 0; i + N <= n; i += N)
+    hn::StoreU(hn::Mul(hn::LoadU(df, ws.data() + i), hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(du8, z + i)))), df,
+               wz.data() + i);
+  for (; i < n; ++i) wz[size_t(i)] = ws[size_t(i)] * float(z[i]);
+}
+
+// R rows from r0 (scales from row k0 of the converted range). Per int32 lane of a chunk:
+//   y += w_scale · (a_scale · Σ code·q) − w_scale · zero · (a_scale · Σq)
+// with a_scale and a_scale·Σq from PrepareI8 (shared by all rows); the zero point is the format's
+// middle code (SYM) or the group's. ONE: a chunk lies inside one weight group, whose scale is then a
+// broadcast; otherwise (chunks of several groups) each lane picks its group's with a table lookup.
+template <size_t NB, int BITS, int R, bool ONE, bool SYM>
+HWY_INLINE void RowsI8T(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t k0, const float* ws,
+                        const float* wz, float* y) {
+  const DU8<NB> du8;
+  const hn::Repartition<int8_t, DU8<NB>> di8;
+  const hn::Repartition<int32_t, DU8<NB>> di32;
+  const hn::Repartition<float, DU8<NB>> df;
+  using VI8 = decltype(hn::Zero(di8));
+  using VF = decltype(hn::Zero(df));
+  constexpr int P = 8 / BITS;
+  const auto& g = v.geom;
+  const int64_t cols = g.cols, a = p.block, groups = g.groups_per_row(), gs = g.group_size;
+  const int64_t chunk = ChunkCodes<NB>(BITS), whole = chunk ? cols / chunk * chunk : 0;
+  const int64_t nb = int64_t(hn::Lanes(du8)), lanes = int64_t(hn::Lanes(di32));
+  const size_t row_bytes = packed_row_bytes(cols, BITS);
+  HWY_ALIGN int32_t idx_raw[16] = {};
+  for (int64_t i = 0; i < lanes; ++i) idx_raw[i] = ONE ? 0 : int32_t((32 / BITS) * i / gs);
+  const auto idx = hn::SetTableIndices(df, idx_raw);
+  const VF mid = hn::Set(df, float(v.format->mid_code()));
+  // ONE: the group index moves by one every gs / chunk chunks (never, per channel); else by chunk / gs
+  const int64_t per_group = ONE ? (groups == 1 ? INT64_MAX : gs / std::max<int64_t>(chunk, 1)) : 1;
+  const int64_t group_step = ONE ? 1 : chunk / gs;
+
+  const uint8_t* row0 = v.codes + size_t(r0) * row_bytes;
+  const float* ws0 = ws + k0 * groups;
+  const float* wz0 = SYM ? nullptr : wz + k0 * groups;
+  VF f[R];
+  for (int k = 0; k < R; ++k) f[k] = hn::Zero(df);
+  int64_t gi = 0, left = per_group;
+  for (int64_t c = 0, j = 0; c < whole; c += chunk, j += lanes) {
+    VI8 act[P];
+    for (int ph = 0; ph < P; ++ph) act[ph] = hn::LoadU(di8, p.q.data() + c + ph * nb);
+    const VF sa = hn::LoadU(df, p.lane_scale.data() + j), aq = hn::LoadU(df, p.lane_qsum.data() + j);
+    for (int k = 0; k < R; ++k) {
+      const auto w = hn::LoadU(du8, row0 + k * row_bytes + size_t(c * BITS / 8));
+      auto acc = hn::Zero(di32);
+      for (int ph = 0; ph < P; ++ph) acc = DotU8I8(du8, acc, Phase<BITS>(du8, w, ph), act[ph]);
+      const float* wsk = ws0 + k * groups + gi;
+      const VF ws_v = ONE ? hn::Set(df, *wsk) : hn::TableLookupLanes(hn::LoadU(df, wsk), idx);
+      const VF dot = hn::Mul(hn::ConvertTo(df, acc), sa);
+      if constexpr (SYM) {
+        f[k] = hn::MulAdd(hn::NegMulAdd(mid, aq, dot), ws_v, f[k]);
+      } else {
+        const float* wzk = wz0 + k * groups + gi;
+        const VF wz_v = ONE ? hn::Set(df, *wzk) : hn::TableLookupLanes(hn::LoadU(df, wzk), idx);
+        f[k] = hn::NegMulAdd(wz_v, aq, hn::MulAdd(dot, ws_v, f[k]));
+      }
+    }
+    if (--left == 0) gi += group_step, left = per_group;
+  }
+  for (int k = 0; k < R; ++k) {
+    float tail = 0;
+    const uint8_t* row = row0 + k * row_bytes;
+    for (int64_t c = whole; c < cols; ++c) {
+      const int64_t b = c / a, gt = c / gs;
+      const float z = SYM ? float(v.format->mid_code()) : float(v.zero_points[(r0 + k) * groups + gt]);
+      tail += ws0[k * groups + gt] * p.scale[size_t(b)] * (float(CodeAt(row, c, BITS)) - z) * float(p.q[size_t(c)]);
+    }
+    y[r0 + k] = hn::GetLane(hn::SumOfLanes(df, f[k])) + tail;
+  }
+}
+
+template <size_t NB, int BITS, bool ONE, bool SYM>
+void RowsI8(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
+  thread_local std::vector<float> ws, wz;
+  RowRangeScales(v, r0, r1, ws, wz);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) RowsI8T<NB, BITS, 4, ONE, SYM>(v, p, r, r - r0, ws.data(), wz.data(), y);
+  for (; r < r1; ++r) RowsI8T<NB, BITS, 1, ONE, SYM>(v, p, r, r - r0, ws.data(), wz.data(), y);
+}
+
+template <size_t NB, int BITS>
+void RowsI8Flags(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
+  const bool one = v.geom.groups_per_row() == 1 || v.geom.group_size >= ChunkCodes<NB>(BITS);
+  const bool sym = v.format->symmetric;
+  if (one) sym ? RowsI8<NB, BITS, true, true>(v, p, r0, r1, y) : RowsI8<NB, BITS, true, false>(v, p, r0, r1, y);
+  else sym ? RowsI8<NB, BITS, false, true>(v, p, r0, r1, y) : RowsI8<NB, BITS, false, false>(v, p, r0, r1, y);
+}
+
+template <size_t NB>
+void RowsI8Width(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
+  switch (v.format->bits) {
+    case 8: RowsI8Flags<NB, 8>(v, p, r0, r1, y); break;
+    case 4: RowsI8Flags<NB, 4>(v, p, r0, r1, y); break;
+    default: RowsI8Flags<NB, 2>(v, p, r0, r1, y); break;
+  }
+}
+
+void MatvecI8Rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
+  if (p.chunk_bytes == 64) RowsI8Width<64>(v, p, r0, r1, y);
+  else if (p.chunk_bytes == 32) RowsI8Width<32>(v, p, r0, r1, y);
+  else RowsI8Width<16>(v, p, r0, r1, y);
+}
+
+}  // namespace arrowquant::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "arrowquant/error.h"
+#include "arrowquant/kernels.h"
+#include "arrowquant/util.h"
+
+namespace arrowquant::kernels {
+
+HWY_EXPORT(I8Supported);
+HWY_EXPORT(PrepareI8);
+HWY_EXPORT(MatvecI8Rows);
+
+int64_t i8_activation_block(const PackedView& v) {
+  const int64_t gs = v.geom.group_size;
+  if (v.geom.groups_per_row() == 1) return 128;  // per-channel weights: blocks of 128 activations
+  if (gs % 32 != 0) return 0;
+  return gs <= 128 ? gs : gs % 128 == 0 ? 128 : 0;
+}
+
+void quantize_activations_i8(const float* x, int64_t cols, int64_t block, std::vector<int8_t>& q,
+                             std::vector<float>& scale, std::vector<float>& qsum) {
+  const int64_t blocks = (cols + block - 1) / block;
+  q.resize(size_t(cols));
+  scale.resize(size_t(blocks));
+  qsum.resize(size_t(blocks));
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * block, c1 = std::min(c0 + block, cols);
+    float amax = 0;
+    bool finite = true;
+    for (int64_t c = c0; c < c1; ++c) {
+      amax = std::max(amax, std::fabs(x[c]));
+      finite &= std::isfinite(x[c]);
+    }
+    if (!finite) throw ValueError("int8 activations: the input vector holds NaN or Inf at value " + std::to_string(c0) + "+");
+    const float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+    int32_t sum = 0;
+    for (int64_t c = c0; c < c1; ++c) {
+      q[size_t(c)] = int8_t(std::clamp(std::lrintf(x[c] * inv), -127L, 127L));
+      sum += q[size_t(c)];
+    }
+    scale[size_t(b)] = s;
+    qsum[size_t(b)] = float(sum);
+  }
+}
+
+void matvec_i8_reference(const PackedView& v, const float* x, float* y) {
+  const int64_t a = i8_activation_block(v), cols = v.geom.cols;
+  if (a == 0) throw ValueError("matvec_i8_reference: no int8 activation block for group " + std::to_string(v.geom.group_size));
+  std::vector<int8_t> q;
+  std::vector<float> scale, qsum;
+  quantize_activations_i8(x, cols, a, q, scale, qsum);
+  std::vector<float> w(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < v.geom.rows; ++r) {
+    dequantize_rows(v, r, r + 1, w.data());
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += double(w[size_t(c)]) * q[size_t(c)] * scale[size_t(c / a)];
+    y[r] = float(s);
+  }
+}
+
+bool matvec_i8_supported(const PackedView& v) { return HWY_DYNAMIC_DISPATCH(I8Supported)(v); }
+
+void matvec_i8(const PackedView& v, const float* x, float* y, int threads) {
+  if (!matvec_i8_supported(v))
+    throw ValueError(std::string("no int8-activation kernel for ") + std::string(v.format->name) + " with group " +
+                     std::to_string(v.geom.group_size) +
+                     " (int2/int4/int8 weights, per channel or in groups of 32, 64, 128 or a multiple of 128)");
+  // Reused across calls (decode calls this for every layer); the workers share it by reference.
+  thread_local PreparedI8 reused;
+  PreparedI8& p = reused;
+  HWY_DYNAMIC_DISPATCH(PrepareI8)(v, x, p);
+  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { HWY_DYNAMIC_DISPATCH(MatvecI8Rows)(v, p, r0, r1, y); });
+}
+
+}  // namespace arrowquant::kernels
+#endif
