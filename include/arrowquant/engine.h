@@ -25,9 +25,9 @@ struct EngineOptions {
   enum class Weights { Auto, Packed, Float };
   Weights weights = Weights::Auto;
   bool dequantize_at_load = false;  // the same as weights = Float (kept for callers that set it)
-  // Activations of the packed products ("f32", "int8", or "auto": int8 for models quantised with
-  // SmoothQuant, which are made for it, f32 otherwise) and, optionally, the activation type to use
-  // for formats that have no such kernel (empty: such a model is refused).
+  // Activations of the packed products ("f32", "int8", or "auto": int8 wherever the packed weights
+  // have an int8 kernel and f32 for the rest, int8 outright for SmoothQuant models) and, optionally,
+  // the activation type to use for formats that have no such kernel (empty: such a model is refused).
   std::string activations = "auto";
   std::string kernel_fallback;
 };

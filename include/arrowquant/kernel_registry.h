@@ -27,6 +27,8 @@ struct KernelEntry {
   PackedProduct fn = nullptr;
   bool available = true;
   std::string unavailable_reason;
+  // Geometries the kernel takes (group sizes differ per format); null = all.
+  bool (*supports)(const PackedView& w) = nullptr;
 };
 
 struct KernelRequest {
@@ -42,7 +44,9 @@ class KernelRegistry {
   const std::vector<KernelEntry>& entries() const { return entries_; }
   // ValueError naming the format, the request and what exists, when nothing matches and no
   // fallback was named. `used_fallback` is set when the fallback was taken.
-  const KernelEntry& select(const std::string& format, const KernelRequest& req, bool* used_fallback = nullptr) const;
+  // The best available kernel for format (and, given one, for w's geometry).
+  const KernelEntry& select(const std::string& format, const KernelRequest& req, bool* used_fallback = nullptr,
+                            const PackedView* w = nullptr) const;
 
  private:
   KernelRegistry();

@@ -35,6 +35,17 @@ int64_t i8_activation_block(const PackedView& v);
 void quantize_activations_i8(const float* x, int64_t cols, int64_t block, std::vector<int8_t>& q,
                              std::vector<float>& scale, std::vector<float>& qsum);
 
+// Wall time spent in the packed kernels since the last reset, by kind (timing is off by default):
+// dequantising (prefill tiles of packed weights expanded to fp32, int3 rows), fused products on packed
+// weights (fp32 or int8 activations), and BLAS on the dequantised tiles.
+struct KernelClock {
+  double dequant_seconds = 0, fused_seconds = 0, blas_seconds = 0;
+  int64_t calls = 0;
+};
+void set_kernel_timing(bool on);
+void reset_kernel_clock();
+KernelClock kernel_clock();
+
 // Scalar references (what every kernel is tested against).
 void matmul_f32_reference(const PackedView& v, const float* x, int64_t n, float* y);
 // What matvec_i8 computes, in double: the same quantised activations times the dequantised weights.

@@ -6,6 +6,7 @@
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
+#include "arrowquant/kernels.h"
 #include "arrowquant/util.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
@@ -63,6 +64,30 @@ Runner add_bench_decode(CLI::App& app) {
         prompt_len[m] = res.prompt_ids.size();
         if (interrupt_requested()) throw Error("interrupted");
       }
+    // One more pass per model with the kernel clock on, read when the first token arrives (the end of
+    // the prefill) and at the end. Shares are of wall time in that pass.
+    struct Shares {
+      double prefill_dequant = 0, prefill_blas = 0, prefill_fused = 0, decode_dequant = 0, decode_fused = 0;
+    };
+    std::vector<Shares> shares(engines.size());
+    kernels::set_kernel_timing(true);
+    for (size_t m = 0; m < engines.size(); ++m) {
+      GenerateOptions timed = g;
+      kernels::KernelClock ca;
+      bool first = true;
+      timed.on_token = [&](const std::string&, int32_t) {
+        if (first) ca = kernels::kernel_clock(), first = false;
+        return true;
+      };
+      kernels::reset_kernel_clock();
+      const GenerateResult b = engines[m]->generate(o->prompt, timed);
+      const kernels::KernelClock cb = kernels::kernel_clock();
+      const double pw = std::max(b.prefill_seconds, 1e-9), dw = std::max(b.decode_seconds, 1e-9);
+      shares[m] = {ca.dequant_seconds / pw, ca.blas_seconds / pw, ca.fused_seconds / pw,
+                   std::max(0.0, cb.dequant_seconds - ca.dequant_seconds) / dw,
+                   std::max(0.0, cb.fused_seconds - ca.fused_seconds) / dw};
+    }
+    kernels::set_kernel_timing(false);
     printf("greedy, %d tokens, KV cache %s, %s threads, best of %d (models timed round-robin)\n\n", o->tokens,
            g.kv.name().c_str(), o->threads ? std::to_string(o->threads).c_str() : "all", o->repeat);
     printf("| model | weights | size | load (ms) | prefill (ms) | decode (tokens/s) | ratio |\n|---|---|---:|---:|---:|---:|---:|\n");
@@ -75,8 +100,20 @@ Runner add_bench_decode(CLI::App& app) {
              human_bytes(double(bytes)).c_str(), load_ms[m], best_prefill[m] * 1e3, tps, tps / base);
       rows.push_back({{"model", o->models[m]}, {"weights", engines[m]->weights_kind()}, {"weight_bytes", bytes},
                       {"load_ms", load_ms[m]}, {"prompt_tokens", prompt_len[m]}, {"prefill_ms", best_prefill[m] * 1e3},
-                      {"generated", generated[m]}, {"decode_tokens_per_second", tps}, {"ratio_to_first", tps / base}});
+                      {"generated", generated[m]}, {"decode_tokens_per_second", tps}, {"ratio_to_first", tps / base},
+                      {"prefill_share_dequantising", shares[m].prefill_dequant},
+                      {"prefill_share_blas_on_tiles", shares[m].prefill_blas},
+                      {"prefill_share_fused_products", shares[m].prefill_fused},
+                      {"decode_share_dequantising", shares[m].decode_dequant},
+                      {"decode_share_fused_products", shares[m].decode_fused}});
     }
+    printf("\nShare of wall time in the packed-weight kernels (one extra pass per model; float weights "
+           "use BLAS only and show 0):\n\n| model | prefill: dequantising | prefill: BLAS on dequantised tiles | "
+           "prefill: fused | decode: dequantising | decode: fused products |\n|---|---:|---:|---:|---:|---:|\n");
+    for (size_t m = 0; m < engines.size(); ++m)
+      printf("| %s | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% |\n", o->models[m].c_str(),
+             100 * shares[m].prefill_dequant, 100 * shares[m].prefill_blas, 100 * shares[m].prefill_fused,
+             100 * shares[m].decode_dequant, 100 * shares[m].decode_fused);
     if (!o->json_out.empty())
       write_text_file(o->json_out, nlohmann::json{{"tokens", o->tokens}, {"kv_cache", g.kv.name()},
                                                   {"repeat", o->repeat}, {"models", rows}}.dump(2) + "\n");

@@ -27,8 +27,9 @@ inline EngineOptions engine_options(int threads, size_t max_length, const std::s
 // --activations f32|int8 and --kernel-fallback f32|int8, for the decoder commands.
 inline void add_kernel_options(CLI::App& app, std::string& activations, std::string& fallback) {
   app.add_option("--activations", activations,
-                 "Activations of the packed products: f32, int8, or auto (default: int8 for SmoothQuant "
-                 "models, f32 otherwise)")
+                 "Activations of the packed products: f32, int8, or auto (default: int8 wherever packed "
+                 "weights have an int8 kernel, else f32; SmoothQuant models always int8). Prefill of more "
+                 "than 8 tokens multiplies dequantised tiles in f32 either way")
       ->check(CLI::IsMember({"auto", "f32", "int8"}));
   app.add_option("--kernel-fallback", fallback,
                  "Activation type to use for weights that have no kernel for --activations (default: refuse)")

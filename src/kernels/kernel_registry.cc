@@ -23,7 +23,10 @@ void hwy_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t l
   kernels::matmul_f32(w, x, n, y, ldy, threads);
 }
 
+// Prefill (more than 8 rows) goes through f32 tiles and BLAS: one pass over the weights for all rows
+// beats a VNNI pass per row, and f32 is the more accurate of the two.
 void hwy_i8(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
+  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
@@ -58,9 +61,11 @@ KernelRegistry::KernelRegistry() {
                         f.bits == 3 ? "tile dequantisation + dot products (no fused int3 path yet)"
                                     : "fused unpack + FMA, activations permuted to the code order",
                         hwy_f32, true, ""});
-    if (f.bits == 4 || f.bits == 8)
+    if (f.bits != 3)
       entries_.push_back({name, Activation::Int8, "hwy", 100,
-                          "activations to int8 per 32 values, int16 multiply-add (groups of 32k)", hwy_i8, true, ""});
+                          "activations to int8 per group (<= 128), u8 x s8 dot products in int32 (VNNI where the CPU has "
+                          "it); groups of 32, 64, 128 or multiples of 128, or per channel",
+                          hwy_i8, true, "", kernels::matvec_i8_supported});
     entries_.push_back({name, Activation::F32, "scalar", 0, "reference: dequantise a row, dot in double", scalar_f32,
                         true, ""});
     entries_.push_back({name, Activation::F32, "cuda", 200, "dequantise + matrix-vector (src/cuda/)", cuda_fn, cuda_ok,
@@ -73,12 +78,13 @@ const KernelRegistry& KernelRegistry::instance() {
   return r;
 }
 
-const KernelEntry& KernelRegistry::select(const std::string& format, const KernelRequest& req, bool* used_fallback) const {
+const KernelEntry& KernelRegistry::select(const std::string& format, const KernelRequest& req, bool* used_fallback,
+                                          const PackedView* w) const {
   auto best = [&](Activation act) -> const KernelEntry* {
     const KernelEntry* b = nullptr;
     for (const auto& e : entries_)
       if (e.format == format && e.activation == act && e.available && (req.backend.empty() || e.backend == req.backend) &&
-          (!b || e.priority > b->priority))
+          (!w || !e.supports || e.supports(*w)) && (!b || e.priority > b->priority))
         b = &e;
     return b;
   };
@@ -94,7 +100,9 @@ const KernelEntry& KernelRegistry::select(const std::string& format, const Kerne
   for (const auto& e : entries_)
     if (e.format == format)
       have += "\n  " + activation_name(e.activation) + " / " + e.backend + (e.available ? "" : " (" + e.unavailable_reason + ")");
-  throw ValueError("no kernel for " + format + " weights with " + activation_name(req.activation) + " activations" +
+  throw ValueError("no kernel for " + format + " weights" +
+                   (w ? " in groups of " + std::to_string(w->geom.group_size) : std::string()) + " with " +
+                   activation_name(req.activation) + " activations" +
                    (req.backend.empty() ? "" : " on backend " + req.backend) +
                    "; name a fallback (e.g. --kernel-fallback f32) to use another. Kernels for " + format + ":" + have);
 }

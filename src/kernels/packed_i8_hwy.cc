@@ -335,6 +335,7 @@ HWY_AFTER_NAMESPACE();
 #include "arrowquant/error.h"
 #include "arrowquant/kernels.h"
 #include "arrowquant/util.h"
+#include "kernels/kernel_clock.h"
 
 namespace arrowquant::kernels {
 
@@ -397,6 +398,7 @@ void matvec_i8(const PackedView& v, const float* x, float* y, int threads) {
     throw ValueError(std::string("no int8-activation kernel for ") + std::string(v.format->name) + " with group " +
                      std::to_string(v.geom.group_size) +
                      " (int2/int4/int8 weights, per channel or in groups of 32, 64, 128 or a multiple of 128)");
+  ScopedKernelTimer timer(kernel_clock_slots().fused_ns);
   // Reused across calls (decode calls this for every layer); the workers share it by reference.
   thread_local PreparedI8 reused;
   PreparedI8& p = reused;

@@ -75,11 +75,13 @@ std::vector<PackedChunk> ModelWeights::packed(const std::string& name, const Sha
 
 namespace arrowquant {
 
-const KernelEntry& ModelWeights::kernel_for(const std::string& tensor, const std::string& format) const {
+const KernelEntry& ModelWeights::kernel_for(const std::string& tensor, const PackedView& w) const {
+  const std::string format(w.format->name);
   bool fallback = false;
-  const KernelEntry& e = KernelRegistry::instance().select(format, kernel_request_, &fallback);
+  const KernelEntry& e = KernelRegistry::instance().select(format, kernel_request_, &fallback, &w);
   if (fallback) {
-    std::string note = format + ": no " + activation_name(kernel_request_.activation) + "-activation kernel, using " +
+    std::string note = format + " (group " + std::to_string(w.geom.group_size) + "): no " +
+                       activation_name(kernel_request_.activation) + "-activation kernel, using " +
                        activation_name(e.activation) + " / " + e.backend + " (fallback named by the caller)";
     bool seen = false;
     for (const auto& n : kernel_notes_) seen |= n == note;

@@ -84,7 +84,11 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   // Open once; whether quantised tensors stay packed is decided from the config before any tensor
   // is loaded.
   m.weights = std::make_unique<ModelWeights>(model_path);
-  if (opts.activations == "auto") opts.activations = m.weights->preferred_activations();
+  // auto: int8 activations wherever packed weights have a kernel for them (4x fewer activation bytes,
+  // integer dot products: decode reads weights near memory speed; +0.0005–0.0006 KL on stories260K),
+  // f32 where not. SmoothQuant models chose their scales for int8, so they ask for it outright.
+  const bool auto_activations = opts.activations == "auto";
+  if (auto_activations) opts.activations = m.weights->preferred_activations();
   const nlohmann::json& cfg = m.weights->config();
   m.architecture = cfg.value("model_type", "");
   std::optional<DecoderConfig> dcfg;
@@ -93,6 +97,11 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   m.weights->set_packed_kernels(m.packed);
   KernelRequest req;
   req.activation = activation_from_name(opts.activations);
+  if (auto_activations && m.packed && req.activation == Activation::F32) {
+    req.activation = Activation::Int8;
+    req.has_fallback = true;  // per tensor, recorded in the kernel notes
+    req.fallback = Activation::F32;
+  }
   if (!opts.kernel_fallback.empty()) {
     req.has_fallback = true;
     req.fallback = activation_from_name(opts.kernel_fallback);

@@ -197,15 +197,26 @@ TEST(KernelRegistry, SelectsByPriorityAndNeverFallsBackSilently) {
   KernelRequest i8;
   i8.activation = Activation::Int8;
   EXPECT_EQ(reg.select("int8_sym", i8).activation, Activation::Int8);
-  try {
-    reg.select("int2_asym", i8);
-    FAIL() << "no error";
-  } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("--kernel-fallback"), std::string::npos) << e.what();
+  EXPECT_EQ(reg.select("int2_asym", i8).activation, Activation::Int8);
+  // int3 has no int8 kernel at all, int4 in groups of 48 none for its geometry: both refuse...
+  Case g48 = make_case(quant_format_or_throw("int4_asym"), 4, 192, 48, 1);
+  const PackedView v48 = g48.view(0);
+  for (const auto& [format, geometry] : {std::pair<std::string, const PackedView*>{"int3_asym", nullptr},
+                                         std::pair<std::string, const PackedView*>{"int4_asym", &v48}}) {
+    try {
+      reg.select(format, i8, nullptr, geometry);
+      FAIL() << "no error for " << format;
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("--kernel-fallback"), std::string::npos) << e.what();
+    }
   }
+  // ...unless the caller names a fallback, and then it says it used one
   i8.has_fallback = true;
   bool used = false;
-  EXPECT_EQ(reg.select("int2_asym", i8, &used).activation, Activation::F32);
+  EXPECT_EQ(reg.select("int3_asym", i8, &used).activation, Activation::F32);
+  EXPECT_TRUE(used);
+  used = false;
+  EXPECT_EQ(reg.select("int4_asym", i8, &used, &v48).activation, Activation::F32);
   EXPECT_TRUE(used);
   KernelRequest cuda;
   cuda.backend = "cuda";
