@@ -17,8 +17,8 @@ struct PreparedI8 {
   size_t chunk_bytes = 0;  // packed bytes per vector chunk the kernel was chosen for
   std::vector<int8_t> natural, q;  // as quantised; permuted to the code order for whole chunks
   std::vector<float> scale, qsum;  // per block: scale and Σq
-  // per int32 lane of every whole chunk: its block's scale, and scale × Σ of the lane's q
-  std::vector<float> lane_scale, lane_qsum;
+  std::vector<float> lane_scale;  // per int32 lane of every whole chunk: its block's scale
+  std::vector<float> group_aq;    // per weight group: Σ over its blocks of scale × Σq (zero-point term)
 };
 
 }  // namespace arrowquant::kernels
