@@ -22,7 +22,8 @@ struct EngineOptions {
   // Float: dequantised to float32 once at load (BLAS speed; best for batched encoders and small
   // models that fit in cache). Auto: Float for encoders and for decoders whose float32 weights
   // would take under 64 MB, Packed otherwise.
-  enum class Weights { Auto, Packed, Float };
+  // PackedCopy: packed, copied at load into huge-page memory (see ModelWeights::set_packed_kernels).
+  enum class Weights { Auto, Packed, PackedCopy, Float };
   Weights weights = Weights::Auto;
   bool dequantize_at_load = false;  // the same as weights = Float (kept for callers that set it)
   // Activations of the packed products ("f32", "int8", or "auto": int8 wherever the packed weights

@@ -82,9 +82,10 @@ inline void add_calibration_options(CLI::App& app, CalibrationArgs& c, const std
 // --weights auto|packed|float, shared by every command that runs a model.
 inline void add_weights_option(CLI::App& app, std::string& mode) {
   app.add_option("--weights", mode,
-                 "Quantised weights: packed (fused kernels on the mapped file), float (dequantised at load) "
-                 "or auto (float for encoders and small decoders, packed otherwise)")
-      ->check(CLI::IsMember({"auto", "packed", "float"}));
+                 "Quantised weights: packed (fused kernels on the mapped file), packed-copy (the same, "
+                 "copied at load into huge-page memory: faster decode, slower load, more memory), float "
+                 "(dequantised at load) or auto (float for encoders and small decoders, packed otherwise)")
+      ->check(CLI::IsMember({"auto", "packed", "packed-copy", "float"}));
 }
 Runner add_quantize(CLI::App& app);
 Runner add_inspect(CLI::App& app);

@@ -65,7 +65,7 @@ EngineOptions::Weights resolve_weights_mode(const EngineOptions& opts, const Dec
     // int8 activations exist only in the packed kernels: asking for them is asking for packed weights
     if (mode == EngineOptions::Weights::Float)
       throw ValueError("int8 activations need packed weights (--weights packed or auto), not float");
-    return EngineOptions::Weights::Packed;
+    return mode == EngineOptions::Weights::PackedCopy ? mode : EngineOptions::Weights::Packed;
   }
   if (mode != EngineOptions::Weights::Auto) return mode;
   if (!decoder) return EngineOptions::Weights::Float;
@@ -93,8 +93,9 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   m.architecture = cfg.value("model_type", "");
   std::optional<DecoderConfig> dcfg;
   if (DecoderConfig::is_decoder(cfg)) dcfg = DecoderConfig::from_json(cfg, model_path);  // refuses unsupported settings
-  m.packed = resolve_weights_mode(opts, dcfg ? &*dcfg : nullptr) == EngineOptions::Weights::Packed;
-  m.weights->set_packed_kernels(m.packed);
+  const EngineOptions::Weights mode = resolve_weights_mode(opts, dcfg ? &*dcfg : nullptr);
+  m.packed = mode == EngineOptions::Weights::Packed || mode == EngineOptions::Weights::PackedCopy;
+  m.weights->set_packed_kernels(m.packed, mode == EngineOptions::Weights::PackedCopy);
   KernelRequest req;
   req.activation = activation_from_name(opts.activations);
   if (auto_activations && m.packed && req.activation == Activation::F32) {
@@ -145,8 +146,9 @@ std::vector<std::string> ArrowEngine::kernel_notes() const { return impl_->weigh
 EngineOptions::Weights weights_mode_from_name(const std::string& name) {
   if (name == "auto") return EngineOptions::Weights::Auto;
   if (name == "packed") return EngineOptions::Weights::Packed;
+  if (name == "packed-copy") return EngineOptions::Weights::PackedCopy;
   if (name == "float") return EngineOptions::Weights::Float;
-  throw ValueError("unknown weights mode '" + name + "' (auto, packed, float)");
+  throw ValueError("unknown weights mode '" + name + "' (auto, packed, packed-copy, float)");
 }
 std::string ArrowEngine::pooling() const { return impl_->pooling.describe(); }
 size_t ArrowEngine::max_length() const { return impl_->max_length; }

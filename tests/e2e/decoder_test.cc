@@ -133,6 +133,28 @@ TEST(Decoder, EveryFormatRunsThroughTheSameEngine) {
   EXPECT_EQ(q.generate("Once upon a time", go).ids.size(), 16u);
 }
 
+// Packed weights read in place (the mapped file), copied at load, and with int8 or f32 activations:
+// the copy changes where the bytes live, never the result; int8 activations stay within their noise.
+TEST(Decoder, PackedCopyAndActivationTypesAgree) {
+  aqtest::TempDir d;
+  auto r = run_cli("quantize " + stories_bin() + " -o " + (d / "s4") + " -q --bits 4 --group-size 32");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<int32_t> ids = {1, 403, 407, 261, 378, 117, 203, 355};
+  auto logits = [&](EngineOptions::Weights w, const std::string& act) {
+    EngineOptions o;
+    o.weights = w;
+    o.activations = act;
+    ArrowEngine e(d / "s4", o);
+    EXPECT_TRUE(e.packed_weights());
+    return e.logits(ids);
+  };
+  for (const char* act : {"f32", "int8"})
+    EXPECT_EQ(logits(EngineOptions::Weights::Packed, act), logits(EngineOptions::Weights::PackedCopy, act)) << act;
+  const auto f32 = logits(EngineOptions::Weights::Packed, "f32"), i8 = logits(EngineOptions::Weights::Packed, "int8");
+  EXPECT_LE(rel_error(i8, f32), 0.02);
+  EXPECT_EQ(logits(EngineOptions::Weights::Packed, "auto"), i8);  // auto = int8 where a kernel exists
+}
+
 TEST(Decoder, KvCacheTypes) {
   ArrowEngine e(stories_bin());
   auto ids = e.text_tokenizer().encode(stories_text(), true);
