@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -61,18 +62,24 @@ std::vector<float> ModelWeights::load(const std::string& name, const Shape& expe
 
 namespace arrowquant {
 
-// The view's bytes copied into one 2 MB-aligned block, huge pages requested: fewer TLB misses and no
-// prefetcher stops at 4 KB page ends, which the page-cache pages of a mapped file have.
+// The view's bytes copied into huge-page memory: fewer TLB misses and no prefetcher stops at 4 KB page
+// ends, which the page-cache pages of a mapped file have. Tensors are packed one after another into
+// 64 MB arenas (a 2 MB block per tensor wasted up to 2 MB of resident memory on each small one).
 PackedView ModelWeights::copy_to_anonymous_memory(PackedView v) const {
-  constexpr size_t kHuge = size_t(2) << 20;
+  constexpr size_t kHuge = size_t(2) << 20, kArena = size_t(64) << 20, kAlign = 4096;
   const size_t groups = size_t(v.geom.groups_per_row() * v.geom.rows);
   const size_t nc = packed_row_bytes(v.geom.cols, v.format->bits) * size_t(v.geom.rows), ns = 2 * groups;
-  const size_t nz = v.zero_points ? groups : 0, size = (nc + ns + nz + kHuge - 1) / kHuge * kHuge;
-  void* mem = std::aligned_alloc(kHuge, size);
-  if (!mem) throw IoError(path_ + ": out of memory copying packed weights (" + std::to_string(size) + " bytes)");
-  copies_.emplace_back(mem);
-  madvise(mem, size, MADV_HUGEPAGE);  // advice only: without huge pages the copy still works
-  auto* p = static_cast<uint8_t*>(mem);
+  const size_t nz = v.zero_points ? groups : 0, need = (nc + ns + nz + kAlign - 1) / kAlign * kAlign;
+  if (copies_.empty() || arena_used_ + need > arena_size_) {
+    arena_size_ = std::max(kArena, (need + kHuge - 1) / kHuge * kHuge);
+    void* mem = std::aligned_alloc(kHuge, arena_size_);
+    if (!mem) throw IoError(path_ + ": out of memory copying packed weights (" + std::to_string(arena_size_) + " bytes)");
+    copies_.emplace_back(mem);
+    madvise(mem, arena_size_, MADV_HUGEPAGE);  // advice only: without huge pages the copy still works
+    arena_used_ = 0;
+  }
+  auto* p = static_cast<uint8_t*>(copies_.back().get()) + arena_used_;
+  arena_used_ += need;
   std::memcpy(p, v.codes, nc);
   std::memcpy(p + nc, v.scales, ns);
   if (nz) std::memcpy(p + nc + ns, v.zero_points, nz);
@@ -111,7 +118,7 @@ const KernelEntry& ModelWeights::kernel_for(const std::string& tensor, const Pac
   if (fallback) {
     std::string note = format + " (group " + std::to_string(w.geom.group_size) + "): no " +
                        activation_name(kernel_request_.activation) + "-activation kernel, using " +
-                       activation_name(e.activation) + " / " + e.backend + " (fallback named by the caller)";
+                       activation_name(e.activation) + " / " + e.backend + (kernel_request_.automatic ? " (--activations auto)" : " (fallback named by the caller)");
     bool seen = false;
     for (const auto& n : kernel_notes_) seen |= n == note;
     if (!seen) kernel_notes_.push_back(note);

@@ -66,7 +66,8 @@ class ModelWeights {
   struct FreeDeleter {
     void operator()(void* p) const { std::free(p); }
   };
-  mutable std::vector<std::unique_ptr<void, FreeDeleter>> copies_;  // copy_packed_: what views point to
+  mutable std::vector<std::unique_ptr<void, FreeDeleter>> copies_;  // copy_packed_: arenas views point to
+  mutable size_t arena_used_ = 0, arena_size_ = 0;
   KernelRequest kernel_request_;
   mutable std::vector<std::string> kernel_notes_;
 };

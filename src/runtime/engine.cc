@@ -102,6 +102,7 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
     req.activation = Activation::Int8;
     req.has_fallback = true;  // per tensor, recorded in the kernel notes
     req.fallback = Activation::F32;
+    req.automatic = true;
   }
   if (!opts.kernel_fallback.empty()) {
     req.has_fallback = true;
