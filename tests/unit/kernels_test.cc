@@ -174,6 +174,13 @@ TEST(Kernels, RealWeightsStraightFromTheMappedFile) {
     std::vector<float> x = aqtest::random_floats(size_t(2 * v.geom.cols), 3, 1.0f), y(size_t(2 * v.geom.rows));
     kernels::matmul_f32(v, x.data(), 2, y.data(), v.geom.rows, 2);
     expect_products_close(v, x, 2, y, 2e-6, flags);
+    // int8 activations on the same mapped bytes: equal to their reference up to float rounding
+    std::vector<float> yi(size_t(v.geom.rows)), ri(yi.size());
+    kernels::matvec_i8(v, x.data(), yi.data(), 2);
+    kernels::matvec_i8_reference(v, x.data(), ri.data());
+    double scale = 0;
+    for (float r : ri) scale = std::max(scale, double(std::fabs(r)));
+    for (size_t i = 0; i < yi.size(); ++i) ASSERT_NEAR(yi[i], ri[i], 2e-5 * (scale + 1)) << flags << " row " << i;
   }
 }
 
