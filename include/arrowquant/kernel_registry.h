@@ -36,6 +36,7 @@ struct KernelRequest {
   std::string backend;               // empty: any
   bool has_fallback = false;         // when nothing matches, use `fallback` instead
   Activation fallback = Activation::F32;
+  bool automatic = false;            // the request comes from --activations auto, not from the user
 };
 
 class KernelRegistry {
