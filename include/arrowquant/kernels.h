@@ -31,16 +31,12 @@ bool matvec_i8_supported(const PackedView& v);
 // Activation values per int8 scale for v: its group size up to 128 (a multiple of 32), 128 for
 // larger multiples of 128 and for per-channel weights; 0 = no int8 kernel for this geometry.
 int64_t i8_activation_block(const PackedView& v);
-// x quantised per block: scale = max|x| / 127, q = round(x / scale); Σq per block. NaN/Inf throw.
-void quantize_activations_i8(const float* x, int64_t cols, int64_t block, std::vector<int8_t>& q,
-                             std::vector<float>& scale, std::vector<float>& qsum);
 
 // Wall time spent in the packed kernels since the last reset, by kind (timing is off by default):
 // dequantising (prefill tiles of packed weights expanded to fp32, int3 rows), fused products on packed
 // weights (fp32 or int8 activations), and BLAS on the dequantised tiles.
 struct KernelClock {
   double dequant_seconds = 0, fused_seconds = 0, blas_seconds = 0;
-  int64_t calls = 0;
 };
 void set_kernel_timing(bool on);
 void reset_kernel_clock();

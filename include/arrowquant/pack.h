@@ -14,4 +14,12 @@ void pack_row(const uint8_t* codes, int64_t cols, int bits, uint8_t* out);
 // packed may be unaligned (it comes straight from a memory-mapped file).
 void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes);
 
+// Code c of a packed row (the kernels' scalar tails).
+inline uint32_t packed_code_at(const uint8_t* row, int64_t c, int bits) {
+  const int64_t bit = c * bits;
+  uint32_t w = row[bit >> 3];
+  if ((bit & 7) + bits > 8) w |= uint32_t(row[(bit >> 3) + 1]) << 8;  // 3-bit codes straddle bytes
+  return (w >> (bit & 7)) & ((1u << bits) - 1);
+}
+
 }  // namespace arrowquant

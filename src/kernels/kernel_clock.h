@@ -11,7 +11,7 @@ namespace arrowquant::kernels {
 
 struct KernelClockSlots {
   std::atomic<bool> on{false};
-  std::atomic<int64_t> dequant_ns{0}, fused_ns{0}, blas_ns{0}, calls{0};
+  std::atomic<int64_t> dequant_ns{0}, fused_ns{0}, blas_ns{0};
 };
 KernelClockSlots& kernel_clock_slots();
 
@@ -25,7 +25,6 @@ class ScopedKernelTimer {
   ~ScopedKernelTimer() {
     if (!slot_) return;
     slot_->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0_).count());
-    kernel_clock_slots().calls.fetch_add(1);
   }
   ScopedKernelTimer(const ScopedKernelTimer&) = delete;
   ScopedKernelTimer& operator=(const ScopedKernelTimer&) = delete;

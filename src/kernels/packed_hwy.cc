@@ -47,12 +47,6 @@ inline float zero_at(const PackedView& v, size_t k) {
   return v.format->symmetric ? float(v.format->mid_code()) : float(v.zero_points[k]);
 }
 
-inline uint32_t code_at(const uint8_t* row, int64_t c, int bits) {
-  const int64_t bit = c * bits;
-  uint32_t w = row[bit >> 3];
-  if ((bit & 7) + bits > 8) w |= uint32_t(row[(bit >> 3) + 1]) << 8;
-  return (w >> (bit & 7)) & ((1u << bits) - 1);
-}
 
 // ---------------------------------------------------------------- dequantisation
 
@@ -158,11 +152,11 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
   const int64_t whole = g.cols / sb * sb;
   const size_t row_bytes = packed_row_bytes(g.cols, BITS);
   thread_local std::vector<float> scales;
-  scales.resize(size_t(groups + N));
+  scales.resize(size_t(groups));
   constexpr int P = 8 / BITS;  // vectors per sub-block
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = v.codes + size_t(r) * row_bytes;
-    RowScales(v, r, scales.data());
+    RowScales(v, r, r + 1, scales.data());
     V total[NX];
     float scalar[NX];
     for (int j = 0; j < NX; ++j) total[j] = hn::Zero(df), scalar[j] = 0;
@@ -195,7 +189,7 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
       }
       float tail[NX] = {};
       for (int64_t t = vend; t < c1; ++t) {
-        const float code = float(code_at(row, t, BITS));
+        const float code = float(packed_code_at(row, t, BITS));
         for (int j = 0; j < NX; ++j) tail[j] += code * xp[j][t];
       }
       const auto vs = hn::Set(df, s);
@@ -222,12 +216,10 @@ HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* 
   const int64_t whole = g.cols / sb * sb;
   const size_t row_bytes = packed_row_bytes(g.cols, BITS);
   thread_local std::vector<float> scales;
-  scales.resize(size_t(R * (groups + 16)));
+  scales.resize(size_t(R * groups));
+  RowScales(v, r0, r0 + R, scales.data());  // the four rows' scales are one contiguous run
   const uint8_t* rows[R];
-  for (int k = 0; k < R; ++k) {
-    rows[k] = v.codes + size_t(r0 + k) * row_bytes;
-    RowScales(v, r0 + k, scales.data() + k * (groups + 16));
-  }
+  for (int k = 0; k < R; ++k) rows[k] = v.codes + size_t(r0 + k) * row_bytes;
   V total[R];
   float scalar[R] = {};
   for (int k = 0; k < R; ++k) total[k] = hn::Zero(df);
@@ -247,8 +239,8 @@ HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* 
     }
     for (int k = 0; k < R; ++k) {
       float tail = 0;
-      for (int64_t t = vend; t < c1; ++t) tail += float(code_at(rows[k], t, BITS)) * xp[t];
-      const float sk = scales[size_t(k * (groups + 16) + gi)];
+      for (int64_t t = vend; t < c1; ++t) tail += float(packed_code_at(rows[k], t, BITS)) * xp[t];
+      const float sk = scales[size_t(k * groups + gi)];
       const float z = zero_at(v, size_t((r0 + k) * groups + gi));
       total[k] = hn::MulAdd(hn::Set(df, sk), hn::Add(acc[k][0], acc[k][1]), total[k]);
       scalar[k] += sk * (tail - z * xsum[gi]);

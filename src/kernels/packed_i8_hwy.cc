@@ -27,6 +27,7 @@
 #include "arrowquant/quantize.h"
 #include "arrowquant/kernels.h"
 #include "kernels/packed_prepared.h"
+#include "kernels/row_scales-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
@@ -112,11 +113,6 @@ HWY_INLINE VU Phase(DU du8, VU w, int p) {
 #endif
 }
 
-inline uint32_t CodeAt(const uint8_t* row, int64_t c, int bits) {
-  const int64_t bit = c * bits;  // bits divides 8 here: a code never straddles bytes
-  return (uint32_t(row[bit >> 3]) >> (bit & 7)) & ((1u << bits) - 1);
-}
-
 // A chunk must hold whole weight groups or lie inside one, and likewise for activation blocks.
 inline bool ChunkFits(const PackedView& v, int64_t chunk, int64_t a) {
   if (chunk == 0) return true;
@@ -142,8 +138,8 @@ size_t ChooseChunkBytes(const PackedView& v) {
 
 bool I8Supported(const PackedView& v) { return ChooseChunkBytes(v) != 0; }
 
-// x quantised per block (scale = max|x| / 127, round to nearest even: bit-identical to
-// quantize_activations_i8), permuted for whole chunks, and the per-lane factors every row shares:
+// x quantised per block (scale = max|x| / 127, round to nearest even: bit-identical to the
+// reference's quantize_activations_i8), permuted for whole chunks, and the per-lane factors every row shares:
 // lane i of a chunk covers the L = 32 / bits codes [c + L·i, c + L·i + L), all in one block.
 void PrepareI8(const PackedView& v, const float* x, PreparedI8& p) {
   const hn::CappedTag<float, 16> df;
@@ -202,26 +198,19 @@ void PrepareI8(const PackedView& v, const float* x, PreparedI8& p) {
 }
 
 // The weight scales (and, asymmetric, scale × zero point) of rows [r0, r1) as float32, converted in
-// one pass over the contiguous fp16 run: per-row setup was most of the time on 896-wide rows.
+// one pass over the contiguous run: per-row setup was most of the time on 896-wide rows.
 void RowRangeScales(const PackedView& v, int64_t r0, int64_t r1, std::vector<float>& ws, std::vector<float>& wz) {
   const hn::CappedTag<float, 8> df;
-  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
   const hn::Rebind<uint8_t, decltype(df)> du8;
   const hn::Rebind<int32_t, decltype(df)> di32;
   const int64_t groups = v.geom.groups_per_row(), n = (r1 - r0) * groups, N = int64_t(hn::Lanes(df));
   ws.resize(size_t(n + 16));
-  const auto* src = reinterpret_cast<const hwy::float16_t*>(v.scales) + r0 * groups;
-  int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, ws.data() + i);
-  for (; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, v.scales + 2 * (r0 * groups + i), 2);
-    ws[size_t(i)] = f16_to_f32(h);
-  }
+  RowScales(v, r0, r1, ws.data());
   if (v.format->symmetric) return;
   wz.resize(size_t(n + 16));
   const uint8_t* z = v.zero_points + r0 * groups;
-  for (i = 0; i + N <= n; i += N)
+  int64_t i = 0;
+  for (; i + N <= n; i += N)
     hn::StoreU(hn::Mul(hn::LoadU(df, ws.data() + i), hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(du8, z + i)))), df,
                wz.data() + i);
   for (; i < n; ++i) wz[size_t(i)] = ws[size_t(i)] * float(z[i]);
@@ -287,7 +276,7 @@ HWY_INLINE void RowsI8T(const PackedView& v, const PreparedI8& p, int64_t r0, in
     float tail = 0;
     const uint8_t* row = row0 + k * row_bytes;
     for (int64_t c = whole; c < cols; ++c)
-      tail += ws0[k * groups + c / gs] * p.scale[size_t(c / a)] * float(CodeAt(row, c, BITS)) * float(p.q[size_t(c)]);
+      tail += ws0[k * groups + c / gs] * p.scale[size_t(c / a)] * float(packed_code_at(row, c, BITS)) * float(p.q[size_t(c)]);
     // zero-point term: Σ_g (w_scale · zero)[g] · group_aq[g]
     const float* zk = SYM ? ws0 + k * groups : wz0 + k * groups;
     auto zv = hn::Zero(d8);
@@ -354,6 +343,10 @@ int64_t i8_activation_block(const PackedView& v) {
   return gs <= 128 ? gs : gs % 128 == 0 ? 128 : 0;
 }
 
+namespace {
+
+// The reference's activation quantisation (PrepareI8 does the same with vectors, bit-identically):
+// per block, scale = max|x| / 127, q = round-to-nearest-even(x / scale), and Σq. NaN/Inf throw.
 void quantize_activations_i8(const float* x, int64_t cols, int64_t block, std::vector<int8_t>& q,
                              std::vector<float>& scale, std::vector<float>& qsum) {
   const int64_t blocks = (cols + block - 1) / block;
@@ -379,6 +372,8 @@ void quantize_activations_i8(const float* x, int64_t cols, int64_t block, std::v
     qsum[size_t(b)] = float(sum);
   }
 }
+
+}  // namespace
 
 void matvec_i8_reference(const PackedView& v, const float* x, float* y) {
   const int64_t a = i8_activation_block(v), cols = v.geom.cols;

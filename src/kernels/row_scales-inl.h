@@ -17,21 +17,22 @@
 HWY_BEFORE_NAMESPACE();
 namespace arrowquant::kernels::HWY_NAMESPACE {
 
-// The fp16 scales of row r as float32 (several groups per instruction); out holds groups_per_row.
-inline void RowScales(const PackedView& v, int64_t r, float* out) {
+// The fp16 scales of rows [r0, r1) as float32, one contiguous run (groups_per_row per row) converted
+// several groups per instruction; out holds (r1 - r0) · groups_per_row values.
+inline void RowScales(const PackedView& v, int64_t r0, int64_t r1, float* out) {
   namespace hn = hwy::HWY_NAMESPACE;
   const hn::CappedTag<float, 8> df;
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-  const int64_t N = int64_t(hn::Lanes(df)), groups = v.geom.groups_per_row();
-  const auto* src = reinterpret_cast<const hwy::float16_t*>(v.scales) + r * groups;
-  int64_t g = 0;
-  for (; g + N <= groups; g += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + g)), df, out + g);
+  const int64_t groups = v.geom.groups_per_row(), n = (r1 - r0) * groups, N = int64_t(hn::Lanes(df));
+  const auto* src = reinterpret_cast<const hwy::float16_t*>(v.scales) + r0 * groups;
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, out + i);
   // The last few one by one: a padded vector copy would stall on store forwarding, and short rows
-  // (7 groups of 128 in a 896-wide model) make this tail most of the work.
-  for (; g < groups; ++g) {
+  // (7 groups of 128 in a 896-wide model) make this tail most of the work for a single row.
+  for (; i < n; ++i) {
     uint16_t h;
-    std::memcpy(&h, v.scales + 2 * (r * groups + g), 2);
-    out[g] = f16_to_f32(h);
+    std::memcpy(&h, v.scales + 2 * (r0 * groups + i), 2);
+    out[i] = f16_to_f32(h);
   }
 }
 

@@ -25,7 +25,6 @@ void pack_row(const uint8_t* codes, int64_t cols, int bits, uint8_t* out) {
 
 void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
   if (bits == 8) { std::memcpy(codes, packed, size_t(cols)); return; }
-  const uint8_t mask = uint8_t((1u << bits) - 1);
   // Whole bytes first, in loops the compiler vectorises; then the tail codes one by one.
   // 2 and 4 bits: a byte expands to 4 or 2 codes through a 256-entry table, one word store each.
   if (bits == 4) {
@@ -60,12 +59,7 @@ void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
     }
     first = whole * 8;
   }
-  for (int64_t i = first; i < cols; ++i) {
-    const int64_t bit = i * bits;
-    uint32_t v = packed[bit >> 3];
-    if ((bit & 7) + bits > 8) v |= uint32_t(packed[(bit >> 3) + 1]) << 8;
-    codes[i] = uint8_t(v >> (bit & 7)) & mask;
-  }
+  for (int64_t i = first; i < cols; ++i) codes[i] = uint8_t(packed_code_at(packed, i, bits));
 }
 
 }  // namespace arrowquant

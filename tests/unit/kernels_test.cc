@@ -141,7 +141,9 @@ TEST(Kernels, Int8ActivationsEqualTheirReferenceAndStayCloseToFloat) {
             num += (y[size_t(r)] - f32[size_t(r)]) * (y[size_t(r)] - f32[size_t(r)]);
             den += f32[size_t(r)] * f32[size_t(r)];
           }
-          EXPECT_LE(std::sqrt(num / den), 0.02) << what;  // int8 activations: 0.3–1.2 % noise vs fp32 here
+          // int8 activations: < 1 % noise against fp32 (the bound before int2 had a kernel); int2's
+          // outputs are smaller sums of coarser codes, so the same activation noise reaches 1.2 %
+          EXPECT_LE(std::sqrt(num / den), f.bits == 2 ? 0.015 : 0.01) << what;
         }
       }
   });
