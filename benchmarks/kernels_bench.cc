@@ -7,8 +7,9 @@
 #include <cstring>
 #include <vector>
 
-#include "arrowquant/kernel_bench.h"
-#include "arrowquant/kernels.h"
+#include "bench/kernel_bench.h"
+#include "kernels/packed_f32.h"
+#include "kernels/packed_i8.h"
 #include "arrowquant/quant_format.h"
 
 using namespace arrowquant;

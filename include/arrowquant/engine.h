@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "arrowquant/kv_cache.h"
+#include "arrowquant/kv_quant_plan.h"
 
 namespace arrowquant {
 

@@ -44,8 +44,6 @@ struct SensitivityReport {
   std::vector<TensorSensitivity> tensors;
   nlohmann::json to_json() const;
   std::string to_markdown() const;
-  // Output (or weight) error per tensor and width, log scale. Throws IoError on write failure.
-  void write_png(const std::string& path) const;
 };
 
 using SensitivityLog = std::function<void(const std::string&)>;

@@ -13,22 +13,6 @@
 
 namespace arrowquant {
 
-struct StsPair {
-  std::string a, b;
-  double score = 0;  // gold similarity, 0..5
-};
-// The STS Benchmark's tab-separated files (genre, file, year, id, score, sentence 1, sentence 2, ...).
-// FormatError naming the file and line on a malformed row.
-std::vector<StsPair> read_sts_tsv(const std::string& path);
-// Where STS-B test data is when not given: $ARROWQUANT_DATA/stsb/sts-test.csv, then
-// <source>/../shared/data/stsb/sts-test.csv. Empty when neither exists.
-std::string default_stsb_path();
-
-// Spearman's rank correlation with average ranks for ties.
-double spearman(const std::vector<double>& x, const std::vector<double>& y);
-// Linear-interpolated percentile (numpy's default) of unsorted values, q in [0, 100].
-double percentile(std::vector<double> v, double q);
-
 struct LayerAgreement {
   int layer = 0;  // 0 = embeddings output, i = output of encoder layer i
   double mean_cosine = 0, min_cosine = 0;

@@ -8,11 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "arrowquant/mmap_file.h"
-#include "arrowquant/quantize.h"
+#include "arrowquant/packed_tensor.h"
 #include "arrowquant/tensor.h"
 
 namespace arrowquant {
+
+class MappedFile;
 
 // One Parquet row of a tensor: a run of its rows.
 struct StoredChunk {
@@ -53,7 +54,10 @@ class WeightLoader {
   const std::vector<StoredTensor>& tensors() const { return tensors_; }
   const StoredTensor* find(const std::string& name) const;
   const StoredTensor& tensor(const std::string& name) const;  // throws ValueError
-  const MappedFile& mapping() const { return *map_; }
+  // Whether [p, p + n) lies inside the file's memory map (the zero-copy promise, checkable), and the
+  // byte offset of such a pointer in the file.
+  bool maps(const void* p, size_t n = 1) const;
+  size_t offset_in_file(const void* p) const;
 
   // The float32 values of a tensor; checks the stored checksums first (FormatError on mismatch).
   FloatTensor dequantize(const std::string& name) const;

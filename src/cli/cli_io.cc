@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "arrowquant/error.h"
-#include "arrowquant/util.h"
+#include "util/files.h"
 #include "cli/commands.h"
 
 namespace arrowquant::cli {

@@ -3,8 +3,9 @@
 #include "arrowquant/error.h"
 #include "arrowquant/quant_config.h"
 #include "arrowquant/sensitivity.h"
-#include "arrowquant/util.h"
+#include "util/clock.h"
 #include "cli/commands.h"
+#include "reports/sensitivity_chart.h"
 #include "cli/progress.h"
 
 namespace arrowquant::cli {
@@ -69,7 +70,7 @@ Runner add_analyze(CLI::App& app) {
     std::string md = "## Sensitivity of " + a->model + "\n\n" + r.to_markdown();
     emit_report(j, md, a->report);
     if (!a->png.empty()) {
-      r.write_png(a->png);
+      write_sensitivity_png(r, a->png);
       if (!a->quiet) fprintf(stderr, "chart written to %s\n", a->png.c_str());
     }
     return 0;

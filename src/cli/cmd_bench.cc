@@ -7,7 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "arrowquant/util.h"
+#include "util/files.h"
+#include "util/clock.h"
+#include "util/units.h"
 #include "arrowquant/weight_loader.h"
 #include "cli/commands.h"
 

@@ -6,8 +6,11 @@
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
-#include "arrowquant/kernels.h"
-#include "arrowquant/util.h"
+#include "kernels/kernel_clock.h"
+#include "util/files.h"
+#include "util/clock.h"
+#include "util/units.h"
+#include "util/interrupt.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
 

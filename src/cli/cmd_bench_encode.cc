@@ -6,9 +6,13 @@
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
-#include "arrowquant/util.h"
+#include "util/files.h"
+#include "util/clock.h"
+#include "util/units.h"
+#include "util/interrupt.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
+#include "eval/sts.h"
 
 namespace arrowquant::cli {
 

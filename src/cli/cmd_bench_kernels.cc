@@ -1,7 +1,7 @@
 #include <cstdio>
 
-#include "arrowquant/kernel_bench.h"
-#include "arrowquant/util.h"
+#include "bench/kernel_bench.h"
+#include "util/files.h"
 #include "cli/commands.h"
 
 namespace arrowquant::cli {

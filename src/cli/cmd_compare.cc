@@ -6,9 +6,10 @@
 #include "arrowquant/compare.h"
 #include "arrowquant/error.h"
 #include "arrowquant/quant_format.h"
-#include "arrowquant/util.h"
+#include "util/files.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
+#include "eval/sts.h"
 
 namespace fs = std::filesystem;
 

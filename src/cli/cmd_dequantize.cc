@@ -1,7 +1,7 @@
 #include <cstdio>
 
 #include "arrowquant/error.h"
-#include "arrowquant/safetensors.h"
+#include "io/safetensors_writer.h"
 #include "arrowquant/weight_loader.h"
 #include "cli/commands.h"
 #include "cli/progress.h"

@@ -6,8 +6,9 @@
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
-#include "arrowquant/npy.h"
-#include "arrowquant/util.h"
+#include "io/npy_writer.h"
+#include "util/files.h"
+#include "util/clock.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 

@@ -7,7 +7,9 @@
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
-#include "arrowquant/util.h"
+#include "util/files.h"
+#include "util/units.h"
+#include "util/interrupt.h"
 #include "cli/commands.h"
 
 namespace arrowquant::cli {

@@ -1,7 +1,7 @@
 #include <cstdio>
 
 #include "arrowquant/quantization_manager.h"
-#include "arrowquant/util.h"
+#include "util/units.h"
 #include "cli/commands.h"
 
 namespace arrowquant::cli {

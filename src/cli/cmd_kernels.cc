@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "arrowquant/kernel_registry.h"
-#include "arrowquant/kernels.h"
+#include "kernels/kernel_registry.h"
+#include "kernels/cpu_targets.h"
 #include "cli/commands.h"
 
 namespace arrowquant::cli {
@@ -14,7 +14,7 @@ Runner add_kernels(CLI::App& app) {
   return [json]() {
     const auto& reg = KernelRegistry::instance();
     if (*json) {
-      nlohmann::json j = {{"cpu_features", cpu_features()}, {"simd_targets", kernels::compiled_targets()},
+      nlohmann::json j = {{"cpu_features", kernels::cpu_features()}, {"simd_targets", kernels::compiled_targets()},
                           {"active_target", kernels::active_target()}, {"kernels", nlohmann::json::array()}};
       for (const auto& e : reg.entries())
         j["kernels"].push_back({{"format", e.format}, {"activation", activation_name(e.activation)}, {"backend", e.backend},
@@ -25,7 +25,7 @@ Runner add_kernels(CLI::App& app) {
     }
     std::string targets;
     for (const auto& t : kernels::compiled_targets()) targets += t + " ";
-    printf("CPU features: %s\nSIMD targets compiled in and usable here: %s(in use: %s)\n\n", cpu_features().c_str(),
+    printf("CPU features: %s\nSIMD targets compiled in and usable here: %s(in use: %s)\n\n", kernels::cpu_features().c_str(),
            targets.c_str(), kernels::active_target().c_str());
     printf("%-10s %-5s %-7s %4s  %-9s %s\n", "format", "act", "backend", "prio", "available", "what");
     for (const auto& e : reg.entries())

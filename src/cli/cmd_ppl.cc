@@ -3,7 +3,7 @@
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
 #include "arrowquant/perplexity.h"
-#include "arrowquant/util.h"
+#include "util/files.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 

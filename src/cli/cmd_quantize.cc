@@ -2,7 +2,8 @@
 #include <cstdio>
 
 #include "arrowquant/quantization_manager.h"
-#include "arrowquant/util.h"
+#include "util/files.h"
+#include "util/units.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 

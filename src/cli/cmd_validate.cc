@@ -2,10 +2,11 @@
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
-#include "arrowquant/util.h"
+
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "eval/sts.h"
 
 namespace arrowquant::cli {
 

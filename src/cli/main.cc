@@ -4,8 +4,8 @@
 #include <map>
 
 #include "arrowquant/error.h"
-#include "arrowquant/util.h"
-#include "arrowquant/version.h"
+#include "util/interrupt.h"
+#include "util/version.h"
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {

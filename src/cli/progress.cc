@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "arrowquant/util.h"
+#include "util/clock.h"
 
 namespace arrowquant::cli {
 

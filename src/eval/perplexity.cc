@@ -5,9 +5,12 @@
 #include <cstdio>
 
 #include "arrowquant/error.h"
-#include "arrowquant/text_tokenizer.h"
-#include "arrowquant/util.h"
+#include "tokenizers/text_tokenizer.h"
+#include "util/clock.h"
+#include "util/units.h"
+#include "util/interrupt.h"
 #include "arrowquant/validate.h"
+#include "eval/statistics.h"
 
 namespace arrowquant {
 

@@ -6,9 +6,9 @@
 #include <algorithm>
 
 #include "arrowquant/error.h"
-#include "arrowquant/pack.h"
-#include "arrowquant/parquet_v2.h"
-#include "arrowquant/util.h"
+#include "format/pack.h"
+#include "io/parquet_v2_writer.h"
+#include "util/checksum.h"
 
 namespace arrowquant {
 

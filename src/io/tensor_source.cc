@@ -6,9 +6,9 @@
 #include <map>
 
 #include "arrowquant/error.h"
-#include "arrowquant/llama2c.h"
-#include "arrowquant/safetensors.h"
-#include "arrowquant/util.h"
+#include "io/llama2c_reader.h"
+#include "io/safetensors_reader.h"
+#include "util/files.h"
 #include "arrowquant/weight_loader.h"
 
 namespace fs = std::filesystem;

@@ -5,9 +5,18 @@
 #include <chrono>
 #include <cstdint>
 
-#include "arrowquant/kernels.h"
 
 namespace arrowquant::kernels {
+
+// Wall time spent in the packed kernels since the last reset, by kind (timing is off by default):
+// dequantising (prefill tiles of packed weights expanded to fp32, int3 rows), fused products on packed
+// weights (fp32 or int8 activations), and BLAS on the dequantised tiles.
+struct KernelClock {
+  double dequant_seconds = 0, fused_seconds = 0, blas_seconds = 0;
+};
+void set_kernel_timing(bool on);
+void reset_kernel_clock();
+KernelClock kernel_clock();
 
 struct KernelClockSlots {
   std::atomic<bool> on{false};

@@ -1,10 +1,12 @@
-#include "arrowquant/kernel_registry.h"
+#include "kernels/kernel_registry.h"
 
 #include "arrowquant/error.h"
-#include "arrowquant/kernels.h"
+#include "kernels/packed_f32.h"
+#include "kernels/packed_i8.h"
+#include "kernels/packed_reference.h"
 #include "arrowquant/quant_format.h"
 #ifdef AQ_HAVE_CUDA
-#include "cuda/cuda_kernels.h"
+#include "kernels/cuda/cuda_kernels.h"
 #endif
 
 namespace arrowquant {
@@ -107,22 +109,5 @@ const KernelEntry& KernelRegistry::select(const std::string& format, const Kerne
                    "; name a fallback (e.g. --kernel-fallback f32) to use another. Kernels for " + format + ":" + have);
 }
 
-std::string cpu_features() {
-  std::string s;
-  __builtin_cpu_init();
-#define AQ_FEATURE(name) \
-  if (__builtin_cpu_supports(name)) s += std::string(s.empty() ? "" : " ") + name;
-  AQ_FEATURE("sse4.2")
-  AQ_FEATURE("avx")
-  AQ_FEATURE("avx2")
-  AQ_FEATURE("fma")
-  AQ_FEATURE("avx512f")
-  AQ_FEATURE("avx512bw")
-  AQ_FEATURE("avx512vl")
-  AQ_FEATURE("avx512vnni")
-  AQ_FEATURE("avx512bf16")
-#undef AQ_FEATURE
-  return s;
-}
 
 }  // namespace arrowquant

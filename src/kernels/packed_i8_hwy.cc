@@ -22,10 +22,9 @@
 
 #include "arrowquant/dtype.h"
 #include "arrowquant/error.h"
-#include "arrowquant/pack.h"
-#include "arrowquant/quant_format.h"
-#include "arrowquant/quantize.h"
-#include "arrowquant/kernels.h"
+#include "arrowquant/packed_tensor.h"
+#include "format/pack.h"
+#include "kernels/packed_i8.h"
 #include "kernels/packed_prepared.h"
 #include "kernels/row_scales-inl.h"
 
@@ -139,7 +138,7 @@ size_t ChooseChunkBytes(const PackedView& v) {
 bool I8Supported(const PackedView& v) { return ChooseChunkBytes(v) != 0; }
 
 // x quantised per block (scale = max|x| / 127, round to nearest even: bit-identical to the
-// reference's quantize_activations_i8), permuted for whole chunks, and the per-lane factors every row shares:
+// reference's quantize_activations_i8, packed_reference.h), permuted for whole chunks, and the per-lane factors every row shares:
 // lane i of a chunk covers the L = 32 / bits codes [c + L·i, c + L·i + L), all in one block.
 void PrepareI8(const PackedView& v, const float* x, PreparedI8& p) {
   const hn::CappedTag<float, 16> df;
@@ -325,85 +324,19 @@ void MatvecI8Rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t 
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include "arrowquant/error.h"
-#include "arrowquant/kernels.h"
-#include "arrowquant/util.h"
-#include "kernels/kernel_clock.h"
+#include "kernels/packed_i8_hwy.h"
 
-namespace arrowquant::kernels {
+namespace arrowquant::kernels::simd {
 
 HWY_EXPORT(I8Supported);
 HWY_EXPORT(PrepareI8);
 HWY_EXPORT(MatvecI8Rows);
 
-int64_t i8_activation_block(const PackedView& v) {
-  const int64_t gs = v.geom.group_size;
-  if (v.geom.groups_per_row() == 1) return 128;  // per-channel weights: blocks of 128 activations
-  if (gs % 32 != 0) return 0;
-  return gs <= 128 ? gs : gs % 128 == 0 ? 128 : 0;
+bool i8_supported(const PackedView& v) { return HWY_DYNAMIC_DISPATCH(I8Supported)(v); }
+void prepare_i8(const PackedView& v, const float* x, PreparedI8& p) { HWY_DYNAMIC_DISPATCH(PrepareI8)(v, x, p); }
+void i8_rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatvecI8Rows)(v, p, r0, r1, y);
 }
 
-namespace {
-
-// The reference's activation quantisation (PrepareI8 does the same with vectors, bit-identically):
-// per block, scale = max|x| / 127, q = round-to-nearest-even(x / scale), and Σq. NaN/Inf throw.
-void quantize_activations_i8(const float* x, int64_t cols, int64_t block, std::vector<int8_t>& q,
-                             std::vector<float>& scale, std::vector<float>& qsum) {
-  const int64_t blocks = (cols + block - 1) / block;
-  q.resize(size_t(cols));
-  scale.resize(size_t(blocks));
-  qsum.resize(size_t(blocks));
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * block, c1 = std::min(c0 + block, cols);
-    float amax = 0;
-    bool finite = true;
-    for (int64_t c = c0; c < c1; ++c) {
-      amax = std::max(amax, std::fabs(x[c]));
-      finite &= std::isfinite(x[c]);
-    }
-    if (!finite) throw ValueError("int8 activations: the input vector holds NaN or Inf at value " + std::to_string(c0) + "+");
-    const float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-    int32_t sum = 0;
-    for (int64_t c = c0; c < c1; ++c) {
-      q[size_t(c)] = int8_t(std::clamp(std::lrintf(x[c] * inv), -127L, 127L));
-      sum += q[size_t(c)];
-    }
-    scale[size_t(b)] = s;
-    qsum[size_t(b)] = float(sum);
-  }
-}
-
-}  // namespace
-
-void matvec_i8_reference(const PackedView& v, const float* x, float* y) {
-  const int64_t a = i8_activation_block(v), cols = v.geom.cols;
-  if (a == 0) throw ValueError("matvec_i8_reference: no int8 activation block for group " + std::to_string(v.geom.group_size));
-  std::vector<int8_t> q;
-  std::vector<float> scale, qsum;
-  quantize_activations_i8(x, cols, a, q, scale, qsum);
-  std::vector<float> w(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < v.geom.rows; ++r) {
-    dequantize_rows(v, r, r + 1, w.data());
-    double s = 0;
-    for (int64_t c = 0; c < cols; ++c) s += double(w[size_t(c)]) * q[size_t(c)] * scale[size_t(c / a)];
-    y[r] = float(s);
-  }
-}
-
-bool matvec_i8_supported(const PackedView& v) { return HWY_DYNAMIC_DISPATCH(I8Supported)(v); }
-
-void matvec_i8(const PackedView& v, const float* x, float* y, int threads) {
-  if (!matvec_i8_supported(v))
-    throw ValueError(std::string("no int8-activation kernel for ") + std::string(v.format->name) + " with group " +
-                     std::to_string(v.geom.group_size) +
-                     " (int2/int4/int8 weights, per channel or in groups of 32, 64, 128 or a multiple of 128)");
-  ScopedKernelTimer timer(kernel_clock_slots().fused_ns);
-  // Reused across calls (decode calls this for every layer); the workers share it by reference.
-  thread_local PreparedI8 reused;
-  PreparedI8& p = reused;
-  HWY_DYNAMIC_DISPATCH(PrepareI8)(v, x, p);
-  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { HWY_DYNAMIC_DISPATCH(MatvecI8Rows)(v, p, r0, r1, y); });
-}
-
-}  // namespace arrowquant::kernels
+}  // namespace arrowquant::kernels::simd
 #endif

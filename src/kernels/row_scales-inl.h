@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "arrowquant/dtype.h"
-#include "arrowquant/quantize.h"
+#include "arrowquant/packed_tensor.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace arrowquant::kernels::HWY_NAMESPACE {

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "arrowquant/error.h"
-#include "arrowquant/text_tokenizer.h"
-#include "arrowquant/wordpiece_tokenizer.h"
+#include "tokenizers/text_tokenizer.h"
+#include "tokenizers/wordpiece_tokenizer.h"
 #include "model/bert_encoder.h"
 #include "model/llama_decoder.h"
 

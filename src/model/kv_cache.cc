@@ -1,71 +1,13 @@
-#include "arrowquant/kv_cache.h"
+#include "model/kv_cache.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "arrowquant/dtype.h"
+#include "util/fp8.h"
 #include "arrowquant/error.h"
 
 namespace arrowquant {
-
-KVQuantPlan KVQuantPlan::parse(const std::string& dtype, int64_t block_size, bool fp16_scales) {
-  KVQuantPlan p;
-  if (dtype == "f32" || dtype == "fp32" || dtype == "float32") p.dtype = KVDType::F32;
-  else if (dtype == "f16" || dtype == "fp16" || dtype == "float16") p.dtype = KVDType::F16;
-  else if (dtype == "int8") p.dtype = KVDType::Int8;
-  else if (dtype == "fp8" || dtype == "fp8_e4m3") p.dtype = KVDType::Fp8E4M3;
-  else throw ValueError("unknown KV cache type '" + dtype + "' (f32, f16, int8, fp8)");
-  if (block_size < 0) throw ValueError("KV block size must be positive (0 = one head)");
-  p.block_size = block_size;
-  p.fp16_scales = fp16_scales;
-  return p;
-}
-
-std::string KVQuantPlan::name() const {
-  switch (dtype) {
-    case KVDType::F32: return "f32";
-    case KVDType::F16: return "f16";
-    case KVDType::Int8: return "int8";
-    case KVDType::Fp8E4M3: return "fp8_e4m3";
-  }
-  return "?";
-}
-
-std::string KVQuantPlan::describe() const {
-  if (dtype == KVDType::F32 || dtype == KVDType::F16) return name();
-  return name() + ", block of " + (block_size > 0 ? std::to_string(block_size) + " elements" : "one head") + ", " +
-         (fp16_scales ? "fp16" : "fp32") + " scales";
-}
-
-uint8_t fp8_e4m3_from_float(float f) {
-  uint8_t sign = std::signbit(f) ? 0x80 : 0;
-  float a = std::fabs(f);
-  if (std::isnan(f)) return 0x7F;
-  if (a >= 448.0f) return sign | 0x7E;  // saturate to the largest finite value
-  if (a < std::ldexp(1.0f, -10)) return sign;  // below half the smallest subnormal (2^-9)
-  int e;
-  std::frexp(a, &e);  // a = m · 2^e, m in [0.5, 1)
-  int exp = e - 1;    // a = 1.xxx · 2^exp
-  if (exp < -6) exp = -6;  // subnormal range: fixed exponent, step 2^-9
-  float step = std::ldexp(1.0f, exp - 3);
-  float q = std::nearbyint(a / step) * step;  // round half to even (default rounding mode)
-  if (q >= 448.0f) return sign | 0x7E;
-  std::frexp(q, &e);
-  int qexp = e - 1;
-  if (q < std::ldexp(1.0f, -6)) {  // subnormal: exponent field 0, mantissa = q / 2^-9
-    return sign | uint8_t(int(q / std::ldexp(1.0f, -9)));
-  }
-  int mant = int(std::nearbyint((q / std::ldexp(1.0f, qexp) - 1.0f) * 8.0f));
-  return sign | uint8_t((qexp + 7) << 3) | uint8_t(mant);
-}
-
-float fp8_e4m3_to_float(uint8_t v) {
-  const float sign = (v & 0x80) ? -1.0f : 1.0f;
-  const int exp = (v >> 3) & 0xF, mant = v & 0x7;
-  if (exp == 0xF && mant == 0x7) return std::nanf("");
-  if (exp == 0) return sign * std::ldexp(float(mant), -9);
-  return sign * std::ldexp(1.0f + float(mant) / 8.0f, exp - 7);
-}
 
 KVStore::KVStore(const KVQuantPlan& plan, int64_t width, int64_t head_dim, int64_t capacity)
     : plan_(plan), width_(width), block_(plan.block_size > 0 ? plan.block_size : head_dim), capacity_(capacity) {

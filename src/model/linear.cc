@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "arrowquant/error.h"
-#include "arrowquant/kernels.h"
+#include "kernels/packed_f32.h"
 #include "kernels/dense_ops.h"
 
 namespace arrowquant {

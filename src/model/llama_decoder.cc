@@ -5,7 +5,7 @@
 
 #include "arrowquant/error.h"
 #include "model/config_fields.h"
-#include "arrowquant/util.h"
+#include "util/thread_pool.h"
 #include "kernels/dense_ops.h"
 
 namespace arrowquant {

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "arrowquant/kv_cache.h"
+#include "model/kv_cache.h"
 #include "model/linear.h"
 #include "model/model_weights.h"
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "arrowquant/error.h"
-#include "arrowquant/pack.h"
+#include "format/pack.h"
 #include "arrowquant/weight_loader.h"
 
 namespace fs = std::filesystem;

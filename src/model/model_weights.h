@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "arrowquant/kernel_registry.h"
-#include "arrowquant/quantize.h"
+#include "kernels/kernel_registry.h"
+#include "arrowquant/packed_tensor.h"
 #include "arrowquant/tensor.h"
 #include "arrowquant/tensor_source.h"
 

@@ -7,10 +7,10 @@
 
 #include "arrowquant/error.h"
 #include "arrowquant/tensor_source.h"
-#include "arrowquant/wordpiece_tokenizer.h"
+#include "tokenizers/wordpiece_tokenizer.h"
 #include "kernels/dense_ops.h"
-#include "arrowquant/text_tokenizer.h"
-#include "arrowquant/util.h"
+#include "tokenizers/text_tokenizer.h"
+#include "util/clock.h"
 #include "model/bert_encoder.h"
 #include "model/llama_decoder.h"
 #include "model/sampler.h"

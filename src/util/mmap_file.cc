@@ -1,4 +1,4 @@
-#include "arrowquant/mmap_file.h"
+#include "util/mmap_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "arrowquant/util.h"
+#include "util/thread_pool.h"
 
 namespace arrowquant {
 
@@ -135,6 +135,11 @@ ThreadPool& pool() {
 }
 
 }  // namespace
+
+int default_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? int(n) : 1;
+}
 
 void parallel_for(int64_t n, int threads, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;

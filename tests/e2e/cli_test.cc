@@ -4,9 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "arrowquant/safetensors.h"
-#include "arrowquant/quantize.h"
-#include "arrowquant/util.h"
+#include "io/safetensors_reader.h"
+#include "io/safetensors_writer.h"
+#include "quant/weight_error.h"
+#include "util/files.h"
 #include "arrowquant/weight_loader.h"
 #include "test_util.h"
 

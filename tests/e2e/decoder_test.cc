@@ -10,11 +10,12 @@
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
 #include "arrowquant/perplexity.h"
-#include "arrowquant/safetensors.h"
+#include "io/safetensors_reader.h"
 #include "arrowquant/tensor_source.h"
-#include "arrowquant/text_tokenizer.h"
-#include "arrowquant/util.h"
+#include "tokenizers/text_tokenizer.h"
+#include "util/files.h"
 #include "test_util.h"
+#include "util/fp8.h"
 
 using namespace arrowquant;
 using aqtest::run_cli;

@@ -8,11 +8,13 @@
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
-#include "arrowquant/safetensors.h"
+#include "io/safetensors_writer.h"
 #include "arrowquant/tensor_source.h"
-#include "arrowquant/util.h"
+#include "util/files.h"
 #include "arrowquant/validate.h"
 #include "test_util.h"
+#include "eval/sts.h"
+#include "eval/statistics.h"
 
 using namespace arrowquant;
 using aqtest::run_cli;

@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "arrowquant/error.h"
-#include "arrowquant/gguf.h"
-#include "arrowquant/text_tokenizer.h"
-#include "model/bpe_tokenizer.h"
-#include "model/llama2c_tokenizer.h"
+#include "io/gguf_reader.h"
+#include "tokenizers/text_tokenizer.h"
+#include "tokenizers/bpe_tokenizer.h"
+#include "tokenizers/llama2c_tokenizer.h"
 #include "test_util.h"
 
 using namespace arrowquant;

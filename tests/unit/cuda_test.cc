@@ -4,11 +4,13 @@
 
 #include <cmath>
 
-#include "arrowquant/kernels.h"
-#include "arrowquant/quantize.h"
+#include "kernels/packed_f32.h"
+#include "kernels/packed_reference.h"
+#include "quant/rtn.h"
+#include "arrowquant/packed_tensor.h"
 #include "test_util.h"
 #ifdef AQ_HAVE_CUDA
-#include "cuda/cuda_kernels.h"
+#include "kernels/cuda/cuda_kernels.h"
 #endif
 
 using namespace arrowquant;

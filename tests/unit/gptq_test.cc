@@ -10,11 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "arrowquant/error.h"
-#include "arrowquant/gptq.h"
-#include "arrowquant/pack.h"
-#include "arrowquant/safetensors.h"
+#include "quant/gptq.h"
+#include "quant/hessian.h"
+#include "format/pack.h"
+#include "io/safetensors_reader.h"
 #include "model/calibration_model.h"
-#include "quant/calibrated_quantizer.h"
+#include "pipeline/calibrated_quantizer.h"
 #include "test_util.h"
 
 using namespace arrowquant;

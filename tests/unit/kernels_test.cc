@@ -1,6 +1,9 @@
 // The Highway kernels against the scalar references: bit-exact dequantisation, fused products within
 // float rounding, on every format, odd shapes, ragged groups, unaligned pointers and real weights.
-#include "arrowquant/kernels.h"
+#include "kernels/packed_f32.h"
+#include "kernels/packed_i8.h"
+#include "kernels/packed_reference.h"
+#include "kernels/cpu_targets.h"
 
 #include <gtest/gtest.h>
 #include <hwy/targets.h>
@@ -12,6 +15,7 @@
 #include "arrowquant/dtype.h"
 #include "arrowquant/error.h"
 #include "arrowquant/weight_loader.h"
+#include "quant/rtn.h"
 #include "test_util.h"
 
 using namespace arrowquant;
@@ -168,7 +172,7 @@ TEST(Kernels, RealWeightsStraightFromTheMappedFile) {
     auto w = WeightLoader::open(d / "m");
     const StoredTensor& t = w->tensor("encoder.layer.3.output.dense.weight");
     PackedView v = w->packed(t, 0);
-    ASSERT_TRUE(w->mapping().contains(v.codes));
+    ASSERT_TRUE(w->maps(v.codes));
     std::vector<float> ref(size_t(v.geom.rows * v.geom.cols)), got(ref.size());
     dequantize_rows(v, 0, v.geom.rows, ref.data());
     kernels::dequantize_f32(v, 0, v.geom.rows, got.data());
@@ -194,7 +198,7 @@ TEST(Kernels, TargetsAreReported) {
   printf("targets compiled in and supported here: %s(active: %s)\n", all.c_str(), kernels::active_target().c_str());
 }
 
-#include "arrowquant/kernel_registry.h"
+#include "kernels/kernel_registry.h"
 
 TEST(KernelRegistry, SelectsByPriorityAndNeverFallsBackSilently) {
   const auto& reg = KernelRegistry::instance();

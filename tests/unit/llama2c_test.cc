@@ -1,7 +1,7 @@
 #include <fstream>
 
 #include "arrowquant/error.h"
-#include "arrowquant/llama2c.h"
+#include "io/llama2c_reader.h"
 #include "arrowquant/tensor_source.h"
 #include "test_util.h"
 

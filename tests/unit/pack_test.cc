@@ -1,6 +1,6 @@
 #include <random>
 
-#include "arrowquant/pack.h"
+#include "format/pack.h"
 #include "arrowquant/quant_format.h"
 #include "test_util.h"
 

@@ -1,7 +1,7 @@
 #include <fstream>
 
 #include "arrowquant/error.h"
-#include "arrowquant/precision_rules.h"
+#include "pipeline/precision_rules.h"
 #include "arrowquant/quant_config.h"
 #include "test_util.h"
 

@@ -2,7 +2,9 @@
 #include <cstring>
 
 #include "arrowquant/error.h"
-#include "arrowquant/quantize.h"
+#include "quant/rtn.h"
+#include "quant/weight_error.h"
+#include "arrowquant/packed_tensor.h"
 #include "test_util.h"
 
 using namespace arrowquant;

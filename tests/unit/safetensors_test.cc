@@ -2,7 +2,8 @@
 #include <fstream>
 
 #include "arrowquant/error.h"
-#include "arrowquant/safetensors.h"
+#include "io/safetensors_reader.h"
+#include "io/safetensors_writer.h"
 #include "test_util.h"
 
 using namespace arrowquant;

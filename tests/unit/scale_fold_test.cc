@@ -9,9 +9,9 @@
 #include "arrowquant/error.h"
 #include "model/bert_encoder.h"
 #include "model/llama_decoder.h"
-#include "quant/calibrated_quantizer.h"
-#include "quant/checkpoint.h"
-#include "quant/scale_search.h"
+#include "pipeline/calibrated_quantizer.h"
+#include "pipeline/checkpoint.h"
+#include "pipeline/scale_search.h"
 #include "test_util.h"
 
 using namespace arrowquant;

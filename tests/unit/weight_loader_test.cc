@@ -6,10 +6,11 @@
 #include <fstream>
 
 #include "arrowquant/error.h"
-#include "arrowquant/parquet_v2.h"
-#include "arrowquant/util.h"
+#include "io/parquet_v2_writer.h"
+
 #include "arrowquant/weight_loader.h"
 #include "test_util.h"
+#include "quant/rtn.h"
 
 using namespace arrowquant;
 
@@ -46,14 +47,14 @@ TEST(WeightLoader, V2RoundTripIsZeroCopyAndExact) {
     EXPECT_EQ(t.format, &f);
     ASSERT_EQ(t.chunks.size(), 1u);
     // The packed bytes are a pointer into the memory map, identical to what was written.
-    EXPECT_TRUE(w->mapping().contains(t.chunks[0].data, t.chunks[0].nbytes));
+    EXPECT_TRUE(w->maps(t.chunks[0].data, t.chunks[0].nbytes));
     ASSERT_EQ(t.chunks[0].nbytes, m.q.codes.size());
     EXPECT_EQ(std::memcmp(t.chunks[0].data, m.q.codes.data(), m.q.codes.size()), 0);
     EXPECT_EQ(w->dequantize("layer.weight").values, m.expected) << f.name;
     EXPECT_NEAR(t.cosine, 0.99, 1e-12);
     auto b = w->dequantize("layer.bias");
     EXPECT_EQ(b.values, m.bias);
-    EXPECT_TRUE(w->mapping().contains(w->tensor("layer.bias").chunks[0].data, 48 * 4));
+    EXPECT_TRUE(w->maps(w->tensor("layer.bias").chunks[0].data, 48 * 4));
   }
 }
 
@@ -75,7 +76,7 @@ TEST(WeightLoader, ChecksumMismatchIsDetected) {
   size_t offset;
   {
     auto w = WeightLoader::open(dir / "m.parquet");
-    offset = size_t(w->tensor("layer.weight").chunks[0].data - w->mapping().data()) + 100;
+    offset = w->offset_in_file(w->tensor("layer.weight").chunks[0].data) + 100;
   }
   {
     std::fstream f(dir / "m.parquet", std::ios::in | std::ios::out | std::ios::binary);

@@ -1,6 +1,6 @@
 // WordPiece tokenizer against Hugging Face `tokenizers` (goldens made by
 // scripts/goldens/make_minilm_goldens.py) and against llama.cpp's BERT test vectors.
-#include "arrowquant/wordpiece_tokenizer.h"
+#include "tokenizers/wordpiece_tokenizer.h"
 
 #include <gtest/gtest.h>
 

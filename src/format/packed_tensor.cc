@@ -1,0 +1,50 @@
+#include "arrowquant/packed_tensor.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "arrowquant/dtype.h"
+#include "format/pack.h"
+
+namespace arrowquant {
+
+PackedView view_of(const QuantizedTensor& q) {
+  return {q.format, q.geom, q.codes.data(), q.scales.data(),
+          q.format->symmetric ? nullptr : q.zero_points.data()};
+}
+
+float scale_at(const PackedView& v, size_t k) {
+  uint16_t s;
+  std::memcpy(&s, v.scales + 2 * k, 2);
+  return f16_to_f32(s);
+}
+
+float zero_at(const PackedView& v, size_t k) {
+  return v.format->symmetric ? float(v.format->mid_code()) : float(v.zero_points[k]);
+}
+
+void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, float* out) {
+  const QuantFormat& f = *v.format;
+  const auto& g = v.geom;
+  const int64_t groups = g.groups_per_row();
+  const size_t row_bytes = packed_row_bytes(g.cols, f.bits);
+  std::vector<uint8_t> codes(size_t(g.cols));
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    unpack_row(v.codes + size_t(r) * row_bytes, g.cols, f.bits, codes.data());
+    float* o = out + (r - row_begin) * g.cols;
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const size_t k = size_t(r * groups + gi);
+      const float s = scale_at(v, k), z = zero_at(v, k);
+      const int64_t c0 = gi * g.group_size, n = std::min(g.group_size, g.cols - c0);
+      for (int64_t i = 0; i < n; ++i) o[c0 + i] = s * (float(codes[size_t(c0 + i)]) - z);
+    }
+  }
+}
+
+std::vector<float> dequantize(const QuantizedTensor& q) {
+  std::vector<float> out(size_t(q.geom.rows * q.geom.cols));
+  dequantize_rows(view_of(q), 0, q.geom.rows, out.data());
+  return out;
+}
+
+}  // namespace arrowquant

@@ -1,0 +1,47 @@
+#include "pipeline/precision_rules.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+
+namespace arrowquant {
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+bool is_embedding_or_head(const std::string& name) {
+  static const char* kPatterns[] = {"*embed*", "*embeddings*", "*wte*", "*wpe*", "lm_head*",
+                                    "*.lm_head.*", "output.weight", "*tok_embeddings*"};
+  for (const char* p : kPatterns)
+    if (glob_match(p, name)) return true;
+  return false;
+}
+
+TensorPlan plan_tensor(const SourceTensorInfo& t, const QuantConfig& c) {
+  TensorPlan p;
+  p.group_size = c.group_size;
+  if (!dtype_is_float(t.dtype)) { p.reason = "not floating point: stored unchanged"; return p; }
+  if (t.shape.size() < 2) { p.reason = "1-D (norm or bias): kept float"; return p; }
+  for (const auto& pin : c.pins) {
+    if (!glob_match(pin.pattern, t.name)) continue;
+    p.reason = "pinned by '" + pin.pattern + "=" + pin.target + "'";
+    if (pin.target == "float") return p;
+    p.quantize = true;
+    p.format = find_quant_format(std::stoi(pin.target), c.symmetric);
+    return p;
+  }
+  if (is_embedding_or_head(t.name)) {
+    if (c.embedding_bits >= 16) { p.reason = "embedding/head: kept float (embedding_bits " + std::to_string(c.embedding_bits) + ")"; return p; }
+    p.quantize = true;
+    p.format = find_quant_format(c.embedding_bits, c.symmetric);
+    p.reason = "embedding/head at " + std::to_string(c.embedding_bits) + " bits";
+    return p;
+  }
+  p.quantize = true;
+  p.format = find_quant_format(c.bits, c.symmetric);
+  p.reason = "weight matrix";
+  return p;
+}
+
+}  // namespace arrowquant

@@ -1,0 +1,299 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tokenizers/bpe_tokenizer.h"
+
+#include <pcre2.h>
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+
+#include "arrowquant/error.h"
+#include "io/gguf_reader.h"
+#include "arrowquant/tensor_source.h"
+#include "tokenizers/unicode_text.h"
+
+namespace fs = std::filesystem;
+
+namespace arrowquant {
+
+std::string bpe_pre_regex(const std::string& name) {
+  if (name == "gpt-2" || name == "gpt2" || name == "default" || name.empty())
+    return R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+  const std::string contractions = R"((?i:'s|'t|'re|'ve|'m|'ll|'d))";
+  if (name == "qwen2")
+    return contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  if (name == "llama-bpe" || name == "llama3")
+    return contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  throw FormatError("BPE pre-tokenizer '" + name + "' is not supported (gpt-2, qwen2, llama-bpe)");
+}
+
+std::string gpt2_byte_char(uint8_t b) {
+  int extra = 0;
+  for (int c = 0; c < b; ++c)
+    if (!((c >= '!' && c <= '~') || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF))) ++extra;
+  bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+  std::string s;
+  text::append_utf8(s, char32_t(printable ? b : 256 + extra));
+  return s;
+}
+
+struct BpeTokenizer::Regex {
+  pcre2_code* code = nullptr;
+  ~Regex() {
+    if (code) pcre2_code_free(code);
+  }
+};
+
+BpeTokenizer::BpeTokenizer(BpeVocabulary v) : v_(std::move(v)), re_(std::make_unique<Regex>()) {
+  for (size_t i = 0; i < v_.tokens.size(); ++i) ids_.emplace(v_.tokens[i], int32_t(i));
+  for (size_t i = 0; i < v_.merges.size(); ++i)
+    merge_rank_.emplace(v_.merges[i].first + " " + v_.merges[i].second, int32_t(i));
+  std::vector<std::string> specials;
+  for (const auto& s : v_.specials) {
+    auto it = ids_.find(s);
+    if (it != ids_.end() && special_ids_.emplace(s, it->second).second) specials.push_back(s);
+  }
+  splitter_ = SpecialTokenSplitter(std::move(specials));
+  for (int b = 0; b < 256; ++b) {
+    byte_to_char_[b] = gpt2_byte_char(uint8_t(b));
+    char_to_byte_[uint32_t(text::decode_utf8(byte_to_char_[b])[0])] = uint8_t(b);
+  }
+  int err;
+  PCRE2_SIZE off;
+  re_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(v_.pre_regex.c_str()), v_.pre_regex.size(),
+                            PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
+  if (!re_->code) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(err, msg, sizeof msg);
+    throw FormatError("BPE pre-tokenizer regex does not compile at " + std::to_string(off) + ": " +
+                      reinterpret_cast<char*>(msg));
+  }
+  pcre2_jit_compile(re_->code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter
+}
+
+BpeTokenizer::~BpeTokenizer() = default;
+
+int32_t BpeTokenizer::special_id(const std::string& text) const {
+  auto it = special_ids_.find(text);
+  return it == special_ids_.end() ? -1 : it->second;
+}
+
+void BpeTokenizer::bpe_word(const std::string& word, std::vector<int32_t>& out) const {
+  std::vector<std::string> sym;
+  for (unsigned char c : word) sym.push_back(byte_to_char_[c]);
+  while (sym.size() > 1) {
+    int32_t best = INT32_MAX;
+    for (size_t i = 0; i + 1 < sym.size(); ++i) {
+      auto it = merge_rank_.find(sym[i] + " " + sym[i + 1]);
+      if (it != merge_rank_.end()) best = std::min(best, it->second);
+    }
+    if (best == INT32_MAX) break;
+    const auto& pair = v_.merges[size_t(best)];
+    std::vector<std::string> next;
+    for (size_t i = 0; i < sym.size(); ++i) {
+      if (i + 1 < sym.size() && sym[i] == pair.first && sym[i + 1] == pair.second) {
+        next.push_back(sym[i] + sym[i + 1]);
+        ++i;
+      } else {
+        next.push_back(std::move(sym[i]));
+      }
+    }
+    sym = std::move(next);
+  }
+  for (const auto& s : sym) {
+    auto it = ids_.find(s);
+    if (it != ids_.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    // A symbol missing from the vocabulary: fall back to its single-byte tokens.
+    std::u32string cps = text::decode_utf8(s);
+    for (char32_t cp : cps) {
+      std::string one;
+      text::append_utf8(one, cp);
+      auto jt = ids_.find(one);
+      if (jt == ids_.end()) throw FormatError("BPE vocabulary has no token for byte symbol '" + one + "'");
+      out.push_back(jt->second);
+    }
+  }
+}
+
+void BpeTokenizer::encode_plain(const std::string& raw, std::vector<int32_t>& out) const {
+  if (raw.empty()) return;
+  std::string text = raw;
+  if (v_.nfc) {
+    utf8proc_uint8_t* n = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(raw.c_str()));
+    if (n) {  // null for invalid UTF-8: the regex then sees the bytes as they are
+      text = reinterpret_cast<char*>(n);
+      free(n);
+    }
+  }
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(re_->code, nullptr);
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    int rc = pcre2_match(re_->code, subject, text.size(), pos, 0, md, nullptr);
+    if (rc < 0) {  // nothing more matches: the rest is one piece
+      bpe_word(text.substr(pos), out);
+      break;
+    }
+    PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    size_t b = ov[0], e = ov[1];
+    if (b > pos) bpe_word(text.substr(pos, b - pos), out);  // bytes no alternative matched
+    if (e == b) {  // an empty match cannot advance; take one byte
+      e = b + 1;
+    }
+    bpe_word(text.substr(b, e - b), out);
+    pos = e;
+  }
+  pcre2_match_data_free(md);
+}
+
+std::vector<int32_t> BpeTokenizer::encode(const std::string& text, bool add_bos) const {
+  std::vector<int32_t> out;
+  if (add_bos && v_.bos >= 0) out.push_back(v_.bos);
+  splitter_.split(
+      text, [&](std::string_view plain) { encode_plain(std::string(plain), out); },
+      [&](const std::string& special) { out.push_back(special_ids_.at(special)); });
+  return out;
+}
+
+std::string BpeTokenizer::piece(int32_t id, int32_t) const {
+  if (id < 0 || size_t(id) >= v_.tokens.size()) throw ValueError("token id " + std::to_string(id) + " out of range");
+  const std::string& t = v_.tokens[size_t(id)];
+  if (special_ids_.count(t)) return t;
+  std::string bytes;
+  for (char32_t cp : text::decode_utf8(t)) {
+    auto it = char_to_byte_.find(uint32_t(cp));
+    if (it != char_to_byte_.end()) bytes.push_back(char(it->second));
+    else text::append_utf8(bytes, cp);  // not byte-level text: keep it as written
+  }
+  return bytes;
+}
+
+std::unique_ptr<BpeTokenizer> BpeTokenizer::from_gguf(const std::string& path) {
+  GgufFile g(path);
+  std::string model = g.at("tokenizer.ggml.model").get<std::string>();
+  if (model != "gpt2")
+    throw FormatError(path + ": tokenizer.ggml.model is '" + model + "'; only byte-level BPE ('gpt2') is supported");
+  BpeVocabulary v;
+  v.tokens = g.at("tokenizer.ggml.tokens").get<std::vector<std::string>>();
+  for (const auto& m : g.at("tokenizer.ggml.merges")) {
+    std::string s = m.get<std::string>();
+    size_t sp = s.find(' ', 1);
+    if (sp == std::string::npos) throw FormatError(path + ": merge '" + s + "' has no space");
+    v.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+  }
+  if (g.has("tokenizer.ggml.token_type")) {
+    const auto& types = g.at("tokenizer.ggml.token_type");
+    for (size_t i = 0; i < types.size() && i < v.tokens.size(); ++i) {
+      int t = types[i].get<int>();
+      if (t == 3 || t == 4) v.specials.push_back(v.tokens[i]);  // control and user-defined
+    }
+  }
+  v.pre_regex = bpe_pre_regex(g.has("tokenizer.ggml.pre") ? g.at("tokenizer.ggml.pre").get<std::string>() : "gpt-2");
+  if (g.has("tokenizer.ggml.bos_token_id")) v.bos = g.at("tokenizer.ggml.bos_token_id").get<int32_t>();
+  if (g.has("tokenizer.ggml.eos_token_id")) v.eos = g.at("tokenizer.ggml.eos_token_id").get<int32_t>();
+  if (g.has("tokenizer.ggml.add_bos_token")) v.add_bos = g.at("tokenizer.ggml.add_bos_token").get<bool>();
+  return std::make_unique<BpeTokenizer>(std::move(v));
+}
+
+namespace {
+
+// The pre-tokenisation regex a tokenizer.json declares: ByteLevel with use_regex (GPT-2's pattern),
+// or a Split on a Regex followed by ByteLevel (Qwen2, Llama 3).
+std::string regex_from_json(const nlohmann::json& pre, const std::string& path) {
+  if (pre.is_null()) throw FormatError(path + ": no pre_tokenizer; byte-level BPE needs one");
+  std::string type = pre.value("type", "");
+  if (type == "ByteLevel") return pre.value("use_regex", true) ? bpe_pre_regex("gpt-2") : std::string("(?s).+");
+  if (type == "Sequence") {
+    std::string regex;
+    bool byte_level = false;
+    for (const auto& p : pre.at("pretokenizers")) {
+      std::string t = p.value("type", "");
+      if (t == "Split" && p.contains("pattern") && p["pattern"].contains("Regex") && regex.empty()) {
+        if (p.value("behavior", "Isolated") != "Isolated" || p.value("invert", false))
+          throw FormatError(path + ": Split pre-tokenizer with behaviour other than Isolated is not supported");
+        regex = p["pattern"]["Regex"].get<std::string>();
+      } else if (t == "ByteLevel") {
+        byte_level = true;
+        if (p.value("use_regex", true) && regex.empty()) regex = bpe_pre_regex("gpt-2");
+      } else {
+        throw FormatError(path + ": pre-tokenizer '" + t + "' is not supported");
+      }
+    }
+    if (!byte_level) throw FormatError(path + ": only byte-level BPE tokenizers are supported");
+    return regex;
+  }
+  throw FormatError(path + ": pre-tokenizer '" + type + "' is not supported");
+}
+
+}  // namespace
+
+std::unique_ptr<BpeTokenizer> BpeTokenizer::from_tokenizer_json(const std::string& path) {
+  nlohmann::json j = read_json_file(path);
+  try {
+    const auto& model = j.at("model");
+    if (model.value("type", "") != "BPE")
+      throw FormatError(path + ": tokenizer model is '" + model.value("type", "") + "', not BPE");
+    if (j.contains("normalizer") && !j["normalizer"].is_null()) {
+      std::string nt = j["normalizer"].value("type", "");
+      if (nt != "NFC") throw FormatError(path + ": normalizer '" + nt + "' is not supported (none or NFC)");
+    }
+    BpeVocabulary v;
+    v.nfc = j.contains("normalizer") && !j["normalizer"].is_null();
+    const auto& vocab = model.at("vocab");
+    v.tokens.resize(vocab.size());
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+      int64_t id = it.value().get<int64_t>();
+      if (id < 0) throw FormatError(path + ": negative token id for '" + it.key() + "'");
+      if (size_t(id) >= v.tokens.size()) v.tokens.resize(size_t(id) + 1);
+      v.tokens[size_t(id)] = it.key();
+    }
+    for (const auto& m : model.at("merges")) {
+      if (m.is_string()) {
+        std::string s = m.get<std::string>();
+        size_t sp = s.find(' ', 1);
+        if (sp == std::string::npos) throw FormatError(path + ": merge '" + s + "' has no space");
+        v.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+      } else {
+        v.merges.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
+      }
+    }
+    if (j.contains("added_tokens"))
+      for (const auto& a : j["added_tokens"]) {
+        std::string content = a.at("content").get<std::string>();
+        int64_t id = a.at("id").get<int64_t>();
+        if (size_t(id) >= v.tokens.size()) v.tokens.resize(size_t(id) + 1);
+        v.tokens[size_t(id)] = content;
+        v.specials.push_back(content);
+      }
+    v.pre_regex = regex_from_json(j.value("pre_tokenizer", nlohmann::json()), path);
+    // bos/eos by name from tokenizer_config.json beside it, when present.
+    fs::path cfg = fs::path(path).parent_path() / "tokenizer_config.json";
+    std::error_code ec;
+    if (fs::is_regular_file(cfg, ec)) {
+      nlohmann::json c = read_json_file(cfg.string());
+      auto token_text = [](const nlohmann::json& t) -> std::string {
+        if (t.is_string()) return t.get<std::string>();
+        if (t.is_object() && t.contains("content")) return t["content"].get<std::string>();
+        return "";
+      };
+      auto find = [&](const std::string& s) -> int32_t {
+        for (size_t i = 0; i < v.tokens.size(); ++i)
+          if (!s.empty() && v.tokens[i] == s) return int32_t(i);
+        return -1;
+      };
+      if (c.contains("bos_token")) v.bos = find(token_text(c["bos_token"]));
+      if (c.contains("eos_token")) v.eos = find(token_text(c["eos_token"]));
+      v.add_bos = c.value("add_bos_token", false);
+    }
+    return std::make_unique<BpeTokenizer>(std::move(v));
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(path + ": not a tokenizer.json this reader understands: " + e.what());
+  }
+}
+
+}  // namespace arrowquant
