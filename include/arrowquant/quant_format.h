@@ -17,6 +17,8 @@ struct QuantFormat {
   std::string_view name;  // the quant_type column value, e.g. "int4_asym"
   int bits;               // code width
   bool symmetric;         // no zero points; codes centred on 2^(bits-1)
+  // How a row's codes are laid out (the packing column): "lsb_rows_v1", see src/format/pack.h.
+  std::string_view layout = "lsb_rows_v1";
   int max_code() const { return (1 << bits) - 1; }
   int mid_code() const { return 1 << (bits - 1); }
 };
@@ -29,10 +31,6 @@ const QuantFormat* find_quant_format(int bits, bool symmetric);
 // Throws ValueError listing the known names.
 const QuantFormat& quant_format_or_throw(std::string_view name);
 
-// The value of the quant_type column for tensors stored unquantised.
-inline constexpr std::string_view kQuantTypeNone = "none";
-// The value of the packing column for quantised tensors (see pack.h).
-inline constexpr std::string_view kPackingLsbRows = "lsb_rows_v1";
 
 // Geometry of a quantised 2-D view of a tensor: rows = product of leading dims, cols = last dim.
 struct QuantGeometry {

@@ -1,6 +1,6 @@
-// Where unquantised weights come from. Every input format (safetensors, sharded safetensors, llama2.c
-// checkpoint, Parquet V1/V2) is read through this one interface, one tensor at a time, so that the
-// quantizer never holds more than one tensor in float.
+// Where weights come from. Every input format (safetensors, sharded safetensors, llama2.c checkpoint,
+// Parquet V1/V2) is read through this one interface, one tensor at a time, so that the quantiser
+// never holds more than one tensor in float and the runtime never learns how the weights were stored.
 #pragma once
 #include <memory>
 #include <string>
@@ -8,14 +8,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arrowquant/packed_tensor.h"
 #include "arrowquant/tensor.h"
 
 namespace arrowquant {
 
 struct SourceTensorInfo {
   std::string name;
-  DType dtype;  // as stored in the source
+  DType dtype;  // as stored in the source (of the unquantised tensor when it is stored quantised)
   Shape shape;
+  const QuantFormat* format = nullptr;  // stored quantised in this format; nullptr: stored as dtype
+};
+
+// One stored run of a quantised tensor's rows: [row_start, row_start + view.geom.rows).
+struct PackedRows {
+  int64_t row_start = 0;
+  PackedView view;
 };
 
 class TensorSource {
@@ -24,8 +32,8 @@ class TensorSource {
   // "safetensors", "safetensors-sharded", "llama2c", "parquet-v1", "parquet-v2".
   virtual std::string kind() const = 0;
   virtual const std::vector<SourceTensorInfo>& tensors() const = 0;
-  // The tensor converted to float32 (integer tensors are refused: use raw()). A quantised tensor is
-  // dequantised when the source was opened with QuantizedTensors::Dequantize, refused otherwise.
+  // The tensor converted to float32; a quantised tensor is dequantised (its checksums verified).
+  // Integer tensors are refused: use read_raw().
   virtual FloatTensor read_f32(const std::string& name) const = 0;
   // Raw bytes of a tensor that is not float (e.g. BERT's int64 position_ids), stored unchanged.
   virtual std::vector<uint8_t> read_raw(const std::string& name) const = 0;
@@ -33,20 +41,15 @@ class TensorSource {
   virtual nlohmann::json model_config() const = 0;
   // Files beside the weights that a model folder needs (tokenizer, config), copied to the output.
   virtual std::vector<std::string> companion_files() const { return {}; }
-  // The Parquet loader behind a parquet-v1/v2 source (packed tensors for the fused kernels).
-  virtual const class WeightLoader* weight_loader() const { return nullptr; }
+  // A quantised tensor's stored runs of rows as views into the source's memory map, for the fused
+  // kernels; its checksums are verified here, once. Empty for a tensor stored unquantised.
+  virtual std::vector<PackedRows> read_packed(const std::string& name) const { return {}; }
+  // The activation type the weights were calibrated for: "int8" after SmoothQuant, "" for any.
+  virtual std::string calibrated_activations() const { return ""; }
 };
-
-// What read_f32 does with an already quantised tensor: the quantiser refuses it (quantising twice
-// compounds the error silently); the model runtime dequantises it.
-enum class QuantizedTensors { Refuse, Dequantize };
 
 // Detects the format of `path` (a model folder or a single file) and opens it. Throws FormatError
 // with the path when nothing recognisable is there.
-std::unique_ptr<TensorSource> open_tensor_source(const std::string& path,
-                                                 QuantizedTensors quantized = QuantizedTensors::Refuse);
-
-// Reads a Hugging Face config.json (throws FormatError naming the file on bad JSON).
-nlohmann::json read_json_file(const std::string& path);
+std::unique_ptr<TensorSource> open_tensor_source(const std::string& path);
 
 }  // namespace arrowquant

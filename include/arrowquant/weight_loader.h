@@ -1,6 +1,8 @@
 // WeightLoader: opens a weights table (a model folder or a .parquet file), tells V1 from V2 by its
 // schema, memory-maps the file and hands out tensors without copying: the packed bytes of a V2
 // tensor are pointers into the map. Dequantisation to float32 happens one tensor at a time, on request.
+// Everything needed to run the model is in the file itself (its key-value metadata); a metadata.json
+// beside it is a readable copy and is never read.
 #pragma once
 #include <memory>
 #include <string>
@@ -44,7 +46,7 @@ struct StoredTensor {
 
 class WeightLoader {
  public:
-  // path: a folder holding model.parquet (and metadata.json), or a .parquet file. Throws
+  // path: a folder holding model.parquet, or a .parquet file. Throws
   // FormatError (naming the file, the column or the tensor) for anything that does not validate.
   static std::unique_ptr<WeightLoader> open(const std::string& path);
   ~WeightLoader();
@@ -67,15 +69,17 @@ class WeightLoader {
   PackedView packed(const StoredTensor& t, size_t chunk) const;
   void verify_checksums(const StoredTensor& t) const;
 
-  // Parquet key-value metadata merged with metadata.json beside the file, when present.
+  // The file's key-value metadata ("arrowquant." keys, prefix removed; JSON values parsed).
   const nlohmann::json& metadata() const { return metadata_; }
+  // config.json as the file carries it (a V1 table: the config.json beside it, or {}).
   nlohmann::json model_config() const;
+  // The activation type the weights were calibrated for: "int8" for SmoothQuant models, else "".
+  std::string calibrated_activations() const;
 
  private:
   WeightLoader() = default;
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
   std::unique_ptr<MappedFile> map_;
+  std::shared_ptr<const void> decoded_;  // the decoded columns that scales and V1 data point into
   std::string file_path_;
   int version_ = 0;
   std::vector<StoredTensor> tensors_;

@@ -1,3 +1,5 @@
+#include "io/parquet_v2_writer.h"
+
 #include <arrow/api.h>
 #include <arrow/io/file.h>
 #include <parquet/arrow/writer.h>
@@ -7,8 +9,9 @@
 
 #include "arrowquant/error.h"
 #include "format/pack.h"
-#include "io/parquet_v2_writer.h"
+#include "io/parquet_v2_schema.h"
 #include "util/checksum.h"
+#include "util/version.h"
 
 namespace arrowquant {
 
@@ -21,28 +24,6 @@ T check(arrow::Result<T> r, const std::string& what) {
 }
 void check(const arrow::Status& s, const std::string& what) {
   if (!s.ok()) throw IoError(what + ": " + s.ToString());
-}
-
-std::shared_ptr<arrow::Schema> v2_schema() {
-  using namespace arrow;
-  return schema({
-      field("layer_name", utf8(), false),
-      field("shape", list(int32()), false),
-      field("dtype", utf8(), false),
-      field("data", binary(), false),  // required: no definition levels in front of the value
-      field("num_params", int64(), false),
-      field("quant_type", utf8(), false),
-      field("group_size", int32(), false),
-      field("scales", binary(), false),
-      field("zero_points", binary(), false),
-      field("packing", utf8(), false),
-      field("chunk_index", int32(), false),
-      field("num_chunks", int32(), false),
-      field("row_start", int64(), false),
-      field("checksum", uint64(), false),
-      field("rel_rmse", float64(), true),
-      field("cosine", float64(), true),
-  });
 }
 
 struct RowValues {
@@ -69,7 +50,7 @@ struct RowValues {
 struct ParquetV2Writer::Impl {
   std::string path;
   int64_t chunk_bytes;
-  std::shared_ptr<arrow::Schema> schema = v2_schema();
+  std::shared_ptr<arrow::Schema> schema = parquet_v2::v2_schema();
   std::shared_ptr<arrow::io::FileOutputStream> out;
   std::unique_ptr<parquet::arrow::FileWriter> writer;
   int64_t rows = 0;
@@ -109,7 +90,7 @@ struct ParquetV2Writer::Impl {
         i64(v.num_params), str(v.quant_type), i32(v.group_size), bin(v.scales, v.scales_nbytes),
         bin(v.zps, v.zps_nbytes), str(v.packing), i32(v.chunk_index), i32(v.num_chunks),
         i64(v.row_start), check(ck.Finish(), "build"),
-        f64(v.stats.has_error, v.stats.error.rel_rmse), f64(v.stats.has_error, v.stats.error.cosine)};
+        f64(v.stats.has_error, v.stats.rel_rmse), f64(v.stats.has_error, v.stats.cosine)};
     auto table = Table::Make(schema, cols, 1);
     check(writer->WriteTable(*table, 1), "writing " + path);
     ++rows;
@@ -165,7 +146,7 @@ void ParquetV2Writer::write_quantized(const QuantizedTensor& q, DType source_dty
                 (r1 - r0) * g.cols, std::string(q.format->name), int32_t(g.group_size),
                 q.scales.data() + 2 * k0, 2 * nk,
                 q.format->symmetric ? nullptr : q.zero_points.data() + k0, q.format->symmetric ? 0 : nk,
-                std::string(kPackingLsbRows), int32_t(i), int32_t(runs.size()), r0, stats};
+                std::string(q.format->layout), int32_t(i), int32_t(runs.size()), r0, stats};
     impl_->write_row(v);
   }
 }
@@ -182,15 +163,24 @@ void ParquetV2Writer::write_raw(const std::string& name, DType dtype, const Shap
   for (size_t i = 0; i < runs.size(); ++i) {
     auto [r0, r1] = runs[i];
     RowValues v{name, shape, std::string(dtype_name(dtype)), data + size_t(r0) * row_bytes,
-                size_t(r1 - r0) * row_bytes, (r1 - r0) * cols, std::string(kQuantTypeNone), 0,
-                nullptr, 0, nullptr, 0, "raw", int32_t(i), int32_t(runs.size()), r0, RowStats{}};
+                size_t(r1 - r0) * row_bytes, (r1 - r0) * cols, parquet_v2::kQuantTypeNone, 0,
+                nullptr, 0, nullptr, 0, parquet_v2::kPackingRaw, int32_t(i), int32_t(runs.size()), r0, RowStats{}};
     impl_->write_row(v);
   }
 }
 
-void ParquetV2Writer::close(const std::map<std::string, std::string>& kv) {
+void ParquetV2Writer::close(const FileMetadata& m) {
+  namespace key = parquet_v2::key;
   auto md = std::make_shared<arrow::KeyValueMetadata>();
-  for (const auto& [k, v] : kv) md->Append(k, v);
+  auto put = [&](const char* k, const std::string& v) { md->Append(std::string(parquet_v2::kKeyPrefix) + k, v); };
+  put(key::kFormatVersion, std::to_string(parquet_v2::kFormatVersion));
+  put(key::kToolVersion, ARROWQUANT_VERSION);
+  put(key::kScaleDtype, "float16");
+  put(key::kSourceKind, m.source_kind);
+  put(key::kModelConfig, m.model_config.dump());
+  put(key::kQuantConfig, m.quant_config.dump());
+  put(key::kDecisions, m.decisions.dump());
+  if (!m.activations.empty()) put(key::kActivations, m.activations);
   check(impl_->writer->AddKeyValueMetadata(md), "writing metadata to " + impl_->path);
   check(impl_->writer->Close(), "closing " + impl_->path);
   check(impl_->out->Close(), "closing " + impl_->path);

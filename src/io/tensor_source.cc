@@ -6,6 +6,8 @@
 #include <map>
 
 #include "arrowquant/error.h"
+#include "io/json_file.h"
+#include "io/safetensors_index.h"
 #include "io/llama2c_reader.h"
 #include "io/safetensors_reader.h"
 #include "util/files.h"
@@ -14,14 +16,6 @@
 namespace fs = std::filesystem;
 
 namespace arrowquant {
-
-nlohmann::json read_json_file(const std::string& path) {
-  try {
-    return nlohmann::json::parse(read_text_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(path + ": invalid JSON: " + e.what());
-  }
-}
 
 namespace {
 
@@ -65,7 +59,7 @@ class ViewSource : public TensorSource {
   void add(const TensorView& v) {
     if (index_.count(v.name)) throw FormatError("tensor " + v.name + " appears twice");
     index_[v.name] = &v;
-    infos_.push_back({v.name, v.dtype, v.shape});
+    infos_.push_back({v.name, v.dtype, v.shape, nullptr});
   }
   const TensorView& view(const std::string& name) const {
     auto it = index_.find(name);
@@ -92,6 +86,12 @@ class SafetensorsSource : public ViewSource {
     companions_ = companions_in(dir);
   }
   std::string kind() const override { return sharded_ ? "safetensors-sharded" : "safetensors"; }
+  // Whether `tensor` is in the shard file `file`.
+  bool holds(const std::string& tensor, const std::string& file) const {
+    for (const auto& sh : shards_)
+      if (sh->mapping().path() == file) return sh->find(tensor) != nullptr;
+    return false;
+  }
 
  private:
   bool sharded_;
@@ -132,26 +132,28 @@ class Llama2cSource : public ViewSource {
 
 class ParquetSource : public TensorSource {
  public:
-  ParquetSource(const std::string& path, QuantizedTensors q) : w_(WeightLoader::open(path)), quantized_(q) {
-    for (const auto& t : w_->tensors()) infos_.push_back({t.name, t.dtype, t.shape});
+  explicit ParquetSource(const std::string& path) : w_(WeightLoader::open(path)) {
+    for (const auto& t : w_->tensors()) infos_.push_back({t.name, t.dtype, t.shape, t.format});
     companions_ = companions_in(fs::path(w_->path()).parent_path());
   }
   std::string kind() const override { return w_->format_version() == 1 ? "parquet-v1" : "parquet-v2"; }
   const std::vector<SourceTensorInfo>& tensors() const override { return infos_; }
-  FloatTensor read_f32(const std::string& name) const override {
-    if (w_->tensor(name).format && quantized_ == QuantizedTensors::Refuse)
-      throw ValueError("tensor " + name + " in " + w_->path() +
-                       " is already quantised; quantise from the original weights instead");
-    return w_->dequantize(name);
-  }
+  FloatTensor read_f32(const std::string& name) const override { return w_->dequantize(name); }
   std::vector<uint8_t> read_raw(const std::string& name) const override { return w_->raw_bytes(name); }
   nlohmann::json model_config() const override { return w_->model_config(); }
   std::vector<std::string> companion_files() const override { return companions_; }
-  const WeightLoader* weight_loader() const override { return w_.get(); }
+  std::vector<PackedRows> read_packed(const std::string& name) const override {
+    const StoredTensor& t = w_->tensor(name);
+    if (!t.format) return {};
+    w_->verify_checksums(t);  // the kernels read these bytes directly
+    std::vector<PackedRows> out;
+    for (size_t i = 0; i < t.chunks.size(); ++i) out.push_back({t.chunks[i].row_start, w_->packed(t, i)});
+    return out;
+  }
+  std::string calibrated_activations() const override { return w_->calibrated_activations(); }
 
  private:
   std::unique_ptr<WeightLoader> w_;
-  QuantizedTensors quantized_;
   std::vector<SourceTensorInfo> infos_;
   std::vector<std::string> companions_;
 };
@@ -168,8 +170,8 @@ bool looks_like_safetensors(const std::string& file) {
   return in.read(buf, 9) && buf[8] == '{';
 }
 
-std::unique_ptr<TensorSource> open_file(const std::string& file, QuantizedTensors q) {
-  if (has_magic(file, "PAR1", 4)) return std::make_unique<ParquetSource>(file, q);
+std::unique_ptr<TensorSource> open_file(const std::string& file) {
+  if (has_magic(file, "PAR1", 4)) return std::make_unique<ParquetSource>(file);
   if (looks_like_safetensors(file))
     return std::make_unique<SafetensorsSource>(std::vector<std::string>{file}, fs::path(file).parent_path(), false);
   if (Llama2cCheckpoint::looks_like(file)) return std::make_unique<Llama2cSource>(file);
@@ -178,29 +180,21 @@ std::unique_ptr<TensorSource> open_file(const std::string& file, QuantizedTensor
 
 }  // namespace
 
-std::unique_ptr<TensorSource> open_tensor_source(const std::string& path, QuantizedTensors quantized) {
+std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
   std::error_code ec;
-  if (fs::is_regular_file(path, ec)) return open_file(path, quantized);
+  if (fs::is_regular_file(path, ec)) return open_file(path);
   if (!fs::is_directory(path, ec)) throw IoError(path + ": no such file or folder");
   const fs::path dir(path);
   if (fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
-    auto idx = read_json_file((dir / "model.safetensors.index.json").string());
-    if (!idx.contains("weight_map") || !idx["weight_map"].is_object())
-      throw FormatError((dir / "model.safetensors.index.json").string() + ": no weight_map object");
+    const std::string index_path = (dir / "model.safetensors.index.json").string();
+    const SafetensorsIndex idx = read_safetensors_index(index_path);
     std::vector<std::string> files;
-    for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
-      if (!it.value().is_string()) throw FormatError("model.safetensors.index.json: weight_map values must be file names");
-      std::string f = (dir / it.value().get<std::string>()).string();
-      if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
-    }
+    for (const auto& f : idx.shards) files.push_back((dir / f).string());
     auto src = std::make_unique<SafetensorsSource>(files, dir, true);
     // Every tensor the index names must be in the shard it names.
-    for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
-      bool found = false;
-      for (const auto& t : src->tensors()) found |= t.name == it.key();
-      if (!found)
-        throw FormatError("model.safetensors.index.json names tensor " + it.key() + " but no shard holds it");
-    }
+    for (const auto& [tensor, shard] : idx.weight_map)
+      if (!src->holds(tensor, (dir / shard).string()))
+        throw FormatError(index_path + " names tensor " + tensor + " in " + shard + ", which does not hold it");
     return src;
   }
   if (fs::is_regular_file(dir / "model.safetensors", ec))
@@ -213,7 +207,7 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::string& path, Quanti
     else if (ext == ".safetensors") st.push_back(e.path().string());
     else if (ext == ".bin" && Llama2cCheckpoint::looks_like(e.path().string())) bins.push_back(e.path().string());
   }
-  if (!parquet.empty()) return std::make_unique<ParquetSource>(path, quantized);
+  if (!parquet.empty()) return std::make_unique<ParquetSource>(path);
   if (st.size() == 1) return std::make_unique<SafetensorsSource>(st, dir, false);
   if (bins.size() == 1) return std::make_unique<Llama2cSource>(bins[0]);
   throw FormatError(path + ": no model found (expected model.safetensors, model.safetensors.index.json, "

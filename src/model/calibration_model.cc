@@ -1,8 +1,6 @@
 #include "model/calibration_model.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -87,32 +85,6 @@ class DecoderCalibration : public BlockAccess<LlamaDecoder> {
 std::unique_ptr<CalibrationModel> CalibrationModel::open(const ModelWeights& w, int threads) {
   if (DecoderConfig::is_decoder(w.config())) return std::make_unique<DecoderCalibration>(w, threads);
   return std::make_unique<EncoderCalibration>(w, threads);  // BertConfig refuses anything else
-}
-
-std::vector<std::string> read_calibration_documents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot read the calibration file");
-  const bool jsonl = std::filesystem::path(path).extension() == ".jsonl";
-  std::vector<std::string> docs;
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    if (!jsonl) { docs.push_back(line); continue; }
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw ValueError(path + ":" + std::to_string(n) + ": not valid JSON: " + e.what());
-    }
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-      throw ValueError(path + ":" + std::to_string(n) + ": expected an object with a \"text\" string");
-    if (!j["text"].get<std::string>().empty()) docs.push_back(j["text"].get<std::string>());
-  }
-  if (docs.empty()) throw ValueError(path + ": the calibration file holds no text");
-  return docs;
 }
 
 }  // namespace arrowquant

@@ -33,8 +33,4 @@ class CalibrationModel {
   virtual std::vector<ScaleFold> folds(int64_t b) = 0;
 };
 
-// Calibration documents from a .txt file (one per non-empty line) or a .jsonl file (a "text" field
-// per line). ValueError naming the file when it holds no text or a line is malformed.
-std::vector<std::string> read_calibration_documents(const std::string& path);
-
 }  // namespace arrowquant

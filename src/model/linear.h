@@ -23,7 +23,7 @@ struct Linear {
   std::string name;                  // tensor name prefix, e.g. "model.layers.0.self_attn.q_proj"
   int64_t in = 0, out = 0;
   std::shared_ptr<const std::vector<float>> weight;  // [out, in] when stored in float
-  std::vector<PackedChunk> packed;   // when quantised
+  std::vector<PackedRows> packed;   // when quantised
   const KernelEntry* kernel = nullptr;  // the registry's choice for the packed chunks
   std::vector<float> bias;           // [out] or empty
   int threads = 0;
@@ -63,7 +63,7 @@ struct ScaleFold {
 struct Embedding {
   int64_t rows = 0, cols = 0;
   std::shared_ptr<const std::vector<float>> table;
-  std::vector<PackedChunk> packed;
+  std::vector<PackedRows> packed;
   const KernelEntry* kernel = nullptr;  // used when the table doubles as a tied output head
   static Embedding load(const ModelWeights& w, const std::string& name, int64_t rows, int64_t cols);
   void lookup(int64_t row, float* out) const;

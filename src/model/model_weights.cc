@@ -7,19 +7,18 @@
 #include <filesystem>
 
 #include "arrowquant/error.h"
-#include "format/pack.h"
-#include "arrowquant/weight_loader.h"
 
 namespace fs = std::filesystem;
 
 namespace arrowquant {
 
-ModelWeights::ModelWeights(const std::string& path) : path_(path) {
+ModelWeights::ModelWeights(const std::string& path) : ModelWeights(open_tensor_source(path), path) {}
+
+ModelWeights::ModelWeights(std::shared_ptr<const TensorSource> source, const std::string& path)
+    : path_(path), source_(std::move(source)) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw IoError(path + ": no such file or folder");
   folder_ = fs::is_directory(path, ec) ? path : fs::path(path).parent_path().string();
   if (folder_.empty()) folder_ = ".";
-  source_ = open_tensor_source(path, QuantizedTensors::Dequantize);
   config_ = source_->model_config();
 }
 
@@ -30,14 +29,7 @@ const nlohmann::json& ModelWeights::config() const {
 }
 
 std::string ModelWeights::preferred_activations() const {
-  const WeightLoader* w = source_->weight_loader();
-  if (!w) return "f32";
-  const auto& m = w->metadata();
-  nlohmann::json qc;
-  if (m.contains("config") && m["config"].is_object()) qc = m["config"];
-  else if (m.contains("arrowquant.quant_config") && m["arrowquant.quant_config"].is_string())
-    qc = nlohmann::json::parse(m["arrowquant.quant_config"].get<std::string>(), nullptr, false);
-  return qc.is_object() && qc.value("method", "") == "smoothquant" ? "int8" : "f32";
+  return source_->calibrated_activations() == "int8" ? "int8" : "f32";
 }
 
 bool ModelWeights::has(const std::string& name) const {
@@ -67,9 +59,9 @@ namespace arrowquant {
 // 64 MB arenas (a 2 MB block per tensor wasted up to 2 MB of resident memory on each small one).
 PackedView ModelWeights::copy_to_anonymous_memory(PackedView v) const {
   constexpr size_t kHuge = size_t(2) << 20, kArena = size_t(64) << 20, kAlign = 4096;
-  const size_t groups = size_t(v.geom.groups_per_row() * v.geom.rows);
-  const size_t nc = packed_row_bytes(v.geom.cols, v.format->bits) * size_t(v.geom.rows), ns = 2 * groups;
-  const size_t nz = v.zero_points ? groups : 0, need = (nc + ns + nz + kAlign - 1) / kAlign * kAlign;
+  const size_t nc = packed_row_bytes(v.geom.cols, v.format->bits) * size_t(v.geom.rows);
+  const size_t ns = scale_bytes(v.geom), nz = zero_point_bytes(v.geom, *v.format);
+  const size_t need = (nc + ns + nz + kAlign - 1) / kAlign * kAlign;
   if (copies_.empty() || arena_used_ + need > arena_size_) {
     arena_size_ = std::max(kArena, (need + kHuge - 1) / kHuge * kHuge);
     void* mem = std::aligned_alloc(kHuge, arena_size_);
@@ -89,21 +81,18 @@ PackedView ModelWeights::copy_to_anonymous_memory(PackedView v) const {
   return v;
 }
 
-std::vector<PackedChunk> ModelWeights::packed(const std::string& name, const Shape& expected) const {
-  const WeightLoader* w = source_->weight_loader();
-  if (!packed_kernels_ || !w) return {};
-  const StoredTensor* t = w->find(name);
+std::vector<PackedRows> ModelWeights::packed(const std::string& name, const Shape& expected) const {
+  if (!packed_kernels_) return {};
+  const SourceTensorInfo* t = nullptr;
+  for (const auto& info : source_->tensors())
+    if (info.name == name) t = &info;
   if (!t || !t->format || t->shape.size() != 2) return {};
   if (t->shape != expected)
     throw FormatError(path_ + ": tensor " + name + " has shape " + shape_str(t->shape) + ", expected " +
                       shape_str(expected) + " from config.json");
-  w->verify_checksums(*t);  // the kernels read these bytes directly: check them once, here
-  std::vector<PackedChunk> out;
-  for (size_t i = 0; i < t->chunks.size(); ++i) {
-    PackedView v = w->packed(*t, i);
-    if (copy_packed_) v = copy_to_anonymous_memory(v);
-    out.push_back({t->chunks[i].row_start, v});
-  }
+  std::vector<PackedRows> out = source_->read_packed(name);
+  if (copy_packed_)
+    for (auto& c : out) c.view = copy_to_anonymous_memory(c.view);
   return out;
 }
 

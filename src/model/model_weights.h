@@ -16,16 +16,12 @@
 
 namespace arrowquant {
 
-// One stored chunk of a quantised tensor: its rows [row_start, row_start + view.geom.rows).
-struct PackedChunk {
-  int64_t row_start = 0;
-  PackedView view;
-};
-
 class ModelWeights {
  public:
   // Throws IoError/FormatError naming `path` when nothing loadable is there.
   explicit ModelWeights(const std::string& path);
+  // Weights from a source already open (a command opens its model once and passes it down).
+  ModelWeights(std::shared_ptr<const TensorSource> source, const std::string& path);
 
   const std::string& path() const { return path_; }
   // The folder holding config.json and tokenizer files (the path itself, or the file's folder).
@@ -43,7 +39,7 @@ class ModelWeights {
   std::vector<float> load(const std::string& name, const Shape& expected) const;
   // The packed chunks of a quantised 2-D tensor, shape-checked; empty when the tensor is stored in
   // float (or packed kernels are off): use load() then.
-  std::vector<PackedChunk> packed(const std::string& name, const Shape& expected) const;
+  std::vector<PackedRows> packed(const std::string& name, const Shape& expected) const;
 
   // With packed kernels on, quantised tensors are offered as packed views into the mapped file
   // (packed()); off (the default), every tensor is dequantised to float32 by load(). Set it before
@@ -60,7 +56,7 @@ class ModelWeights {
  private:
   PackedView copy_to_anonymous_memory(PackedView v) const;
   std::string path_, folder_;
-  std::unique_ptr<TensorSource> source_;
+  std::shared_ptr<const TensorSource> source_;
   nlohmann::json config_;
   bool packed_kernels_ = false, copy_packed_ = false;
   struct FreeDeleter {

@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "arrowquant/error.h"
-#include "arrowquant/tensor_source.h"
+#include "io/json_file.h"
 
 namespace fs = std::filesystem;
 

@@ -12,6 +12,7 @@
 #include "model/calibration_model.h"
 #include "model/model_weights.h"
 #include "pipeline/scale_search.h"
+#include "io/calibration_text.h"
 
 namespace arrowquant {
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "arrowquant/error.h"
+
 namespace arrowquant {
 
 bool glob_match(const std::string& pattern, const std::string& name) {
@@ -19,6 +21,9 @@ bool is_embedding_or_head(const std::string& name) {
 }
 
 TensorPlan plan_tensor(const SourceTensorInfo& t, const QuantConfig& c) {
+  if (t.format)  // quantising twice compounds the error silently
+    throw ValueError("tensor " + t.name + " is already quantised (" + std::string(t.format->name) +
+                     "); quantise from the original weights instead");
   TensorPlan p;
   p.group_size = c.group_size;
   if (!dtype_is_float(t.dtype)) { p.reason = "not floating point: stored unchanged"; return p; }

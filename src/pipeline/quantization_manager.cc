@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "arrowquant/error.h"
+#include "io/parquet_v2_schema.h"
 #include "io/parquet_v2_writer.h"
 #include "pipeline/precision_rules.h"
 #include "quant/rtn.h"
@@ -148,7 +149,7 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   }
 
   open_checkpoint();
-  const std::string parquet_path = (fs::path(out.temp_path()) / kWeightsFileName).string();
+  const std::string parquet_path = (fs::path(out.temp_path()) / parquet_v2::kWeightsFile).string();
   ParquetV2Writer writer(parquet_path, config_.chunk_bytes);
   QuantizeReport rep;
   rep.source = model_path;
@@ -175,13 +176,13 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
       const CalibratedTensor& ct = it->second;
       // Against the float weight it was made from: with folded scales (AWQ, SmoothQuant) that is not
       // the source weight, and the source weight is no longer what the model multiplies by.
-      RowStats st{true, ct.weight};
+      RowStats st{true, ct.weight.rel_rmse, ct.weight.cosine};
       writer.write_quantized(ct.tensor, info.dtype, st);
       tr.format = std::string(ct.tensor.format->name);
       tr.group_size = ct.tensor.geom.group_size;
       tr.stored_bytes = ct.tensor.codes.size() + ct.tensor.scales.size() + ct.tensor.zero_points.size();
-      tr.rel_rmse = st.error.rel_rmse;
-      tr.cosine = st.error.cosine;
+      tr.rel_rmse = st.rel_rmse;
+      tr.cosine = st.cosine;
       tr.method = ct.method;
       tr.output_rel_mse = ct.error.rel_mse;
       tr.output_cosine = ct.error.cosine;
@@ -232,13 +233,14 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
       }
       std::vector<float> back(f.values.size());
       dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
-      RowStats st{true, weight_error(f.values.data(), back.data(), back.size())};
+      const WeightError we = weight_error(f.values.data(), back.data(), back.size());
+      RowStats st{true, we.rel_rmse, we.cosine};
       writer.write_quantized(q, info.dtype, st);
       tr.format = std::string(q.format->name);
       tr.group_size = q.geom.group_size;
       tr.stored_bytes = q.codes.size() + q.scales.size() + q.zero_points.size();
-      tr.rel_rmse = st.error.rel_rmse;
-      tr.cosine = st.error.cosine;
+      tr.rel_rmse = st.rel_rmse;
+      tr.cosine = st.cosine;
     }
     tr.bits_per_weight = tr.num_params ? 8.0 * double(tr.stored_bytes) / double(tr.num_params) : 0;
     rep.tensors.push_back(std::move(tr));
@@ -246,16 +248,13 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   if (progress) progress({infos.size(), infos.size(), ""});
 
   const nlohmann::json model_cfg = src->model_config();
-  std::map<std::string, std::string> kv = {
-      {"arrowquant.format_version", std::to_string(kFormatVersion)},
-      {"arrowquant.packing", std::string(kPackingLsbRows)},
-      {"arrowquant.scale_dtype", "float16"},
-      {"arrowquant.tool_version", ARROWQUANT_VERSION},
-      {"arrowquant.source_kind", src->kind()},
-      {"arrowquant.model_config", model_cfg.dump()},
-      {"arrowquant.quant_config", config_.to_json().dump()},
-      {"arrowquant.decisions", decisions.dump()}};
-  writer.close(kv);
+  FileMetadata file_meta;
+  file_meta.source_kind = src->kind();
+  file_meta.model_config = model_cfg;
+  file_meta.quant_config = config_.to_json();
+  file_meta.decisions = decisions;
+  if (config_.method == "smoothquant") file_meta.activations = "int8";  // its scales were chosen for int8
+  writer.close(file_meta);
 
   // Companion files (config, tokenizer) so the folder is a complete model.
   for (const auto& f : src->companion_files()) {
@@ -273,13 +272,14 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   rep.file_bytes = size_t(fs::file_size(parquet_path));
   rep.seconds = now_seconds() - t0;
   nlohmann::json meta = rep.to_json();
-  meta["format_version"] = std::to_string(kFormatVersion);
-  meta["tool_version"] = ARROWQUANT_VERSION;
-  meta["packing"] = std::string(kPackingLsbRows);
-  meta["scale_dtype"] = "float16";
+  // A readable copy of what the file carries, with the report; the runtime never reads it.
+  meta[parquet_v2::key::kFormatVersion] = std::to_string(parquet_v2::kFormatVersion);
+  meta[parquet_v2::key::kToolVersion] = ARROWQUANT_VERSION;
+  meta[parquet_v2::key::kScaleDtype] = "float16";
+  if (!file_meta.activations.empty()) meta[parquet_v2::key::kActivations] = file_meta.activations;
   meta["decisions"] = decisions;
   meta["output"] = output_dir;
-  write_text_file((fs::path(out.temp_path()) / kMetadataFileName).string(), meta.dump(2) + "\n");
+  write_text_file((fs::path(out.temp_path()) / parquet_v2::kMetadataFile).string(), meta.dump(2) + "\n");
   out.commit();
   ckpt->remove();
   return rep;

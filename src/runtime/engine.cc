@@ -6,7 +6,6 @@
 #include <optional>
 
 #include "arrowquant/error.h"
-#include "arrowquant/tensor_source.h"
 #include "tokenizers/wordpiece_tokenizer.h"
 #include "kernels/dense_ops.h"
 #include "tokenizers/text_tokenizer.h"
@@ -16,6 +15,7 @@
 #include "model/sampler.h"
 #include "model/model_weights.h"
 #include "model/sentence_pooling.h"
+#include "io/json_file.h"
 
 namespace fs = std::filesystem;
 

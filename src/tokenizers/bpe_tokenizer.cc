@@ -11,8 +11,8 @@
 
 #include "arrowquant/error.h"
 #include "io/gguf_reader.h"
-#include "arrowquant/tensor_source.h"
 #include "tokenizers/unicode_text.h"
+#include "io/json_file.h"
 
 namespace fs = std::filesystem;
 

@@ -4,9 +4,9 @@
 #include <fstream>
 
 #include "arrowquant/error.h"
-#include "arrowquant/tensor_source.h"
 #include "tokenizers/special_token_splitter.h"
 #include "tokenizers/unicode_text.h"
+#include "io/json_file.h"
 
 namespace fs = std::filesystem;
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model_weights.h"
+#include "arrowquant/engine.h"
 #include "test_util.h"
 
 namespace {
@@ -161,8 +162,24 @@ TEST(CalibrationCli, SmoothQuantModelRunsOnInt8Activations) {
   auto r = run_cli("quantize " + stories() + " -o " + (tmp / "sq") + " --bits 8 --group-size 32 --method smoothquant "
                    "--calibration " + stories_calibration() + " -q");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The file alone says how to run it: metadata.json is only a readable copy.
+  std::filesystem::remove(tmp / "sq/metadata.json");
   EXPECT_EQ(arrowquant::ModelWeights(tmp / "sq").preferred_activations(), "int8");
   EXPECT_EQ(arrowquant::ModelWeights(stories()).preferred_activations(), "f32");
+  {
+    // By default the engine runs it packed on int8 activations: the same logits as asking for int8,
+    // not those of f32 activations.
+    using arrowquant::ArrowEngine;
+    arrowquant::EngineOptions int8, f32;
+    int8.activations = "int8";
+    f32.activations = "f32";
+    f32.weights = arrowquant::EngineOptions::Weights::Packed;
+    ArrowEngine by_default(tmp / "sq"), asked_int8(tmp / "sq", int8), asked_f32(tmp / "sq", f32);
+    EXPECT_TRUE(by_default.packed_weights());
+    const std::vector<int32_t> ids = {1, 403, 407, 261, 378, 1085 % 512, 439};
+    EXPECT_EQ(by_default.logits(ids), asked_int8.logits(ids));
+    EXPECT_NE(by_default.logits(ids), asked_f32.logits(ids));
+  }
   auto p = run_cli("ppl " + (tmp / "sq") + " -f " + stories_eval() + " --ctx 256 --chunks 4 --kl-base " + stories() +
                    " --format json -q");
   ASSERT_EQ(p.exit_code, 0) << p.output;

@@ -16,6 +16,7 @@
 #include "util/files.h"
 #include "test_util.h"
 #include "util/fp8.h"
+#include "io/json_file.h"
 
 using namespace arrowquant;
 using aqtest::run_cli;

@@ -15,6 +15,7 @@
 #include "test_util.h"
 #include "eval/sts.h"
 #include "eval/statistics.h"
+#include "io/json_file.h"
 
 using namespace arrowquant;
 using aqtest::run_cli;

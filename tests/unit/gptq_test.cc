@@ -17,6 +17,7 @@
 #include "model/calibration_model.h"
 #include "pipeline/calibrated_quantizer.h"
 #include "test_util.h"
+#include "io/calibration_text.h"
 
 using namespace arrowquant;
 

@@ -30,9 +30,9 @@ Written write_model(const std::string& path, int64_t chunk_bytes, const QuantFor
   dequantize_rows(view_of(m.q), 0, m.q.geom.rows, m.expected.data());
   m.bias = aqtest::random_floats(48, 1);
   ParquetV2Writer w(path, chunk_bytes);
-  w.write_quantized(m.q, DType::F32, {true, {0.1, 0.99}});
+  w.write_quantized(m.q, DType::F32, {true, 0.1, 0.99});
   w.write_raw("layer.bias", DType::F32, {48}, reinterpret_cast<const uint8_t*>(m.bias.data()));
-  w.close({{"arrowquant.format_version", "2"}});
+  w.close({});
   return m;
 }
 }  // namespace

@@ -11,6 +11,7 @@
 #include "arrowquant/error.h"
 #include "arrowquant/tensor_source.h"
 #include "test_util.h"
+#include "io/json_file.h"
 
 using namespace arrowquant;
 

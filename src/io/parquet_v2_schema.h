@@ -1,0 +1,67 @@
+// The Parquet weights table, schema V2: the one place that spells its columns, key-value keys,
+// packing names and version, shared by parquet_v2_reader.cc and parquet_v2_writer.cc (docs/FORMAT.md).
+//
+// One row per tensor, or per run of rows of a tensor too large for one Parquet value:
+//   layer_name  string        tensor name
+//   shape       list<int32>   full tensor shape
+//   dtype       string        element type of the unquantised tensor ("float32", ...)
+//   data        binary        packed codes (quantised) or raw little-endian values; PLAIN, uncompressed
+//   num_params  int64         elements in this row's part of the tensor
+//   quant_type  string        "none" or a format name from the format table ("int4_asym", ...)
+//   group_size  int32         elements per scale along the last dimension (0 when not quantised)
+//   scales      binary        float16 little-endian, rows x groups
+//   zero_points binary        uint8, rows x groups (empty for symmetric formats)
+//   packing     string        the format's code layout ("lsb_rows_v1") for quantised rows, "raw" otherwise
+//   chunk_index, num_chunks   int32   position of this row among the tensor's rows
+//   row_start   int64         first tensor row (product of leading dims) held by this row
+//   checksum    uint64        XXH3-64 of data, scales, zero_points
+//   rel_rmse, cosine  float64 weight error measured at quantisation time (null if not quantised)
+// Every Parquet row is its own row group with a single-page data column, so a reader can locate
+// each data value in the file and point into a memory map of it.
+//
+// V1 (as written by earlier tools): layer_name, shape, dtype, data, num_params; FP16/FP32. A table
+// is V2 when it has a quant_type column.
+#pragma once
+#include <memory>
+#include <string_view>
+
+namespace arrow {
+class Schema;
+}
+
+namespace arrowquant::parquet_v2 {
+
+inline constexpr int kFormatVersion = 2;
+inline constexpr const char* kWeightsFile = "model.parquet";   // in a model folder
+inline constexpr const char* kMetadataFile = "metadata.json";  // a readable copy, never read back
+
+namespace col {
+inline constexpr const char *kLayerName = "layer_name", *kShape = "shape", *kDtype = "dtype", *kData = "data",
+                            *kNumParams = "num_params", *kQuantType = "quant_type", *kGroupSize = "group_size",
+                            *kScales = "scales", *kZeroPoints = "zero_points", *kPacking = "packing",
+                            *kChunkIndex = "chunk_index", *kNumChunks = "num_chunks", *kRowStart = "row_start",
+                            *kChecksum = "checksum", *kRelRmse = "rel_rmse", *kCosine = "cosine";
+}  // namespace col
+
+// The quant_type of a tensor stored unquantised, and the packing of its rows.
+inline constexpr const char* kQuantTypeNone = "none";
+inline constexpr const char* kPackingRaw = "raw";
+
+// Key-value metadata: every key carries this prefix in the file; readers hand it out without.
+inline constexpr std::string_view kKeyPrefix = "arrowquant.";
+namespace key {
+inline constexpr const char *kFormatVersion = "format_version", *kToolVersion = "tool_version",
+                            *kScaleDtype = "scale_dtype", *kSourceKind = "source_kind";
+// JSON values: the model's config.json, the quantisation settings, the decisions taken.
+inline constexpr const char *kModelConfig = "model_config", *kQuantConfig = "quant_config",
+                            *kDecisions = "decisions";
+// What the runtime needs beyond the weights: the activation type the model was calibrated for
+// ("int8" after SmoothQuant; absent otherwise).
+inline constexpr const char* kActivations = "activations";
+}  // namespace key
+bool key_holds_json(std::string_view key);
+
+// The V2 Arrow schema, column order as above.
+std::shared_ptr<arrow::Schema> v2_schema();
+
+}  // namespace arrowquant::parquet_v2
