@@ -9,12 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "arrowquant/quant_config.h"
+#include "arrowquant/quant_format.h"
 
 namespace arrowquant {
 
 struct CompareOptions {
   std::vector<std::string> methods = {"rtn", "gptq", "awq"};
-  std::vector<int> bits = {2, 3, 4, 8};
+  std::vector<int> bits = format_widths();
   QuantConfig base;             // group size, calibration, embedding bits, ... (method and bits are set per run)
   std::string workdir;          // where the quantised models go
   bool keep = false;            // keep them afterwards

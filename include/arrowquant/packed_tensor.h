@@ -4,9 +4,11 @@
 // map, possibly unaligned). Plus the reference dequantisation every kernel is tested against.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "arrowquant/dtype.h"
 #include "arrowquant/quant_format.h"
 #include "arrowquant/tensor.h"
 
@@ -35,9 +37,16 @@ struct PackedView {
 };
 PackedView view_of(const QuantizedTensor& q);
 
-// Scale and zero point of group k (row-major over rows x groups) of a view.
-float scale_at(const PackedView& v, size_t k);
-float zero_at(const PackedView& v, size_t k);  // the format's middle code when symmetric
+// Scale and zero point of group k (row-major over rows x groups) of a view (inline: the kernels' inner
+// loops read them per group).
+inline float scale_at(const PackedView& v, size_t k) {
+  uint16_t s;
+  std::memcpy(&s, v.scales + 2 * k, 2);
+  return f16_to_f32(s);
+}
+inline float zero_at(const PackedView& v, size_t k) {  // the format's middle code when symmetric
+  return v.format->symmetric ? float(v.format->mid_code()) : float(v.zero_points[k]);
+}
 
 // Reference dequantisation of rows [row_begin, row_end) of v into out (row-major, cols per row).
 void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, float* out);

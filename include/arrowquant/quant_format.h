@@ -1,11 +1,14 @@
-// One table describes every weight format ArrowQuant stores (in the spirit of ggml's type traits).
-// Everything that needs to know a format's width, code range or zero-point rule looks it up here.
+// The format table: every weight format ArrowQuant stores, with every fact about it, in one place (in
+// the spirit of ggml's type_traits). Everything that needs a format's width, code range, zero-point
+// rule, sizes, layout or accepted group sizes looks it up here; the kernels have their own table keyed
+// by the same FormatId (src/kernels/kernel_registry.cc, like ggml's type_traits_cpu).
 //
 // Codes are unsigned integers in [0, 2^bits - 1]. Dequantisation of code c in group g:
 //   affine     w = scale[g] * (c - zero_point[g])      zero_point: uint8 in the code range
 //   symmetric  w = scale[g] * (c - 2^(bits-1))         no zero points stored
-// Scales are IEEE float16. Layout of the packed codes: see pack.h and docs/FORMAT.md.
+// Scales are IEEE float16. Layout of the packed codes: src/format/pack.h and docs/FORMAT.md.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,24 +16,12 @@
 
 namespace arrowquant {
 
-struct QuantFormat {
-  std::string_view name;  // the quant_type column value, e.g. "int4_asym"
-  int bits;               // code width
-  bool symmetric;         // no zero points; codes centred on 2^(bits-1)
-  // How a row's codes are laid out (the packing column): "lsb_rows_v1", see src/format/pack.h.
-  std::string_view layout = "lsb_rows_v1";
-  int max_code() const { return (1 << bits) - 1; }
-  int mid_code() const { return 1 << (bits - 1); }
-};
+// Index of a format in the table; the kernel table is keyed by it too.
+enum class FormatId : uint8_t { Int8Asym, Int8Sym, Int4Asym, Int4Sym, Int3Asym, Int3Sym, Int2Asym, Int2Sym };
 
-// Every integer format: int2/int3/int4/int8, each affine and symmetric.
-const std::vector<QuantFormat>& quant_formats();
-// nullptr when no such format.
-const QuantFormat* find_quant_format(std::string_view name);
-const QuantFormat* find_quant_format(int bits, bool symmetric);
-// Throws ValueError listing the known names.
-const QuantFormat& quant_format_or_throw(std::string_view name);
-
+// How a code becomes a value. Uniform: the integer grid above. Codebook (non-uniform levels per
+// tensor or group: k-means, NF4, ...) has its place here; no stored format uses it yet.
+enum class CodeGrid : uint8_t { Uniform, Codebook };
 
 // Geometry of a quantised 2-D view of a tensor: rows = product of leading dims, cols = last dim.
 struct QuantGeometry {
@@ -38,9 +29,43 @@ struct QuantGeometry {
   int64_t group_size = 0;  // effective: cols when the format is per output channel
   int64_t groups_per_row() const { return (cols + group_size - 1) / group_size; }
 };
+// Throws ValueError for a scalar or a negative group size; group 0 (or one longer than the row)
+// means one group per row.
 QuantGeometry quant_geometry(const std::vector<int64_t>& shape, int64_t requested_group_size);
 
-// Bytes per stored tensor row and in total, for codes, scales and zero points.
+struct QuantFormat {
+  FormatId id;
+  std::string_view name;  // the quant_type column value, e.g. "int4_asym"
+  int bits;               // code width
+  bool symmetric;         // no zero points; codes centred on 2^(bits-1)
+  CodeGrid grid = CodeGrid::Uniform;
+  // How a row's codes are laid out (the packing column): "lsb_rows_v1", see src/format/pack.h.
+  std::string_view layout = "lsb_rows_v1";
+
+  int codes() const { return 1 << bits; }
+  int max_code() const { return (1 << bits) - 1; }
+  int mid_code() const { return 1 << (bits - 1); }
+};
+
+// The table, ordered by FormatId: int8/int4/int3/int2, each affine then symmetric.
+const std::vector<QuantFormat>& quant_formats();
+const QuantFormat& format_of(FormatId id);
+// nullptr when no such format.
+const QuantFormat* find_quant_format(std::string_view name);
+const QuantFormat* find_quant_format(int bits, bool symmetric);
+// Throws ValueError listing the known names.
+const QuantFormat& quant_format_or_throw(std::string_view name);
+
+// The code widths the table holds, ascending ({2, 3, 4, 8}), and the same for messages ("2, 3, 4 or 8").
+const std::vector<int>& format_widths();
+std::string format_widths_text();
+bool is_format_width(int bits);
+// Group sizes the quantiser offers besides 0 (one group per output channel): 32, 64, 128, 256.
+// Readers accept any positive group size; the kernels say which geometries they take.
+const std::vector<int64_t>& quantiser_group_sizes();
+
+// Bytes of one packed row (lsb_rows_v1: whole bytes per row), of a tensor's fp16 scales and of its
+// uint8 zero points (none when symmetric).
 size_t packed_row_bytes(int64_t cols, int bits);
 size_t scale_bytes(const QuantGeometry& g);
 size_t zero_point_bytes(const QuantGeometry& g, const QuantFormat& f);

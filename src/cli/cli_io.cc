@@ -1,8 +1,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "arrowquant/error.h"
+#include "arrowquant/quant_format.h"
 #include "util/files.h"
 #include "cli/commands.h"
 
@@ -30,6 +32,29 @@ void emit_report(const nlohmann::json& json, const std::string& markdown, const 
   if (!markdown_file.empty()) write_text_file(markdown_file, markdown);
   const std::string out = format == "json" ? json.dump(2) + "\n" : markdown;
   fwrite(out.data(), 1, out.size(), stdout);
+}
+
+std::vector<int> parse_int_list(const std::string& text, const std::string& what) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoi(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw ValueError(what + ": '" + item + "' is not a whole number (expected a list like " + int_list_text(format_widths()) + ")");
+    }
+  }
+  if (out.empty()) throw ValueError(what + " is empty");
+  return out;
+}
+
+std::string int_list_text(const std::vector<int>& values) {
+  std::string s;
+  for (int v : values) s += (s.empty() ? "" : ",") + std::to_string(v);
+  return s;
 }
 
 }  // namespace arrowquant::cli

@@ -1,35 +1,17 @@
-#include <sstream>
-
 #include "arrowquant/error.h"
 #include "arrowquant/quant_config.h"
+#include "arrowquant/quant_format.h"
 #include "arrowquant/sensitivity.h"
-#include "util/clock.h"
 #include "cli/commands.h"
-#include "reports/sensitivity_chart.h"
 #include "cli/progress.h"
+#include "reports/sensitivity_chart.h"
+#include "util/clock.h"
 
 namespace arrowquant::cli {
 
-std::vector<int> parse_int_list(const std::string& text, const std::string& what) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stoi(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw ValueError(what + ": '" + item + "' is not a whole number (expected a list like 2,3,4,8)");
-    }
-  }
-  if (out.empty()) throw ValueError(what + " is empty");
-  return out;
-}
-
 Runner add_analyze(CLI::App& app) {
   struct Args {
-    std::string model, widths = "2,3,4,8", group_size, clip, png;
+    std::string model, widths = int_list_text(format_widths()), group_size, clip, png;
     CalibrationArgs calib;
     ReportArgs report;
     int threads = 0;
@@ -39,7 +21,7 @@ Runner add_analyze(CLI::App& app) {
   app.add_option("MODEL", a->model, "Model to analyse (any input quantize accepts)")->required();
   add_calibration_options(app, a->calib,
                           "adds each layer's output error on real inputs; without it only weight statistics");
-  app.add_option("--widths", a->widths, "Code widths to try (default 2,3,4,8)");
+  app.add_option("--widths", a->widths, "Code widths to try (default " + a->widths + ")");
   app.add_option("--group-size", a->group_size, "Weights per scale (default 128; 0 = per channel)");
   app.add_flag("--sym", a->sym, "Symmetric codes");
   app.add_option("--clip", a->clip, "minmax or mse (default)");

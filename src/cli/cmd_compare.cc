@@ -17,7 +17,7 @@ namespace arrowquant::cli {
 
 Runner add_compare(CLI::App& app) {
   struct Args {
-    std::string model, methods = "rtn,gptq,awq", bits = "2,3,4,8", group_size, eval, keep, png;
+    std::string model, methods = "rtn,gptq,awq", bits = int_list_text(format_widths()), group_size, eval, keep, png;
     CalibrationArgs calib;
     ReportArgs report;
     int64_t ctx = 256;
@@ -28,7 +28,7 @@ Runner add_compare(CLI::App& app) {
   auto a = std::make_shared<Args>();
   app.add_option("MODEL", a->model, "Original (float) model")->required();
   app.add_option("--methods", a->methods, "Methods to compare (default rtn,gptq,awq; also smoothquant at 8 bits)");
-  app.add_option("--bits", a->bits, "Widths to compare (default 2,3,4,8)");
+  app.add_option("--bits", a->bits, "Widths to compare (default " + a->bits + ")");
   add_calibration_options(app, a->calib, "for gptq, awq and smoothquant");
   app.add_option("--group-size", a->group_size, "Weights per scale (default 128)");
   app.add_option("--embedding-bits", a->embedding_bits, "Width of embeddings and LM head (default 8)");
@@ -66,7 +66,7 @@ Runner add_compare(CLI::App& app) {
     }
     o.bits = parse_int_list(a->bits, "--bits");
     for (int b : o.bits)
-      if (!find_quant_format(b, false)) throw ValueError("--bits: " + std::to_string(b) + " is not 2, 3, 4 or 8");
+      if (!is_format_width(b)) throw ValueError("--bits: " + std::to_string(b) + " is not " + format_widths_text());
     o.threads = a->threads;
     o.ctx = a->ctx;
     o.max_chunks = a->chunks;

@@ -100,7 +100,8 @@ Runner add_generate(CLI::App& app);
 Runner add_ppl(CLI::App& app);
 Runner add_analyze(CLI::App& app);
 Runner add_compare(CLI::App& app);
-// "2,3,4,8" -> {2, 3, 4, 8}; ValueError naming `what` otherwise.
+// "2,3,4,8" -> {2, 3, 4, 8}; ValueError naming `what` otherwise. int_list_text is the inverse.
 std::vector<int> parse_int_list(const std::string& text, const std::string& what);
+std::string int_list_text(const std::vector<int>& values);
 
 }  // namespace arrowquant::cli

@@ -13,16 +13,6 @@ PackedView view_of(const QuantizedTensor& q) {
           q.format->symmetric ? nullptr : q.zero_points.data()};
 }
 
-float scale_at(const PackedView& v, size_t k) {
-  uint16_t s;
-  std::memcpy(&s, v.scales + 2 * k, 2);
-  return f16_to_f32(s);
-}
-
-float zero_at(const PackedView& v, size_t k) {
-  return v.format->symmetric ? float(v.format->mid_code()) : float(v.zero_points[k]);
-}
-
 void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, float* out) {
   const QuantFormat& f = *v.format;
   const auto& g = v.geom;

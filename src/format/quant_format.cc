@@ -1,16 +1,32 @@
 #include "arrowquant/quant_format.h"
 
+#include <algorithm>
+
 #include "arrowquant/error.h"
 
 namespace arrowquant {
 
-const std::vector<QuantFormat>& quant_formats() {
-  static const std::vector<QuantFormat> kTable = {
-      {"int8_asym", 8, false}, {"int8_sym", 8, true}, {"int4_asym", 4, false}, {"int4_sym", 4, true},
-      {"int3_asym", 3, false}, {"int3_sym", 3, true}, {"int2_asym", 2, false}, {"int2_sym", 2, true},
-  };
-  return kTable;
+namespace {
+// Ordered by FormatId (checked below).
+constexpr QuantFormat kTable[] = {
+    {FormatId::Int8Asym, "int8_asym", 8, false}, {FormatId::Int8Sym, "int8_sym", 8, true},
+    {FormatId::Int4Asym, "int4_asym", 4, false}, {FormatId::Int4Sym, "int4_sym", 4, true},
+    {FormatId::Int3Asym, "int3_asym", 3, false}, {FormatId::Int3Sym, "int3_sym", 3, true},
+    {FormatId::Int2Asym, "int2_asym", 2, false}, {FormatId::Int2Sym, "int2_sym", 2, true},
+};
+constexpr bool ordered_by_id() {
+  for (size_t i = 0; i < std::size(kTable); ++i)
+    if (size_t(kTable[i].id) != i) return false;
+  return true;
 }
+static_assert(ordered_by_id(), "the format table must be ordered by FormatId");
+}  // namespace
+
+const std::vector<QuantFormat>& quant_formats() {
+  static const std::vector<QuantFormat> table(std::begin(kTable), std::end(kTable));
+  return table;
+}
+const QuantFormat& format_of(FormatId id) { return quant_formats()[size_t(id)]; }
 
 const QuantFormat* find_quant_format(std::string_view name) {
   for (const auto& f : quant_formats())
@@ -27,8 +43,36 @@ const QuantFormat* find_quant_format(int bits, bool symmetric) {
 const QuantFormat& quant_format_or_throw(std::string_view name) {
   if (auto* f = find_quant_format(name)) return *f;
   std::string known;
-  for (const auto& f : quant_formats()) known += (known.empty() ? "" : ", ") + std::string(f.name);
+  for (const auto& f : kTable) known += (known.empty() ? "" : ", ") + std::string(f.name);
   throw ValueError("unknown quantisation format \"" + std::string(name) + "\" (known: " + known + ")");
+}
+
+const std::vector<int>& format_widths() {
+  static const std::vector<int> widths = [] {
+    std::vector<int> w;
+    for (const auto& f : kTable)
+      if (std::find(w.begin(), w.end(), f.bits) == w.end()) w.push_back(f.bits);
+    std::sort(w.begin(), w.end());
+    return w;
+  }();
+  return widths;
+}
+
+std::string format_widths_text() {
+  const auto& w = format_widths();
+  std::string s;
+  for (size_t i = 0; i < w.size(); ++i) s += (i == 0 ? "" : i + 1 == w.size() ? " or " : ", ") + std::to_string(w[i]);
+  return s;
+}
+
+bool is_format_width(int bits) {
+  const auto& w = format_widths();
+  return std::find(w.begin(), w.end(), bits) != w.end();
+}
+
+const std::vector<int64_t>& quantiser_group_sizes() {
+  static const std::vector<int64_t> sizes = {32, 64, 128, 256};
+  return sizes;
 }
 
 QuantGeometry quant_geometry(const std::vector<int64_t>& shape, int64_t requested_group_size) {

@@ -4,7 +4,6 @@
 #include "kernels/packed_f32.h"
 #include "kernels/packed_i8.h"
 #include "kernels/packed_reference.h"
-#include "arrowquant/quant_format.h"
 #ifdef AQ_HAVE_CUDA
 #include "kernels/cuda/cuda_kernels.h"
 #endif
@@ -17,6 +16,15 @@ Activation activation_from_name(const std::string& name) {
   if (name == "f32" || name == "fp32") return Activation::F32;
   if (name == "int8") return Activation::Int8;
   throw ValueError("unknown activation type '" + name + "' (f32, int8)");
+}
+
+std::string backend_name(Backend b) {
+  switch (b) {
+    case Backend::Hwy: return "hwy";
+    case Backend::Scalar: return "scalar";
+    case Backend::Cuda: return "cuda";
+  }
+  return "?";
 }
 
 namespace {
@@ -43,7 +51,50 @@ void scalar_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_
 void cuda_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int) {
   for (int64_t j = 0; j < n; ++j) cuda::matvec_f32(w, x + j * w.geom.cols, y + j * ldy);
 }
+constexpr PackedProduct kCudaFn = cuda_f32;
+#else
+constexpr PackedProduct kCudaFn = nullptr;
 #endif
+
+// The kernels, each described once.
+constexpr ProductKernel kFusedF32{
+    "fused-f32", Activation::F32, Backend::Hwy, 100,
+    "fused unpack + FMA, activations permuted to the code order (dequantised rows where the groups do "
+    "not fit the vectors); prefill of more than 8 rows: dequantised tiles + sgemm",
+    hwy_f32};
+constexpr ProductKernel kRowsF32{
+    "rows-f32", Activation::F32, Backend::Hwy, 100,
+    "each row dequantised, then SIMD dot products (no fused path for this width yet); prefill: "
+    "dequantised tiles + sgemm",
+    hwy_f32};
+const std::string kInt8Description =
+    std::string("activations to int8 per group (<= 128), u8 x s8 dot products in int32 (VNNI where the CPU has "
+                "it); weights ") + kernels::kI8Geometries + "; prefill of more than 8 rows in f32";
+const ProductKernel kInt8{"vnni-i8", Activation::Int8, Backend::Hwy, 100, kInt8Description, hwy_i8,
+                          kernels::matvec_i8_supported};
+constexpr ProductKernel kScalar{"reference", Activation::F32, Backend::Scalar, 0,
+                                "reference: dequantise a row, dot in double", scalar_f32};
+constexpr ProductKernel kCuda{"cuda-f32", Activation::F32, Backend::Cuda, 200,
+                              "dequantise + matrix-vector (src/kernels/cuda/)", kCudaFn};
+
+// Which kernels each format has, in format-table order.
+struct FormatKernels {
+  FormatId format;
+  std::vector<const ProductKernel*> kernels;
+};
+const std::vector<FormatKernels>& kernel_table() {
+  static const std::vector<FormatKernels> t = {
+      {FormatId::Int8Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      {FormatId::Int8Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      {FormatId::Int4Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      {FormatId::Int4Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      {FormatId::Int3Asym, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int3Sym, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int2Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      {FormatId::Int2Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+  };
+  return t;
+}
 
 }  // namespace
 
@@ -51,28 +102,16 @@ KernelRegistry::KernelRegistry() {
 #ifdef AQ_HAVE_CUDA
   const bool cuda_ok = cuda::device_count() > 0;
   const char* cuda_reason = cuda_ok ? "" : "compiled, but this machine has no CUDA device";
-  PackedProduct cuda_fn = cuda_f32;
 #else
   const bool cuda_ok = false;
   const char* cuda_reason = "not compiled (nvcc was not found at build time)";
-  PackedProduct cuda_fn = nullptr;
 #endif
-  for (const auto& f : quant_formats()) {
-    const std::string name(f.name);
-    entries_.push_back({name, Activation::F32, "hwy", 100,
-                        f.bits == 3 ? "tile dequantisation + dot products (no fused int3 path yet)"
-                                    : "fused unpack + FMA, activations permuted to the code order",
-                        hwy_f32, true, ""});
-    if (f.bits != 3)
-      entries_.push_back({name, Activation::Int8, "hwy", 100,
-                          "activations to int8 per group (<= 128), u8 x s8 dot products in int32 (VNNI where the CPU has "
-                          "it); groups of 32, 64, 128 or multiples of 128, or per channel",
-                          hwy_i8, true, "", kernels::matvec_i8_supported});
-    entries_.push_back({name, Activation::F32, "scalar", 0, "reference: dequantise a row, dot in double", scalar_f32,
-                        true, ""});
-    entries_.push_back({name, Activation::F32, "cuda", 200, "dequantise + matrix-vector (src/cuda/)", cuda_fn, cuda_ok,
-                        cuda_reason});
-  }
+  if (kernel_table().size() != quant_formats().size()) throw Error("internal: the kernel table misses a format");
+  for (const auto& row : kernel_table())
+    for (const ProductKernel* k : row.kernels) {
+      const bool cuda = k->backend == Backend::Cuda;
+      entries_.push_back({&format_of(row.format), k, !cuda || cuda_ok, cuda ? cuda_reason : ""});
+    }
 }
 
 const KernelRegistry& KernelRegistry::instance() {
@@ -80,14 +119,17 @@ const KernelRegistry& KernelRegistry::instance() {
   return r;
 }
 
-const KernelEntry& KernelRegistry::select(const std::string& format, const KernelRequest& req, bool* used_fallback,
+const KernelEntry& KernelRegistry::select(const QuantFormat& format, const KernelRequest& req, bool* used_fallback,
                                           const PackedView* w) const {
   auto best = [&](Activation act) -> const KernelEntry* {
     const KernelEntry* b = nullptr;
-    for (const auto& e : entries_)
-      if (e.format == format && e.activation == act && e.available && (req.backend.empty() || e.backend == req.backend) &&
-          (!w || !e.supports || e.supports(*w)) && (!b || e.priority > b->priority))
-        b = &e;
+    for (const auto& e : entries_) {
+      const ProductKernel& k = *e.kernel;
+      if (e.format->id != format.id || k.activation != act || !e.available) continue;
+      if (!req.any_backend && k.backend != req.backend) continue;
+      if (w && k.takes && !k.takes(*w)) continue;
+      if (!b || k.priority > b->kernel->priority) b = &e;
+    }
     return b;
   };
   if (used_fallback) *used_fallback = false;
@@ -98,16 +140,17 @@ const KernelEntry& KernelRegistry::select(const std::string& format, const Kerne
       return *e;
     }
   }
+  const std::string name(format.name);
   std::string have;
   for (const auto& e : entries_)
-    if (e.format == format)
-      have += "\n  " + activation_name(e.activation) + " / " + e.backend + (e.available ? "" : " (" + e.unavailable_reason + ")");
-  throw ValueError("no kernel for " + format + " weights" +
+    if (e.format->id == format.id)
+      have += "\n  " + activation_name(e.kernel->activation) + " / " + backend_name(e.kernel->backend) +
+              (e.available ? "" : " (" + e.unavailable_reason + ")");
+  throw ValueError("no kernel for " + name + " weights" +
                    (w ? " in groups of " + std::to_string(w->geom.group_size) : std::string()) + " with " +
                    activation_name(req.activation) + " activations" +
-                   (req.backend.empty() ? "" : " on backend " + req.backend) +
-                   "; name a fallback (e.g. --kernel-fallback f32) to use another. Kernels for " + format + ":" + have);
+                   (req.any_backend ? "" : " on backend " + backend_name(req.backend)) +
+                   "; name a fallback (e.g. --kernel-fallback f32) to use another. Kernels for " + name + ":" + have);
 }
-
 
 }  // namespace arrowquant

@@ -1,10 +1,12 @@
-// The kernel registry: every product kernel on packed weights, keyed by (weight format, activation
-// type, backend, priority). A model asks for (format, activation[, backend]) and gets the available
-// kernel of highest priority. When none matches it is an error — unless the caller names a
+// The kernel table: for every format of the format table (keyed by the same FormatId, like ggml's
+// type_traits_cpu beside its type_traits), the product kernels it has, each described once. A model
+// asks for (format, activation[, backend]) and gets the available kernel of highest priority that
+// takes the tensor's geometry. When none matches it is an error — unless the caller names a
 // fallback, which is then used and reported. Nothing falls back silently.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "arrowquant/packed_tensor.h"
@@ -15,25 +17,36 @@ enum class Activation { F32, Int8 };
 std::string activation_name(Activation a);
 Activation activation_from_name(const std::string& name);  // "f32" | "int8"; ValueError otherwise
 
+enum class Backend { Hwy, Scalar, Cuda };
+std::string backend_name(Backend b);  // "hwy" (SIMD, run-time dispatch), "scalar" (reference), "cuda"
+
 // y[j·ldy + r] = Σ_k W[r,k]·x[j·cols + k] for j < n.
 using PackedProduct = void (*)(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads);
 
-struct KernelEntry {
-  std::string format;       // quant_type, e.g. "int4_asym"
+// One product kernel, written once whatever the formats that have it.
+struct ProductKernel {
+  std::string_view name;         // e.g. "fused-f32"
   Activation activation;
-  std::string backend;      // "hwy" (SIMD, run-time dispatch), "scalar" (reference), "cuda"
-  int priority = 0;
-  std::string description;
-  PackedProduct fn = nullptr;
+  Backend backend;
+  int priority;
+  std::string_view description;
+  PackedProduct fn;
+  // Geometries the kernel takes (which group sizes, on this CPU); null = every geometry.
+  bool (*takes)(const PackedView& w) = nullptr;
+};
+
+// A kernel of one format, as the registry offers it on this machine.
+struct KernelEntry {
+  const QuantFormat* format;
+  const ProductKernel* kernel;
   bool available = true;
   std::string unavailable_reason;
-  // Geometries the kernel takes (group sizes differ per format); null = all.
-  bool (*supports)(const PackedView& w) = nullptr;
 };
 
 struct KernelRequest {
   Activation activation = Activation::F32;
-  std::string backend;               // empty: any
+  bool any_backend = true;           // false: only `backend`
+  Backend backend = Backend::Hwy;
   bool has_fallback = false;         // when nothing matches, use `fallback` instead
   Activation fallback = Activation::F32;
   bool automatic = false;            // the request comes from --activations auto, not from the user
@@ -43,16 +56,15 @@ class KernelRegistry {
  public:
   static const KernelRegistry& instance();
   const std::vector<KernelEntry>& entries() const { return entries_; }
-  // ValueError naming the format, the request and what exists, when nothing matches and no
-  // fallback was named. `used_fallback` is set when the fallback was taken.
-  // The best available kernel for format (and, given one, for w's geometry).
-  const KernelEntry& select(const std::string& format, const KernelRequest& req, bool* used_fallback = nullptr,
+  // The best available kernel for the format (and, given one, for w's geometry). ValueError naming
+  // the format, the request and what exists, when nothing matches and no fallback was named.
+  // `used_fallback` is set when the fallback was taken.
+  const KernelEntry& select(const QuantFormat& format, const KernelRequest& req, bool* used_fallback = nullptr,
                             const PackedView* w = nullptr) const;
 
  private:
   KernelRegistry();
   std::vector<KernelEntry> entries_;
 };
-
 
 }  // namespace arrowquant

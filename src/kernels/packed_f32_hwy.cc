@@ -1,10 +1,10 @@
 // Highway kernels on lsb_rows_v1 packed weights. Compiled once per SIMD target (foreach_target) and
 // chosen at run time.
 //
-// The products avoid re-ordering codes: a vector of N bytes unpacks, with shifts and masks, into
-// bits-dependent lanes (int4: even codes, then odd; int2: codes 0,4,8.. then 1,5,9..). The
-// activations are permuted once per call into that same order, so each unpacked vector meets its
-// activations with one FMA. Sub-blocks of 4N/2N/N codes never straddle a group (groups are multiples
+// The products avoid re-ordering codes: a vector of N bytes unpacks (codec-inl.h) into bits-dependent
+// phases (int4: even codes, then odd; int2: codes 0,4,8.. then 1,5,9..). The activations are permuted
+// once per call into that same order (format/pack.h), so each unpacked vector meets its activations
+// with one FMA. Sub-blocks of 4N/2N/N codes never straddle a group (groups are multiples
 // of 32); the end of a row shorter than a sub-block is done in scalar code, in natural order.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/packed_f32_hwy.cc"
@@ -22,6 +22,7 @@
 #include "arrowquant/packed_tensor.h"
 #include "format/pack.h"
 #include "kernels/packed_prepared.h"
+#include "kernels/codec-inl.h"
 #include "kernels/row_scales-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -96,15 +97,6 @@ void DequantizeBF16(const PackedView& v, int64_t r0, int64_t r1, uint16_t* HWY_R
 // Codes one load yields, and how activations of one such sub-block are permuted.
 inline int64_t sub_block_codes(int bits, int64_t N) { return bits == 8 ? N : bits == 4 ? 2 * N : 4 * N; }
 
-// xp[j]: x in unpacking order for every whole sub-block of a row; the row's tail stays in order.
-void PermuteActivations(const float* x, int64_t cols, int bits, int64_t N, float* xp) {
-  const int64_t sb = sub_block_codes(bits, N), per_byte = 8 / bits, whole = cols / sb * sb;
-  for (int64_t b = 0; b < whole; b += sb)
-    for (int64_t phase = 0; phase < per_byte; ++phase)
-      for (int64_t i = 0; i < N; ++i) xp[b + phase * N + i] = x[b + i * per_byte + phase];
-  std::copy(x + whole, x + cols, xp + whole);
-}
-
 // One sub-block of codes at p (N bytes), unpacked into 8/BITS float vectors in lane order: int8
 // natural, int4 low then high nibbles, int2 bit pairs 0..3 (the order activations are permuted to).
 template <int BITS, class D, class V = decltype(hn::Zero(D()))>
@@ -112,20 +104,8 @@ HWY_INLINE void UnpackSubBlock(D df, const uint8_t* p, V* q) {
   const hn::Rebind<uint32_t, D> du32;
   const hn::Rebind<int32_t, D> di32;
   const hn::Rebind<uint8_t, D> du8;
-  const auto b = hn::PromoteTo(du32, hn::LoadU(du8, p));
-  auto to_f = [&](auto u) { return hn::ConvertTo(df, hn::BitCast(di32, u)); };
-  if constexpr (BITS == 8) {
-    q[0] = to_f(b);
-  } else if constexpr (BITS == 4) {
-    q[0] = to_f(hn::And(b, hn::Set(du32, 15)));
-    q[1] = to_f(hn::ShiftRight<4>(b));
-  } else {
-    const auto m = hn::Set(du32, 3);
-    q[0] = to_f(hn::And(b, m));
-    q[1] = to_f(hn::And(hn::ShiftRight<2>(b), m));
-    q[2] = to_f(hn::And(hn::ShiftRight<4>(b), m));
-    q[3] = to_f(hn::ShiftRight<6>(b));
-  }
+  const auto bytes = hn::PromoteTo(du32, hn::LoadU(du8, p));  // one packed byte per 32-bit lane
+  for (int ph = 0; ph < 8 / BITS; ++ph) q[ph] = hn::ConvertTo(df, hn::BitCast(di32, CodesOfPhase<BITS>(du32, bytes, ph)));
 }
 
 // One row's dot products with NX activation rows. Four independent accumulators per activation
@@ -268,7 +248,7 @@ void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
     std::vector<float>& sums = p.xsum[size_t(j)];
     xp.resize(size_t(g.cols));
     sums.resize(size_t(g.groups_per_row()));
-    PermuteActivations(xr, g.cols, v.format->bits, N, xp.data());
+    permute_to_phase_order(xr, g.cols, v.format->bits, N, xp.data());
     for (int64_t gi = 0; gi < g.groups_per_row(); ++gi) {
       double s = 0;
       for (int64_t c = gi * g.group_size; c < std::min((gi + 1) * g.group_size, g.cols); ++c) s += xr[c];

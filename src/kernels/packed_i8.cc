@@ -23,7 +23,7 @@ void matvec_i8(const PackedView& v, const float* x, float* y, int threads) {
   if (!matvec_i8_supported(v))
     throw ValueError(std::string("no int8-activation kernel for ") + std::string(v.format->name) + " with group " +
                      std::to_string(v.geom.group_size) +
-                     " (int2/int4/int8 weights, per channel or in groups of 32, 64, 128 or a multiple of 128)");
+                     " (" + kI8Geometries + ")");
   ScopedKernelTimer timer(kernel_clock_slots().fused_ns);
   // Reused across calls (decode calls this for every layer); the workers share it by reference.
   thread_local PreparedI8 reused;

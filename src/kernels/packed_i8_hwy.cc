@@ -3,9 +3,9 @@
 // int32, which is how a CPU reads 2–4-bit weights at memory speed: one VNNI `vpdpbusd` does 64 such
 // products (AVX3_DL); other targets do the same sums with int16 pairwise multiply-adds.
 //
-// Layout trick shared with the fp32 kernels: a vector of NB packed bytes unpacks with shifts and masks
-// into 8/bits byte vectors (int4: low nibbles, then high; int2: bit pairs 0..3), and the activations
-// are permuted once per call into that order. Every int32 lane of a dot product then covers L = 32/bits
+// The codec shared with the fp32 kernels (codec-inl.h, format/pack.h): a vector of NB packed bytes
+// unpacks with shifts and masks into 8/bits byte vectors (int4: low nibbles, then high; int2: bit
+// pairs 0..3), and the activations are permuted once per call into that order. Every int32 lane of a dot product then covers L = 32/bits
 // consecutive codes, so it lies inside one activation block and one weight group; a per-lane scale
 // vector (weight scale × activation scale) turns a whole chunk into floats with one FMA.
 #undef HWY_TARGET_INCLUDE
@@ -26,6 +26,7 @@
 #include "format/pack.h"
 #include "kernels/packed_i8.h"
 #include "kernels/packed_prepared.h"
+#include "kernels/codec-inl.h"
 #include "kernels/row_scales-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -87,28 +88,6 @@ HWY_INLINE VI32 DotU8I8(DU, VI32 acc, VU w, VI8 a) {
   acc = hn::ReorderWidenMulAccumulate(d32, w_even, a_even, acc, odd);
   acc = hn::ReorderWidenMulAccumulate(d32, w_odd, a_odd, acc, odd);
   return hn::Add(acc, odd);  // x86 and emu128 keep pair sums in their lane: the order is not "reordered"
-#endif
-}
-
-// Phase p of one packed vector: the codes the activations were permuted to meet. 16-bit shifts and
-// one mask: the bits a shift moves across bytes are masked off anyway.
-template <int BITS, class DU, class VU>
-HWY_INLINE VU Phase(DU du8, VU w, int p) {
-#if HWY_TARGET == HWY_SCALAR
-  (void)du8, (void)p;
-  return w;  // never called: ChunkCodes is 0 there
-#else
-  const hn::Repartition<uint16_t, DU> du16;
-  if constexpr (BITS == 8) {
-    (void)p;
-    return w;
-  } else {
-    constexpr int M = (1 << BITS) - 1;
-    if (p == 0) return hn::And(w, hn::Set(du8, M));
-    const auto w16 = hn::BitCast(du16, w);
-    const auto s = BITS == 4 || p == 2 ? hn::ShiftRight<4>(w16) : p == 1 ? hn::ShiftRight<2>(w16) : hn::ShiftRight<6>(w16);
-    return hn::And(hn::BitCast(du8, s), hn::Set(du8, M));
-  }
 #endif
 }
 
@@ -181,12 +160,8 @@ void PrepareI8(const PackedView& v, const float* x, PreparedI8& p) {
     p.qsum[size_t(b)] = float(sum + hn::GetLane(hn::SumOfLanes(di32, vsum)));
   }
   const int64_t chunk = ChunkCodesFor(p.chunk_bytes, int(bits)), whole = chunk ? cols / chunk * chunk : 0;
-  const int64_t per_byte = 8 / bits, nb = chunk / per_byte;
   p.q.resize(size_t(cols));
-  for (int64_t b = 0; b < whole; b += chunk)
-    for (int64_t phase = 0; phase < per_byte; ++phase)
-      for (int64_t i = 0; i < nb; ++i) p.q[size_t(b + phase * nb + i)] = p.natural[size_t(b + i * per_byte + phase)];
-  std::copy(p.natural.begin() + whole, p.natural.end(), p.q.begin() + whole);
+  permute_to_phase_order(p.natural.data(), cols, int(bits), chunk * bits / 8, p.q.data());
   const int64_t L = 32 / bits;
   p.lane_scale.resize(size_t(whole / L));
   for (int64_t c = 0; c < whole; c += L) p.lane_scale[size_t(c / L)] = p.scale[size_t(c / a)];
@@ -262,7 +237,7 @@ HWY_INLINE void RowsI8T(const PackedView& v, const PreparedI8& p, int64_t r0, in
       hwy::Prefetch(wp + kPrefetchBytes);
       const auto w = hn::LoadU(du8, wp);
       auto acc = hn::Zero(di32);
-      for (int ph = 0; ph < P; ++ph) acc = DotU8I8(du8, acc, Phase<BITS>(du8, w, ph), act[ph]);
+      for (int ph = 0; ph < P; ++ph) acc = DotU8I8(du8, acc, CodesOfPhase<BITS>(du8, w, ph), act[ph]);
       const float* wsk = ws0 + k * groups + gi;
       const VF ws_v = ONE ? hn::Set(df, *wsk) : hn::TableLookupLanes(hn::LoadU(df, wsk), idx);
       f[k] = hn::MulAdd(hn::Mul(hn::ConvertTo(df, acc), sa), ws_v, f[k]);

@@ -16,7 +16,7 @@ Linear Linear::from_tensor(const ModelWeights& w, const std::string& name, int64
   l.threads = threads;
   l.packed = w.packed(name, {out, in});
   if (l.packed.empty()) l.weight = std::make_shared<const std::vector<float>>(w.load(name, {out, in}));
-  else l.kernel = &w.kernel_for(name, l.packed[0].view);
+  else l.kernel = w.kernel_for(l.packed[0].view).kernel;
   return l;
 }
 
@@ -70,7 +70,7 @@ Embedding Embedding::load(const ModelWeights& w, const std::string& name, int64_
   e.cols = cols;
   e.packed = w.packed(name, {rows, cols});
   if (e.packed.empty()) e.table = std::make_shared<const std::vector<float>>(w.load(name, {rows, cols}));
-  else e.kernel = &w.kernel_for(name, e.packed[0].view);
+  else e.kernel = w.kernel_for(e.packed[0].view).kernel;
   return e;
 }
 

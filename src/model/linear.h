@@ -24,7 +24,7 @@ struct Linear {
   int64_t in = 0, out = 0;
   std::shared_ptr<const std::vector<float>> weight;  // [out, in] when stored in float
   std::vector<PackedRows> packed;   // when quantised
-  const KernelEntry* kernel = nullptr;  // the registry's choice for the packed chunks
+  const ProductKernel* kernel = nullptr;  // the registry's choice for the packed chunks
   std::vector<float> bias;           // [out] or empty
   int threads = 0;
   LinearObserver* observer = nullptr;  // calibration only
@@ -64,7 +64,7 @@ struct Embedding {
   int64_t rows = 0, cols = 0;
   std::shared_ptr<const std::vector<float>> table;
   std::vector<PackedRows> packed;
-  const KernelEntry* kernel = nullptr;  // used when the table doubles as a tied output head
+  const ProductKernel* kernel = nullptr;  // used when the table doubles as a tied output head
   static Embedding load(const ModelWeights& w, const std::string& name, int64_t rows, int64_t cols);
   void lookup(int64_t row, float* out) const;
   bool is_packed() const { return !packed.empty(); }

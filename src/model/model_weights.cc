@@ -100,19 +100,18 @@ std::vector<PackedRows> ModelWeights::packed(const std::string& name, const Shap
 
 namespace arrowquant {
 
-const KernelEntry& ModelWeights::kernel_for(const std::string& tensor, const PackedView& w) const {
-  const std::string format(w.format->name);
+const KernelEntry& ModelWeights::kernel_for(const PackedView& w) const {
   bool fallback = false;
-  const KernelEntry& e = KernelRegistry::instance().select(format, kernel_request_, &fallback, &w);
+  const KernelEntry& e = KernelRegistry::instance().select(*w.format, kernel_request_, &fallback, &w);
   if (fallback) {
-    std::string note = format + " (group " + std::to_string(w.geom.group_size) + "): no " +
+    std::string note = std::string(w.format->name) + " (group " + std::to_string(w.geom.group_size) + "): no " +
                        activation_name(kernel_request_.activation) + "-activation kernel, using " +
-                       activation_name(e.activation) + " / " + e.backend + (kernel_request_.automatic ? " (--activations auto)" : " (fallback named by the caller)");
+                       activation_name(e.kernel->activation) + " / " + backend_name(e.kernel->backend) +
+                       (kernel_request_.automatic ? " (--activations auto)" : " (fallback named by the caller)");
     bool seen = false;
     for (const auto& n : kernel_notes_) seen |= n == note;
     if (!seen) kernel_notes_.push_back(note);
   }
-  (void)tensor;
   return e;
 }
 

@@ -50,7 +50,7 @@ class ModelWeights {
   void set_packed_kernels(bool on, bool copy = false) { packed_kernels_ = on, copy_packed_ = copy; }
   // Which product kernels packed tensors ask the registry for; fallbacks taken are recorded.
   void set_kernel_request(const KernelRequest& r) { kernel_request_ = r; }
-  const KernelEntry& kernel_for(const std::string& tensor, const PackedView& w) const;
+  const KernelEntry& kernel_for(const PackedView& w) const;
   const std::vector<std::string>& kernel_notes() const { return kernel_notes_; }
 
  private:

@@ -10,8 +10,8 @@ namespace arrowquant {
 
 nlohmann::json allocate_bits(const std::string& model_path, const TensorSource& src, const QuantConfig& cfg,
                              std::vector<TensorPlan>& plans, const std::function<void(const std::string&)>& log) {
-  const std::vector<int> widths = {2, 3, 4, 8};
-  if (log) log("bit allocation: measuring sensitivity at INT2/3/4/8");
+  const std::vector<int>& widths = format_widths();
+  if (log) log("bit allocation: measuring sensitivity at widths " + format_widths_text());
   const SensitivityReport rep = analyze_sensitivity(model_path, cfg, widths, log);
   const auto& infos = src.tensors();
   std::map<std::string, size_t> index;

@@ -1,5 +1,5 @@
 // Automatic bit allocation (--target-bpw / --target-size): measures every tensor's sensitivity at
-// 2, 3, 4 and 8 bits, then spends the byte budget where it buys the largest drop in error per byte.
+// every width of the format table, then spends the byte budget where it buys the largest drop in error per byte.
 #pragma once
 #include <functional>
 #include <string>

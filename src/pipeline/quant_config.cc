@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 
@@ -164,7 +165,7 @@ QuantConfig resolve_quant_config(const std::string& yaml_path, const std::map<st
 
 void validate(const QuantConfig& c) {
   if (!find_quant_format(c.bits, c.symmetric))
-    throw ValueError("bits must be 2, 3, 4 or 8 (got " + std::to_string(c.bits) + ")");
+    throw ValueError("bits must be " + format_widths_text() + " (got " + std::to_string(c.bits) + ")");
   if (c.group_size != 0 && c.group_size != 32 && c.group_size != 64 && c.group_size != 128 && c.group_size != 256)
     throw ValueError("group size must be 32, 64, 128, 256 or 0 for per-channel (got " +
                      std::to_string(c.group_size) + ")");
@@ -186,12 +187,12 @@ void validate(const QuantConfig& c) {
     throw ValueError("smoothquant makes W8A8 models: use --bits 8 (got " + std::to_string(c.bits) + ")");
   if (c.clip != "minmax" && c.clip != "mse") throw ValueError("clip must be minmax or mse (got " + c.clip + ")");
   if (c.embedding_bits != 16 && c.embedding_bits != 32 && !find_quant_format(c.embedding_bits, c.symmetric))
-    throw ValueError("embedding bits must be 2, 3, 4, 8, or 16/32 to keep float (got " +
+    throw ValueError("embedding bits must be " + format_widths_text() + ", or 16/32 to keep float (got " +
                      std::to_string(c.embedding_bits) + ")");
   for (const auto& p : c.pins) {
     const auto& t = p.target;
-    if (t != "float" && t != "2" && t != "3" && t != "4" && t != "8")
-      throw ValueError("pin " + p.pattern + "=" + t + ": the width must be 2, 3, 4, 8 or float");
+    if (t != "float" && !(t.size() == 1 && std::isdigit(static_cast<unsigned char>(t[0])) && is_format_width(t[0] - '0')))
+      throw ValueError("pin " + p.pattern + "=" + t + ": the width must be " + format_widths_text() + " or float");
   }
   if (c.threads < 0) throw ValueError("threads must be >= 0");
   if (c.chunk_bytes < 1) throw ValueError("chunk_bytes must be positive");

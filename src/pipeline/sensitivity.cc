@@ -84,7 +84,7 @@ TensorSensitivity measure(const FloatTensor& w, const std::string& role, const Q
 SensitivityReport analyze_sensitivity(const std::string& model_path, const QuantConfig& cfg,
                                       const std::vector<int>& widths, const SensitivityLog& log) {
   for (int b : widths)
-    if (!find_quant_format(b, cfg.symmetric)) throw ValueError("width " + std::to_string(b) + " is not 2, 3, 4 or 8");
+    if (!find_quant_format(b, cfg.symmetric)) throw ValueError("width " + std::to_string(b) + " is not " + format_widths_text());
   auto src = open_tensor_source(model_path);
   SensitivityReport rep;
   rep.model = model_path;
