@@ -14,7 +14,7 @@
 namespace arrowquant {
 
 struct CompareOptions {
-  std::vector<std::string> methods = {"rtn", "gptq", "awq"};
+  std::vector<Method> methods = {Method::Rtn, Method::Gptq, Method::Awq};
   std::vector<int> bits = format_widths();
   QuantConfig base;             // group size, calibration, embedding bits, ... (method and bits are set per run)
   std::string workdir;          // where the quantised models go

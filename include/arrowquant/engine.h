@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "arrowquant/kv_quant_plan.h"
+#include "arrowquant/settings.h"
 
 namespace arrowquant {
 
@@ -25,15 +26,21 @@ struct EngineOptions {
   // PackedCopy: packed, copied at load into huge-page memory (see ModelWeights::set_packed_kernels).
   enum class Weights { Auto, Packed, PackedCopy, Float };
   Weights weights = Weights::Auto;
-  bool dequantize_at_load = false;  // the same as weights = Float (kept for callers that set it)
-  // Activations of the packed products ("f32", "int8", or "auto": int8 wherever the packed weights
-  // have an int8 kernel and f32 for the rest, int8 outright for SmoothQuant models) and, optionally,
-  // the activation type to use for formats that have no such kernel (empty: such a model is refused).
-  std::string activations = "auto";
-  std::string kernel_fallback;
+  // Activations of the packed products: F32, Int8, or Auto (int8 wherever the packed weights have an
+  // int8 kernel and f32 for the rest, int8 outright for models calibrated for it, e.g. SmoothQuant).
+  enum class Activations { Auto, F32, Int8 };
+  Activations activations = Activations::Auto;
+  // The activation type to use for formats that have no kernel for `activations` (F32 or Int8);
+  // Auto: none, such a model is refused.
+  Activations kernel_fallback = Activations::Auto;
 };
-// "auto" | "packed" | "float"; ValueError otherwise.
-EngineOptions::Weights weights_mode_from_name(const std::string& name);
+inline constexpr EnumOption kWeightsNames[] = {{int(EngineOptions::Weights::Auto), "auto"},
+                                               {int(EngineOptions::Weights::Packed), "packed"},
+                                               {int(EngineOptions::Weights::PackedCopy), "packed-copy"},
+                                               {int(EngineOptions::Weights::Float), "float"}};
+inline constexpr EnumOption kActivationsNames[] = {{int(EngineOptions::Activations::Auto), "auto"},
+                                                   {int(EngineOptions::Activations::F32), "f32"},
+                                                   {int(EngineOptions::Activations::Int8), "int8"}};
 
 // Row-major [rows, dim] float32 vectors.
 struct Embeddings {

@@ -1,16 +1,22 @@
 // Quantisation settings and where they come from. Layers, lowest precedence first:
 //   built-in defaults < profile (edge|local|cloud) < YAML file (--config) < ARROW_QUANT_* env < flags.
-// Every layer uses the same keys (see set_option), so a key means the same thing everywhere.
+// Every setting is declared once, in QuantConfig::visit (src/pipeline/quant_config.cc): its key, help,
+// section and range drive the command-line flags, the YAML and environment keys, validation and the
+// JSON of every run, so a key means the same thing everywhere.
 #pragma once
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "arrowquant/quant_options.h"
+#include "arrowquant/settings.h"
+
 namespace arrowquant {
 
-// Pins a tensor-name glob to a width: "8", "4", "3", "2" or "float" (keep unquantised).
+// Pins a tensor-name glob to a width of the format table ("8", "4", ...) or "float" (keep unquantised).
 struct PinRule {
   std::string pattern;
   std::string target;
@@ -21,8 +27,8 @@ struct QuantConfig {
   int bits = 4;
   int64_t group_size = 128;   // 0 = per output channel
   bool symmetric = false;
-  std::string method = "rtn";
-  std::string clip = "mse";   // minmax | mse
+  Method method = Method::Rtn;
+  ClipMethod clip = ClipMethod::Mse;
   int embedding_bits = 8;     // embeddings and LM head; 16 or 32 keep them float
   std::vector<PinRule> pins;  // first match wins; applied before the built-in rules
   bool allow_nonfinite = false;
@@ -44,11 +50,14 @@ struct QuantConfig {
   double target_bpw = 0;      // automatic bit allocation to this many bits per weight (0 = off)
   double target_size_mb = 0;  // or to this file size in MB (10^6 bytes)
 
+  // Every setting above, once: the visitor sees each member with its key, help and range.
+  void visit(SettingVisitor& v);
+  // The recorded settings; those of the "Calibration" section under "calibration", when the run needs
+  // calibration (threads and other settings that cannot change the result are left out).
   nlohmann::json to_json() const;
-  nlohmann::json calibration_json() const;
   // Whether the run needs calibration text: a calibrated method, or allocation by measurement.
   bool needs_calibration() const {
-    return method != "rtn" || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0;
+    return method != Method::Rtn || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0;
   }
 };
 
@@ -56,19 +65,21 @@ struct QuantConfig {
 std::vector<std::string> profile_names();
 void apply_profile(QuantConfig& c, const std::string& name);  // throws ValueError
 
-// Sets one key from text. Keys: profile, bits, group_size, sym, method, clip, embedding_bits,
-// pin (PATTERN=TARGET, appends), allow_nonfinite, threads, chunk_bytes, calibration, samples, seq_len,
-// damp, act_order, static_groups, float_targets, bias_correction, awq_grid, smooth_alpha, min_accuracy, target_bpw, target_size. `source` names where the
-// value came from, for the error message.
+// Sets one setting from text; `source` names where the value came from, for the error message.
+// ValueError for an unknown key or a bad value.
 void set_option(QuantConfig& c, const std::string& key, const std::string& value, const std::string& source);
 
 // Builds the effective configuration. `flags` holds only the flags the user actually gave.
 QuantConfig resolve_quant_config(const std::string& yaml_path, const std::map<std::string, std::string>& env,
                                  const std::vector<std::pair<std::string, std::string>>& flags);
-// ARROW_QUANT_* variables of this process, keyed by option name (ARROW_QUANT_GROUP_SIZE -> group_size).
+// ARROW_QUANT_* variables of this process, keyed by setting (ARROW_QUANT_GROUP_SIZE -> group_size).
 std::map<std::string, std::string> quant_env_from_process();
+// The settings of a YAML file as (key, value) pairs; lists give one pair per item ("pins" -> "pin").
+// ValueError naming the file when it is unreadable or not a mapping of scalars and lists.
+std::vector<std::pair<std::string, std::string>> read_settings_yaml(const std::string& path);
 
-// Rejects impossible combinations (e.g. bits 5, group size 48 with no use) with ValueError.
+// Rejects values out of range and impossible combinations (e.g. bits 5, smoothquant at 4 bits) with
+// ValueError.
 void validate(const QuantConfig& c);
 
 }  // namespace arrowquant

@@ -4,6 +4,7 @@
 #include "arrowquant/sensitivity.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/settings_options.h"
 #include "reports/sensitivity_chart.h"
 #include "util/clock.h"
 
@@ -11,21 +12,21 @@ namespace arrowquant::cli {
 
 Runner add_analyze(CLI::App& app) {
   struct Args {
-    std::string model, widths = int_list_text(format_widths()), group_size, clip, png;
-    CalibrationArgs calib;
+    std::string model, widths = int_list_text(format_widths()), png;
+    QuantConfig defaults;
+    std::shared_ptr<SettingOptions> settings;
     ReportArgs report;
-    int threads = 0;
-    bool sym = false, quiet = false;
+    bool quiet = false;
   };
   auto a = std::make_shared<Args>();
   app.add_option("MODEL", a->model, "Model to analyse (any input quantize accepts)")->required();
-  add_calibration_options(app, a->calib,
-                          "adds each layer's output error on real inputs; without it only weight statistics");
+  // The quantisation settings analysis depends on, declared once in QuantConfig::visit. With
+  // --calibration, each layer's output error on real inputs is measured; without it only weight statistics.
+  a->settings = std::make_shared<SettingOptions>(
+      app, [a](SettingVisitor& v) { a->defaults.visit(v); },
+      std::set<std::string>{"calibration", "samples", "seq_len", "group_size", "sym", "clip", "threads"});
+  a->settings->option("calibration")->check(CLI::ExistingFile);
   app.add_option("--widths", a->widths, "Code widths to try (default " + a->widths + ")");
-  app.add_option("--group-size", a->group_size, "Weights per scale (default 128; 0 = per channel)");
-  app.add_flag("--sym", a->sym, "Symmetric codes");
-  app.add_option("--clip", a->clip, "minmax or mse (default)");
-  app.add_option("--threads", a->threads, "Worker threads (0 = all cores)");
   add_report_options(app, a->report);
   app.add_option("--png", a->png, "Write a chart of error per tensor and width to this PNG file");
   app.add_flag("-q,--quiet", a->quiet, "No progress on stderr");
@@ -34,13 +35,7 @@ Runner add_analyze(CLI::App& app) {
       "its error at the narrowest width. Columns: weight entropy (bits, 256-bin histogram), relative\n"
       "weight error, and layer output cosine on the calibration data.");
   return [a]() {
-    std::vector<std::pair<std::string, std::string>> flags;
-    a->calib.append_to(flags);
-    if (!a->group_size.empty()) flags.push_back({"group_size", a->group_size});
-    if (a->sym) flags.push_back({"sym", "true"});
-    if (!a->clip.empty()) flags.push_back({"clip", a->clip});
-    if (a->threads) flags.push_back({"threads", std::to_string(a->threads)});
-    QuantConfig cfg = resolve_quant_config("", {}, flags);
+    QuantConfig cfg = resolve_quant_config("", {}, a->settings->given());
     cfg.embedding_bits = cfg.bits;  // analyse embeddings too
     const std::vector<int> widths = parse_int_list(a->widths, "--widths");
     const double t0 = now_seconds();

@@ -13,35 +13,33 @@
 #include "util/interrupt.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
+#include "cli/engine_args.h"
 
 namespace arrowquant::cli {
 
 Runner add_bench_decode(CLI::App& app) {
   struct Opts {
-    std::string activations = "auto", fallback;
-    std::string weights = "auto";
+    EngineArgs engine;
     std::vector<std::string> models;
-    std::string prompt = "Once upon a time", json_out, kv = "f32";
-    int tokens = 128, repeat = 3, threads = 0;
+    std::string prompt = "Once upon a time", json_out;
+    int tokens = 128, repeat = 3;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("MODELS", o->models, "Decoder models; the first is the baseline for the ratios")->required();
   app.add_option("-p,--prompt", o->prompt, "Prompt to decode from");
   app.add_option("-n,--tokens", o->tokens, "Tokens to generate per run (EOS is ignored)")->check(CLI::Range(1, 1 << 20));
   app.add_option("--repeat", o->repeat, "Timed runs per model (the best is reported)")->check(CLI::Range(1, 100));
-  app.add_option("--kv-cache", o->kv, "KV cache type: f32, f16, int8, fp8")->check(CLI::IsMember({"f32", "f16", "int8", "fp8"}));
-  add_weights_option(app, o->weights);
-  add_kernel_options(app, o->activations, o->fallback);
-  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  o->engine.add_to(app, EngineArgs::kDecoder);
   app.add_option("--json", o->json_out, "Also write the results as JSON to this file");
   app.footer("Greedy decoding of a fixed number of tokens; prefill and decode are timed apart. Models are\n"
              "loaded first and timed round-robin in this one process.");
   return [o]() {
+    o->engine.resolve();
     std::vector<std::unique_ptr<ArrowEngine>> engines;
     std::vector<double> load_ms;
     for (const auto& m : o->models) {
       double t0 = now_seconds();
-      engines.push_back(std::make_unique<ArrowEngine>(m, engine_options(o->threads, 0, o->weights, o->activations, o->fallback)));
+      engines.push_back(std::make_unique<ArrowEngine>(m, o->engine.options()));
       load_ms.push_back((now_seconds() - t0) * 1e3);
       if (!engines.back()->is_decoder()) throw ValueError(m + " is not a decoder");
     }
@@ -49,7 +47,7 @@ Runner add_bench_decode(CLI::App& app) {
     g.temperature = 0;
     g.max_tokens = o->tokens;
     g.ignore_eos = true;
-    g.kv = KVQuantPlan::parse(o->kv);
+    g.kv = o->engine.kv();
     std::vector<double> best_decode(engines.size(), 1e30), best_prefill(engines.size(), 1e30);
     std::vector<size_t> generated(engines.size()), prompt_len(engines.size());
     for (auto& e : engines) {  // warm-up
@@ -92,7 +90,7 @@ Runner add_bench_decode(CLI::App& app) {
     }
     kernels::set_kernel_timing(false);
     printf("greedy, %d tokens, KV cache %s, %s threads, best of %d (models timed round-robin)\n\n", o->tokens,
-           g.kv.name().c_str(), o->threads ? std::to_string(o->threads).c_str() : "all", o->repeat);
+           g.kv.name().c_str(), o->engine.threads ? std::to_string(o->engine.threads).c_str() : "all", o->repeat);
     printf("| model | weights | size | load (ms) | prefill (ms) | decode (tokens/s) | ratio |\n|---|---|---:|---:|---:|---:|---:|\n");
     nlohmann::json rows = nlohmann::json::array();
     const double base = double(generated[0]) / best_decode[0];

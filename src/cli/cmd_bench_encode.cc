@@ -12,18 +12,19 @@
 #include "util/interrupt.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
+#include "cli/engine_args.h"
 #include "eval/sts.h"
 
 namespace arrowquant::cli {
 
 Runner add_bench_encode(CLI::App& app) {
   struct Opts {
-    std::string weights = "auto";
+    EngineArgs engine;
     std::vector<std::string> models;
     std::string file, stsb, json_out;
     size_t sentences = 512;
     std::vector<int> batch_sizes{1, 32};
-    int repeat = 3, threads = 0;
+    int repeat = 3;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("MODELS", o->models, "Encoder models; the first is the baseline for the ratios")->required();
@@ -33,12 +34,12 @@ Runner add_bench_encode(CLI::App& app) {
   app.add_option("--batch-sizes", o->batch_sizes, "Comma-separated batch sizes")->delimiter(',');
   app.add_option("--repeat", o->repeat, "Timed runs per model and batch size (the best is reported)")
       ->check(CLI::Range(1, 100));
-  add_weights_option(app, o->weights);
-  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  o->engine.add_to(app, EngineArgs::kEncoder);
   app.add_option("--json", o->json_out, "Also write the results as JSON to this file");
   app.footer("Each model is loaded, warmed up on a few batches, then timed; all models run in this one\n"
              "process so that the ratios compare like with like.");
   return [o]() {
+    o->engine.resolve();
     std::vector<std::string> texts;
     if (!o->file.empty()) {
       texts = read_lines(o->file, true);
@@ -61,7 +62,7 @@ Runner add_bench_encode(CLI::App& app) {
     std::vector<double> load_ms;
     for (const auto& m : o->models) {
       double t0 = now_seconds();
-      engines.push_back(std::make_unique<ArrowEngine>(m, engine_options(o->threads, 0, o->weights)));
+      engines.push_back(std::make_unique<ArrowEngine>(m, o->engine.options()));
       load_ms.push_back((now_seconds() - t0) * 1e3);
     }
     std::vector<std::vector<double>> best(o->models.size(), std::vector<double>(o->batch_sizes.size(), 1e30));
@@ -80,7 +81,7 @@ Runner add_bench_encode(CLI::App& app) {
     }
     nlohmann::json rows = nlohmann::json::array();
     printf("%zu sentences, %s threads, best of %d (models timed round-robin)\n\n", texts.size(),
-           o->threads ? std::to_string(o->threads).c_str() : "all", o->repeat);
+           o->engine.threads ? std::to_string(o->engine.threads).c_str() : "all", o->repeat);
     printf("| model | weights | size | load (ms) |");
     for (int b : o->batch_sizes) printf(" batch %d (sent/s) | ratio |", b);
     printf("\n|---|---|---:|---:|");
@@ -102,7 +103,7 @@ Runner add_bench_encode(CLI::App& app) {
       rows.push_back(row);
     }
     if (!o->json_out.empty())
-      write_text_file(o->json_out, nlohmann::json{{"sentences", texts.size()}, {"threads", o->threads},
+      write_text_file(o->json_out, nlohmann::json{{"sentences", texts.size()}, {"threads", o->engine.threads},
                                                   {"repeat", o->repeat}, {"models", rows}}.dump(2) + "\n");
     return 0;
   };

@@ -9,6 +9,7 @@
 #include "util/files.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
+#include "cli/settings_options.h"
 #include "eval/sts.h"
 
 namespace fs = std::filesystem;
@@ -17,11 +18,11 @@ namespace arrowquant::cli {
 
 Runner add_compare(CLI::App& app) {
   struct Args {
-    std::string model, methods = "rtn,gptq,awq", bits = int_list_text(format_widths()), group_size, eval, keep, png;
-    CalibrationArgs calib;
+    std::string model, methods = "rtn,gptq,awq", bits = int_list_text(format_widths()), eval, keep, png;
+    QuantConfig defaults;
+    std::shared_ptr<SettingOptions> settings;
     ReportArgs report;
     int64_t ctx = 256;
-    int embedding_bits = 0, threads = 0;
     size_t chunks = 0, max_sentences = 0;
     bool quiet = false;
   };
@@ -29,9 +30,13 @@ Runner add_compare(CLI::App& app) {
   app.add_option("MODEL", a->model, "Original (float) model")->required();
   app.add_option("--methods", a->methods, "Methods to compare (default rtn,gptq,awq; also smoothquant at 8 bits)");
   app.add_option("--bits", a->bits, "Widths to compare (default " + a->bits + ")");
-  add_calibration_options(app, a->calib, "for gptq, awq and smoothquant");
-  app.add_option("--group-size", a->group_size, "Weights per scale (default 128)");
-  app.add_option("--embedding-bits", a->embedding_bits, "Width of embeddings and LM head (default 8)");
+  // The settings shared by every run of the comparison (method and bits vary), declared once in
+  // QuantConfig::visit; --calibration is for gptq, awq and smoothquant.
+  a->settings = std::make_shared<SettingOptions>(
+      app, [a](SettingVisitor& v) { a->defaults.visit(v); },
+      std::set<std::string>{"calibration", "samples", "seq_len", "group_size", "sym", "clip", "embedding_bits",
+                            "act_order", "threads"});
+  a->settings->option("calibration")->check(CLI::ExistingFile);
   app.add_option("--eval", a->eval,
                  "Evaluation text: sentences, one per line, for encoders (default: the STS-B sentences); text "
                  "for perplexity and KL for decoders (required)")
@@ -40,7 +45,6 @@ Runner add_compare(CLI::App& app) {
   app.add_option("--ctx", a->ctx, "Decoders: perplexity context (default 256)");
   app.add_option("--chunks", a->chunks, "Decoders: score only the first N chunks (0 = all)");
   app.add_option("--keep", a->keep, "Keep the quantised models in this folder (default: a temporary folder, removed)");
-  app.add_option("--threads", a->threads, "Worker threads (0 = all cores)");
   add_report_options(app, a->report);
   app.add_option("--png", a->png, "Plot quality against bits per weight to this PNG file");
   app.add_flag("-q,--quiet", a->quiet, "No progress on stderr");
@@ -49,25 +53,21 @@ Runner add_compare(CLI::App& app) {
       "compression and memory saving against FP32 weights, quality against the FP32 model (embedding\n"
       "cosine for encoders; perplexity, KL and top-1 agreement for decoders) and quantisation time.");
   return [a]() {
-    std::vector<std::pair<std::string, std::string>> flags;
-    a->calib.append_to(flags);
-    if (!a->group_size.empty()) flags.push_back({"group_size", a->group_size});
-    if (a->embedding_bits) flags.push_back({"embedding_bits", std::to_string(a->embedding_bits)});
     CompareOptions o;
-    o.base = resolve_quant_config("", {}, flags);
+    o.base = resolve_quant_config("", {}, a->settings->given());
     std::stringstream ms(a->methods);
     o.methods.clear();
     for (std::string m; std::getline(ms, m, ',');) {
       QuantConfig probe = o.base;
-      probe.method = m;
-      if (m == "smoothquant") probe.bits = 8;
-      validate(probe);  // unknown method, or a calibrated method without --calibration: fail now
-      o.methods.push_back(m);
+      set_option(probe, "method", m, "--methods");
+      if (probe.method == Method::SmoothQuant) probe.bits = 8;
+      validate(probe);  // a calibrated method without --calibration: fail now
+      o.methods.push_back(probe.method);
     }
     o.bits = parse_int_list(a->bits, "--bits");
     for (int b : o.bits)
       if (!is_format_width(b)) throw ValueError("--bits: " + std::to_string(b) + " is not " + format_widths_text());
-    o.threads = a->threads;
+    o.threads = o.base.threads;
     o.ctx = a->ctx;
     o.max_chunks = a->chunks;
     o.keep = !a->keep.empty();

@@ -10,17 +10,17 @@
 #include "util/files.h"
 #include "util/clock.h"
 #include "cli/commands.h"
+#include "cli/engine_args.h"
 #include "cli/progress.h"
 
 namespace arrowquant::cli {
 
 Runner add_encode(CLI::App& app) {
   struct Opts {
-    std::string weights = "auto";
+    EngineArgs engine;
     std::string model, file, format = "json", output;
     std::vector<std::string> texts;
-    int batch = 32, threads = 0;
-    size_t max_length = 0;
+    int batch = 32;
     bool ids = false, quiet = false;
   };
   auto o = std::make_shared<Opts>();
@@ -32,9 +32,7 @@ Runner add_encode(CLI::App& app) {
   app.add_option("--format", o->format, "json (default) or npy (float32 [n, dim]; needs -o or a pipe)")
       ->check(CLI::IsMember({"json", "npy"}));
   app.add_option("-o,--output", o->output, "Write to this file (atomically) instead of stdout");
-  add_weights_option(app, o->weights);
-  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--max-length", o->max_length, "Truncate at this many tokens (default: the model's)");
+  o->engine.add_to(app, EngineArgs::kEncoder);
   app.add_flag("--ids", o->ids, "Also output the token ids (json only)");
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   app.footer("Embeddings are what sentence-transformers computes: WordPiece tokens, the BERT encoder, the\n"
@@ -45,7 +43,8 @@ Runner add_encode(CLI::App& app) {
     if (texts.empty()) throw ValueError("nothing to encode: give --text or --file");
     if (o->format == "npy" && o->output.empty() && isatty(STDOUT_FILENO))
       throw ValueError("--format npy writes binary: give -o FILE or redirect stdout");
-    ArrowEngine engine(o->model, engine_options(o->threads, o->max_length, o->weights));
+    o->engine.resolve();
+    ArrowEngine engine(o->model, o->engine.options());
     Progress bar("encode");
     EncodeOptions eo;
     eo.batch_size = o->batch;

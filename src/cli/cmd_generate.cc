@@ -11,19 +11,16 @@
 #include "util/units.h"
 #include "util/interrupt.h"
 #include "cli/commands.h"
+#include "cli/engine_args.h"
 
 namespace arrowquant::cli {
 
 Runner add_generate(CLI::App& app) {
   struct Opts {
-    std::string activations = "auto", fallback;
-    std::string weights = "auto";
-    std::string model, prompt, kv = "f32", json_out;
+    EngineArgs engine;
+    std::string model, prompt, json_out;
     GenerateOptions g;
     bool seed_given = false, quiet = false;
-    int threads = 0;
-    int64_t kv_block = 0;
-    std::string kv_scales = "f32";
     std::vector<std::string> stops;
   };
   auto o = std::make_shared<Opts>();
@@ -37,16 +34,9 @@ Runner add_generate(CLI::App& app) {
   app.add_option("--seed", o->g.seed, "Random seed (default: from the clock, printed on stderr)")
       ->each([o](const std::string&) { o->seed_given = true; });
   app.add_option("--ctx", o->g.context, "Context length (default: the model's)")->check(CLI::NonNegativeNumber);
-  app.add_option("--kv-cache", o->kv, "KV cache type: f32, f16, int8, fp8")
-      ->check(CLI::IsMember({"f32", "f16", "int8", "fp8"}));
-  app.add_option("--kv-block", o->kv_block, "Elements per KV scale for int8/fp8 (default: one head)");
-  app.add_option("--kv-scales", o->kv_scales, "Precision of the int8/fp8 KV scales: f32 (default) or f16")
-      ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--stop", o->stops, "Special token that ends generation (repeatable), e.g. '<|im_end|>'");
   app.add_flag("--ignore-eos", o->g.ignore_eos, "Do not stop at the end-of-sequence token");
-  add_weights_option(app, o->weights);
-  add_kernel_options(app, o->activations, o->fallback);
-  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  o->engine.add_to(app, EngineArgs::kDecoder);
   app.add_option("--json", o->json_out, "Write ids, text and timings as JSON to this file");
   app.add_flag("-q,--quiet", o->quiet, "No timing summary on stderr");
   app.footer("Tokens are printed as they are chosen. Generation ends at EOS, a --stop token, --max-tokens\n"
@@ -54,9 +44,10 @@ Runner add_generate(CLI::App& app) {
   return [o]() {
     GenerateOptions g = o->g;
     if (!o->seed_given) g.seed = uint64_t(std::chrono::high_resolution_clock::now().time_since_epoch().count());
-    g.kv = KVQuantPlan::parse(o->kv, o->kv_block, o->kv_scales == "f16");
+    o->engine.resolve();
+    g.kv = o->engine.kv();
     g.stop_tokens = o->stops;
-    ArrowEngine engine(o->model, engine_options(o->threads, 0, o->weights, o->activations, o->fallback));
+    ArrowEngine engine(o->model, o->engine.options());
     if (!engine.is_decoder()) throw ValueError(o->model + " is an encoder (" + engine.architecture() + "); use encode");
     for (const auto& n : engine.kernel_notes()) fprintf(stderr, "note: %s\n", n.c_str());
     fputs(o->prompt.c_str(), stdout);

@@ -5,6 +5,7 @@
 
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
+#include "cli/engine_args.h"
 #include "cli/progress.h"
 #include "eval/sts.h"
 
@@ -12,12 +13,12 @@ namespace arrowquant::cli {
 
 Runner add_validate(CLI::App& app) {
   struct Opts {
-    std::string weights = "auto";
+    EngineArgs engine;
     std::string original, quantized, sentences, stsb;
     ReportArgs report;
     bool no_stsb = false, quiet = false;
     size_t max_pairs = 0;
-    int batch = 32, threads = 0;
+    int batch = 32;
   };
   auto o = std::make_shared<Opts>();
   app.add_option("ORIGINAL", o->original, "The unquantised model (folder or file)")->required();
@@ -28,8 +29,7 @@ Runner add_validate(CLI::App& app) {
   app.add_flag("--no-stsb", o->no_stsb, "Skip the STS-B Spearman correlation")->excludes(stsb);
   app.add_option("--max-pairs", o->max_pairs, "Use only the first N STS-B pairs (0 = all)");
   app.add_option("--batch-size", o->batch, "Sentences per forward pass")->check(CLI::Range(1, 4096));
-  add_weights_option(app, o->weights);
-  app.add_option("--threads", o->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  o->engine.add_to(app, EngineArgs::kEncoder);
   add_report_options(app, o->report);
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   app.footer("Both models run on the same token ids. Embedding cosine: per sentence, original vs quantised.\n"
@@ -51,7 +51,8 @@ Runner add_validate(CLI::App& app) {
       }
     }
     vo.max_pairs = o->max_pairs;
-    EngineOptions eo = engine_options(o->threads, 0, o->weights);
+    o->engine.resolve();
+    const EngineOptions eo = o->engine.options();
     ArrowEngine original(o->original, eo);
     ArrowEngine quantized(o->quantized, eo);
     Progress bar("validate");

@@ -207,12 +207,12 @@ std::vector<float> dequantized(const QuantizedTensor& q) {
 CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const QuantConfig& cfg,
                                  const QuantFormat* fmt, int64_t group_size, const std::vector<float>* target) {
   FloatTensor w{weight_name(l), {l.out, l.in}, target ? *target : l.float_weight()};
-  const ClipMethod clip = clip_method_from_name(cfg.clip);
+  const ClipMethod clip = cfg.clip;
   CalibratedTensor r;
   QuantizedTensor rtn = quantize_rtn({w.name, w.shape, l.float_weight()}, {fmt, group_size, clip, cfg.threads});
   const std::vector<float> rtn_back = dequantized(rtn);
   const OutputError rtn_err = output_error(w.values.data(), rtn_back.data(), l.out, l.in, st.hessian);
-  if (cfg.method == "gptq") {
+  if (cfg.method == Method::Gptq) {
     GptqOptions o;
     o.format = fmt;
     o.group_size = group_size;
@@ -236,7 +236,7 @@ CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const Qu
     return r;
   }
   r.tensor = std::move(rtn);
-  r.method = cfg.method == "rtn" ? "rtn" : cfg.method + "+rtn";
+  r.method = cfg.method == Method::Rtn ? "rtn" : method_name(cfg.method) + "+rtn";
   r.error = rtn_err;
   return r;
 }
@@ -290,11 +290,11 @@ CalibrationResult quantize_calibrated(const std::string& model_path, const Quant
   res.sequences = int64_t(seqs.size());
   for (const auto& s : seqs) res.tokens += int64_t(s.size());
   log_line(log, "calibration: " + std::to_string(res.sequences) + " sequences, " + std::to_string(res.tokens) +
-                    " tokens from " + cfg.calibration + " (" + model->kind() + ", method " + cfg.method + ")");
+                    " tokens from " + cfg.calibration + " (" + model->kind() + ", method " + method_name(cfg.method) + ")");
 
   std::vector<std::vector<float>> xs;
   for (const auto& s : seqs) xs.push_back(model->embed(s));
-  const bool float_targets = cfg.method == "gptq" && cfg.float_targets;
+  const bool float_targets = cfg.method == Method::Gptq && cfg.float_targets;
   std::vector<std::vector<float>> xs_fp;  // the float model's states, for float targets
   if (float_targets) xs_fp = xs;
   const int64_t nb = model->blocks();
@@ -308,7 +308,7 @@ CalibrationResult quantize_calibrated(const std::string& model_path, const Quant
         for (auto& q : piece->quantized) {
           CalibratedTensor ct;
           ct.tensor = std::move(q);
-          ct.method = piece->info.value(ct.tensor.name, nlohmann::json::object()).value("method", cfg.method);
+          ct.method = piece->info.value(ct.tensor.name, nlohmann::json::object()).value("method", method_name(cfg.method));
           auto e = piece->info.value(ct.tensor.name, nlohmann::json::object());
           ct.error.rel_mse = e.value("rel_mse", 0.0);
           ct.error.cosine = e.value("cosine", 1.0);
@@ -346,22 +346,22 @@ CalibrationResult quantize_calibrated(const std::string& model_path, const Quant
     auto obs = gather_block_stats(*model, b, xs, seqs, float_targets ? &xs_fp : nullptr);
     CheckpointPiece piece;
 
-    if (cfg.method == "awq" || cfg.method == "smoothquant") {
+    if (cfg.method == Method::Awq || cfg.method == Method::SmoothQuant) {
       for (ScaleFold& fold : model->folds(b)) {
         auto st = obs->stats_of(fold.consumers[0]);
         if (!st) continue;
         const TensorPlan* plan = nullptr;
         if (auto it = plans.find(weight_name(*fold.consumers[0])); it != plans.end()) plan = &it->second;
         if (!plan || !plan->quantize) continue;
-        FoldScales fs = cfg.method == "awq"
+        FoldScales fs = cfg.method == Method::Awq
                             ? search_awq_scales(fold, *st, plan->format, plan->group_size,
-                                                clip_method_from_name(cfg.clip), cfg.awq_grid, cfg.threads)
+                                                cfg.clip, cfg.awq_grid, cfg.threads)
                             : smoothquant_scales(fold, *st, cfg.smooth_alpha);
         apply_fold(fold, fs);
         for (Linear* c : fold.consumers)
           if (auto cs = obs->stats_of(c); cs && cs != st) rescale_stats(*cs, fs.consumer);
         rescale_stats(*st, fs.consumer);
-        nlohmann::json d = {{"tensor", fold.name}, {"decision", cfg.method + " scales folded"}};
+        nlohmann::json d = {{"tensor", fold.name}, {"decision", method_name(cfg.method) + " scales folded"}};
         if (fs.alpha >= 0) d["alpha"] = fs.alpha;
         if (fs.error_before >= 0) { d["output_error_rtn"] = fs.error_before; d["output_error_scaled"] = fs.error_after; }
         piece.decisions.push_back(d);
@@ -375,7 +375,7 @@ CalibrationResult quantize_calibrated(const std::string& model_path, const Quant
       auto st = obs->stats_of(l);
       if (pit == plans.end() || !pit->second.quantize || !st) {
         // Kept float; store it as the run left it (folded scales change it).
-        if (cfg.method == "awq" || cfg.method == "smoothquant") piece.floats[weight_name(*l)] = l->float_weight();
+        if (cfg.method == Method::Awq || cfg.method == Method::SmoothQuant) piece.floats[weight_name(*l)] = l->float_weight();
         continue;
       }
       const TensorPlan& plan = pit->second;

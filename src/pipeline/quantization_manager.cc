@@ -159,7 +159,7 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
     rep.calibration = {{"file", config_.calibration}, {"sequences", calib.sequences}, {"tokens", calib.tokens},
                        {"resumed_blocks", calib.resumed_blocks}};
   rep.config = config_;
-  const ClipMethod clip = clip_method_from_name(config_.clip);
+  const ClipMethod clip = config_.clip;
 
   for (size_t i = 0; i < infos.size(); ++i) {
     if (interrupt_requested()) throw Error("interrupted: no output was written");
@@ -253,7 +253,7 @@ QuantizeReport QuantizationManager::quantize(const std::string& model_path, cons
   file_meta.model_config = model_cfg;
   file_meta.quant_config = config_.to_json();
   file_meta.decisions = decisions;
-  if (config_.method == "smoothquant") file_meta.activations = "int8";  // its scales were chosen for int8
+  if (config_.method == Method::SmoothQuant) file_meta.activations = "int8";  // its scales were chosen for int8
   writer.close(file_meta);
 
   // Companion files (config, tokenizer) so the folder is a complete model.

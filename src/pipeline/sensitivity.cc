@@ -51,7 +51,7 @@ TensorSensitivity measure(const FloatTensor& w, const std::string& role, const Q
   t.role = role;
   t.params = int64_t(w.values.size());
   t.weight_entropy = weight_entropy(w.values);
-  const ClipMethod clip = clip_method_from_name(cfg.clip);
+  const ClipMethod clip = cfg.clip;
   for (int bits : widths) {
     const QuantFormat* fmt = find_quant_format(bits, cfg.symmetric);
     QuantizedTensor q = quantize_rtn(w, {fmt, cfg.group_size, clip, cfg.threads});

@@ -12,12 +12,6 @@
 
 namespace arrowquant {
 
-ClipMethod clip_method_from_name(const std::string& name) {
-  if (name == "minmax") return ClipMethod::MinMax;
-  if (name == "mse") return ClipMethod::Mse;
-  throw ValueError("unknown clip method \"" + name + "\" (known: minmax, mse)");
-}
-
 QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt) {
   if (!opt.format) throw ValueError("no quantisation format given for " + t.name);
   const QuantFormat& f = *opt.format;

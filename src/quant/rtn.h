@@ -6,14 +6,10 @@
 #include <vector>
 
 #include "arrowquant/packed_tensor.h"
+#include "arrowquant/quant_options.h"
 
 namespace arrowquant {
 
-enum class ClipMethod {
-  MinMax,  // the group's range (always including zero for affine formats)
-  Mse,     // shrink the range over a grid and keep the scale with least squared error
-};
-ClipMethod clip_method_from_name(const std::string& name);  // "minmax" | "mse"; throws ValueError
 
 struct QuantizeOptions {
   const QuantFormat* format = nullptr;

@@ -43,15 +43,16 @@ CompareReport compare_methods(const std::string& model_path, const CompareOption
   auto say = [&](const std::string& s) { if (o.log) o.log(s); };
   fs::create_directories(o.workdir);
   for (int bits : o.bits) {
-    for (const auto& method : o.methods) {
+    for (const Method m : o.methods) {
+      const std::string method = method_name(m);
       CompareRow row;
       row.method = method;
       row.bits = bits;
       const std::string out = (fs::path(o.workdir) / (method + "-int" + std::to_string(bits))).string();
       try {
-        if (method == "smoothquant" && bits != 8) throw ValueError("smoothquant is W8A8 only");
+        if (m == Method::SmoothQuant && bits != 8) throw ValueError("smoothquant is W8A8 only");
         QuantConfig cfg = o.base;
-        cfg.method = method;
+        cfg.method = m;
         cfg.bits = bits;
         cfg.threads = o.threads;
         say("quantizing " + method + " INT" + std::to_string(bits));

@@ -58,10 +58,16 @@ size_t model_max_length(const std::string& folder, int64_t positions) {
   return len;
 }
 
-// Packed or float weights (see EngineOptions::Weights); `decoder` is null for encoders.
-EngineOptions::Weights resolve_weights_mode(const EngineOptions& opts, const DecoderConfig* decoder) {
-  EngineOptions::Weights mode = opts.dequantize_at_load ? EngineOptions::Weights::Float : opts.weights;
-  if (activation_from_name(opts.activations) == Activation::Int8) {
+Activation kernel_activation(EngineOptions::Activations a) {
+  if (a == EngineOptions::Activations::Auto) throw ValueError("internal: activations still auto");
+  return a == EngineOptions::Activations::Int8 ? Activation::Int8 : Activation::F32;
+}
+
+// Packed or float weights (see EngineOptions::Weights); `decoder` is null for encoders. `activations`
+// is resolved (not Auto).
+EngineOptions::Weights resolve_weights_mode(EngineOptions::Weights mode, EngineOptions::Activations activations,
+                                            const DecoderConfig* decoder) {
+  if (activations == EngineOptions::Activations::Int8) {
     // int8 activations exist only in the packed kernels: asking for them is asking for packed weights
     if (mode == EngineOptions::Weights::Float)
       throw ValueError("int8 activations need packed weights (--weights packed or auto), not float");
@@ -87,26 +93,28 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   // auto: int8 activations wherever packed weights have a kernel for them (4x fewer activation bytes,
   // integer dot products: decode reads weights near memory speed; +0.0005–0.0006 KL on stories260K),
   // f32 where not. SmoothQuant models chose their scales for int8, so they ask for it outright.
-  const bool auto_activations = opts.activations == "auto";
-  if (auto_activations) opts.activations = m.weights->preferred_activations();
+  const bool auto_activations = opts.activations == EngineOptions::Activations::Auto;
+  if (auto_activations)
+    opts.activations = m.weights->preferred_activations() == "int8" ? EngineOptions::Activations::Int8
+                                                                    : EngineOptions::Activations::F32;
   const nlohmann::json& cfg = m.weights->config();
   m.architecture = cfg.value("model_type", "");
   std::optional<DecoderConfig> dcfg;
   if (DecoderConfig::is_decoder(cfg)) dcfg = DecoderConfig::from_json(cfg, model_path);  // refuses unsupported settings
-  const EngineOptions::Weights mode = resolve_weights_mode(opts, dcfg ? &*dcfg : nullptr);
+  const EngineOptions::Weights mode = resolve_weights_mode(opts.weights, opts.activations, dcfg ? &*dcfg : nullptr);
   m.packed = mode == EngineOptions::Weights::Packed || mode == EngineOptions::Weights::PackedCopy;
   m.weights->set_packed_kernels(m.packed, mode == EngineOptions::Weights::PackedCopy);
   KernelRequest req;
-  req.activation = activation_from_name(opts.activations);
+  req.activation = kernel_activation(opts.activations);
   if (auto_activations && m.packed && req.activation == Activation::F32) {
     req.activation = Activation::Int8;
     req.has_fallback = true;  // per tensor, recorded in the kernel notes
     req.fallback = Activation::F32;
     req.automatic = true;
   }
-  if (!opts.kernel_fallback.empty()) {
+  if (opts.kernel_fallback != EngineOptions::Activations::Auto) {
     req.has_fallback = true;
-    req.fallback = activation_from_name(opts.kernel_fallback);
+    req.fallback = kernel_activation(opts.kernel_fallback);
   }
   m.weights->set_kernel_request(req);
   kernels::set_blas_threads(opts.threads);
@@ -144,13 +152,6 @@ bool ArrowEngine::is_decoder() const { return impl_->decoder != nullptr; }
 bool ArrowEngine::packed_weights() const { return impl_->packed; }
 std::vector<std::string> ArrowEngine::kernel_notes() const { return impl_->weights->kernel_notes(); }
 
-EngineOptions::Weights weights_mode_from_name(const std::string& name) {
-  if (name == "auto") return EngineOptions::Weights::Auto;
-  if (name == "packed") return EngineOptions::Weights::Packed;
-  if (name == "packed-copy") return EngineOptions::Weights::PackedCopy;
-  if (name == "float") return EngineOptions::Weights::Float;
-  throw ValueError("unknown weights mode '" + name + "' (auto, packed, packed-copy, float)");
-}
 std::string ArrowEngine::pooling() const { return impl_->pooling.describe(); }
 size_t ArrowEngine::max_length() const { return impl_->max_length; }
 int64_t ArrowEngine::embedding_dim() const {

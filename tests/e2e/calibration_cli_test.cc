@@ -171,8 +171,8 @@ TEST(CalibrationCli, SmoothQuantModelRunsOnInt8Activations) {
     // not those of f32 activations.
     using arrowquant::ArrowEngine;
     arrowquant::EngineOptions int8, f32;
-    int8.activations = "int8";
-    f32.activations = "f32";
+    int8.activations = arrowquant::EngineOptions::Activations::Int8;
+    f32.activations = arrowquant::EngineOptions::Activations::F32;
     f32.weights = arrowquant::EngineOptions::Weights::Packed;
     ArrowEngine by_default(tmp / "sq"), asked_int8(tmp / "sq", int8), asked_f32(tmp / "sq", f32);
     EXPECT_TRUE(by_default.packed_weights());

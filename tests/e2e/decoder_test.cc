@@ -142,7 +142,8 @@ TEST(Decoder, PackedCopyAndActivationTypesAgree) {
   auto r = run_cli("quantize " + stories_bin() + " -o " + (d / "s4") + " -q --bits 4 --group-size 32");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::vector<int32_t> ids = {1, 403, 407, 261, 378, 117, 203, 355};
-  auto logits = [&](EngineOptions::Weights w, const std::string& act) {
+  using Act = EngineOptions::Activations;
+  auto logits = [&](EngineOptions::Weights w, Act act) {
     EngineOptions o;
     o.weights = w;
     o.activations = act;
@@ -150,11 +151,11 @@ TEST(Decoder, PackedCopyAndActivationTypesAgree) {
     EXPECT_TRUE(e.packed_weights());
     return e.logits(ids);
   };
-  for (const char* act : {"f32", "int8"})
-    EXPECT_EQ(logits(EngineOptions::Weights::Packed, act), logits(EngineOptions::Weights::PackedCopy, act)) << act;
-  const auto f32 = logits(EngineOptions::Weights::Packed, "f32"), i8 = logits(EngineOptions::Weights::Packed, "int8");
+  for (Act act : {Act::F32, Act::Int8})
+    EXPECT_EQ(logits(EngineOptions::Weights::Packed, act), logits(EngineOptions::Weights::PackedCopy, act)) << int(act);
+  const auto f32 = logits(EngineOptions::Weights::Packed, Act::F32), i8 = logits(EngineOptions::Weights::Packed, Act::Int8);
   EXPECT_LE(rel_error(i8, f32), 0.02);
-  EXPECT_EQ(logits(EngineOptions::Weights::Packed, "auto"), i8);  // auto = int8 where a kernel exists
+  EXPECT_EQ(logits(EngineOptions::Weights::Packed, Act::Auto), i8);  // auto = int8 where a kernel exists
 }
 
 TEST(Decoder, KvCacheTypes) {

@@ -161,7 +161,7 @@ TEST_F(EncoderFormats, QuantisedEqualsItsDequantisedSafetensors) {
       if (e.path().extension() != ".parquet" && e.path().filename() != "metadata.json")
         fs::copy(e.path(), d.path() / e.path().filename(), fs::copy_options::recursive);
     EngineOptions at_load;
-    at_load.dequantize_at_load = true;
+    at_load.weights = EngineOptions::Weights::Float;
     ArrowEngine q(path(name), at_load), f(d.path().string()), fused(path(name));
     EXPECT_EQ(f.weights_kind(), "safetensors");
     Embeddings ref = f.encode(golden().texts);

@@ -21,7 +21,7 @@ TEST(QuantConfig, PrecedenceProfileYamlEnvFlags) {
   c = resolve_quant_config(dir / "c.yaml", {{"group_size", "64"}, {"bits", "3"}}, {{"bits", "4"}});
   EXPECT_EQ(c.group_size, 64);
   EXPECT_EQ(c.bits, 4);
-  EXPECT_EQ(c.clip, "minmax");
+  EXPECT_EQ(c.clip, ClipMethod::MinMax);
   // A profile given as a flag replaces the YAML's, and the YAML's other keys still apply on top.
   c = resolve_quant_config(dir / "c.yaml", {}, {{"profile", "cloud"}});
   EXPECT_EQ(c.bits, 8);

@@ -1,0 +1,24 @@
+// The quantisation methods and clipping rules: the values the quantisers take and the names the
+// settings use (QuantConfig, the command line, YAML, reports).
+#pragma once
+#include <string>
+
+#include "arrowquant/settings.h"
+
+namespace arrowquant {
+
+enum class Method { Rtn, Gptq, Awq, SmoothQuant };
+inline constexpr EnumOption kMethodNames[] = {{int(Method::Rtn), "rtn"},
+                                              {int(Method::Gptq), "gptq"},
+                                              {int(Method::Awq), "awq"},
+                                              {int(Method::SmoothQuant), "smoothquant"}};
+inline std::string method_name(Method m) { return std::string(enum_option_name(kMethodNames, int(m))); }
+
+enum class ClipMethod {
+  MinMax,  // the group's range (always including zero for affine formats)
+  Mse,     // shrink the range over a grid and keep the scale with least squared error
+};
+inline constexpr EnumOption kClipNames[] = {{int(ClipMethod::MinMax), "minmax"}, {int(ClipMethod::Mse), "mse"}};
+inline std::string clip_name(ClipMethod c) { return std::string(enum_option_name(kClipNames, int(c))); }
+
+}  // namespace arrowquant
