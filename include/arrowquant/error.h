@@ -16,5 +16,8 @@ class FormatError : public Error { using Error::Error; };
 class IoError : public Error { using Error::Error; };
 // The weights or settings are unusable: NaN/Inf, unknown format, bad group size.
 class ValueError : public Error { using Error::Error; };
+// The user stopped a long run (Ctrl-C, SIGTERM). Nothing is left that looks complete; a quantisation
+// run keeps its checkpoint so that --resume continues it.
+class Interrupted : public Error { using Error::Error; };
 
 }  // namespace arrowquant

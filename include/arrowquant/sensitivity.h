@@ -52,5 +52,9 @@ using SensitivityLog = std::function<void(const std::string&)>;
 // the config's group size, symmetry and clipping. Output errors need cfg.calibration.
 SensitivityReport analyze_sensitivity(const std::string& model_path, const QuantConfig& cfg,
                                       const std::vector<int>& widths, const SensitivityLog& log = nullptr);
+// The same on a model a command has already opened (bit allocation, then calibration, share it).
+class ModelSession;
+SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& cfg, const std::vector<int>& widths,
+                                      const SensitivityLog& log = nullptr);
 
 }  // namespace arrowquant

@@ -149,7 +149,7 @@ nlohmann::json run_kernel_bench(const KernelBenchOptions& o, bool verbose) {
         if (verbose)
           fprintf(stderr, "%s %s %d thread(s): matvec %.2f GB/s packed, dequant %.2f GB/s fp32 out\n", name.c_str(),
                   sz.name, t, k["matvec_f32_gbps"].get<double>(), k["dequant_f32_out_gbps"].get<double>());
-        if (interrupt_requested()) throw Error("interrupted");
+        if (interrupt_requested()) throw Interrupted("interrupted");
       }
     }
   }

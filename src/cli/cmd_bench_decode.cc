@@ -63,7 +63,7 @@ Runner add_bench_decode(CLI::App& app) {
         best_prefill[m] = std::min(best_prefill[m], res.prefill_seconds);
         generated[m] = res.ids.size();
         prompt_len[m] = res.prompt_ids.size();
-        if (interrupt_requested()) throw Error("interrupted");
+        if (interrupt_requested()) throw Interrupted("interrupted");
       }
     // One more pass per model with the kernel clock on, read when the first token arrives (the end of
     // the prefill) and at the end. Shares are of wall time in that pass.

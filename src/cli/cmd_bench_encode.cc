@@ -76,7 +76,7 @@ Runner add_bench_encode(CLI::App& app) {
           double s = now_seconds();
           engines[m]->encode(texts, eo);
           best[m][k] = std::min(best[m][k], now_seconds() - s);
-          if (interrupt_requested()) throw Error("interrupted");
+          if (interrupt_requested()) throw Interrupted("interrupted");
         }
     }
     nlohmann::json rows = nlohmann::json::array();

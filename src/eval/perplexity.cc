@@ -118,7 +118,7 @@ PerplexityReport perplexity(const ArrowEngine& model, const std::string& text, c
       }
     }
     if (o.progress) o.progress(wi + 1, windows.size());
-    if (interrupt_requested()) throw Error("interrupted");
+    if (interrupt_requested()) throw Interrupted("interrupted");
   }
   if (r.scored == 0) throw ValueError("no token was scored: the text is too short for this context and stride");
   r.nll = nll / double(r.scored);

@@ -13,8 +13,14 @@ constexpr size_t kHeaderBytes = 7 * sizeof(int32_t);
 
 bool Llama2cCheckpoint::looks_like(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  uint8_t head[kHeaderBytes];
+  return in.read(reinterpret_cast<char*>(head), sizeof head) && looks_like(head, sizeof head);
+}
+
+bool Llama2cCheckpoint::looks_like(const uint8_t* head, size_t n) {
+  if (n < kHeaderBytes) return false;
   int32_t h[7];
-  if (!in.read(reinterpret_cast<char*>(h), sizeof h)) return false;
+  std::memcpy(h, head, sizeof h);
   // dim, hidden, layers, heads, kv heads, |vocab|, seq_len all small positive integers.
   for (int i = 0; i < 7; ++i) {
     int32_t v = i == 5 ? (h[i] < 0 ? -h[i] : h[i]) : h[i];

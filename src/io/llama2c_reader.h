@@ -24,6 +24,8 @@ class Llama2cCheckpoint {
   // Tensors under Hugging Face Llama names, one per layer (model.layers.N.self_attn.q_proj.weight,
   // ...). The RoPE tables the format still carries are skipped: they are not weights.
   const std::vector<TensorView>& tensors() const { return tensors_; }
+  // Whether the first bytes of a file (at least 28) look like a llama2.c header.
+  static bool looks_like(const uint8_t* head, size_t n);
   static bool looks_like(const std::string& path);
 
  private:

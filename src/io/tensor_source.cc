@@ -158,23 +158,16 @@ class ParquetSource : public TensorSource {
   std::vector<std::string> companions_;
 };
 
-bool has_magic(const std::string& file, const char* magic, size_t n) {
-  std::ifstream in(file, std::ios::binary);
-  std::string buf(n, '\0');
-  return in.read(buf.data(), std::streamsize(n)) && std::memcmp(buf.data(), magic, n) == 0;
-}
-
-bool looks_like_safetensors(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  char buf[9];
-  return in.read(buf, 9) && buf[8] == '{';
-}
-
+// Tells the format from the file's first bytes, read once.
 std::unique_ptr<TensorSource> open_file(const std::string& file) {
-  if (has_magic(file, "PAR1", 4)) return std::make_unique<ParquetSource>(file);
-  if (looks_like_safetensors(file))
+  uint8_t head[32] = {};
+  std::ifstream in(file, std::ios::binary);
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const size_t n = size_t(in.gcount());
+  if (n >= 4 && std::memcmp(head, "PAR1", 4) == 0) return std::make_unique<ParquetSource>(file);
+  if (n >= 9 && head[8] == '{')  // safetensors: an 8-byte header length, then the JSON header
     return std::make_unique<SafetensorsSource>(std::vector<std::string>{file}, fs::path(file).parent_path(), false);
-  if (Llama2cCheckpoint::looks_like(file)) return std::make_unique<Llama2cSource>(file);
+  if (Llama2cCheckpoint::looks_like(head, n)) return std::make_unique<Llama2cSource>(file);
   throw FormatError(file + ": unknown model format (expected safetensors, a llama2.c checkpoint or Parquet)");
 }
 

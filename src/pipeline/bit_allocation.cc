@@ -5,15 +5,16 @@
 
 #include "arrowquant/error.h"
 #include "arrowquant/sensitivity.h"
+#include "pipeline/model_session.h"
 
 namespace arrowquant {
 
-nlohmann::json allocate_bits(const std::string& model_path, const TensorSource& src, const QuantConfig& cfg,
-                             std::vector<TensorPlan>& plans, const std::function<void(const std::string&)>& log) {
+nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std::vector<TensorPlan>& plans,
+                             const std::function<void(const std::string&)>& log) {
   const std::vector<int>& widths = format_widths();
   if (log) log("bit allocation: measuring sensitivity at widths " + format_widths_text());
-  const SensitivityReport rep = analyze_sensitivity(model_path, cfg, widths, log);
-  const auto& infos = src.tensors();
+  const SensitivityReport rep = analyze_sensitivity(session, cfg, widths, log);
+  const auto& infos = session.source().tensors();
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < infos.size(); ++i) index[infos[i].name] = i;
 

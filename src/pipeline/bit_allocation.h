@@ -9,13 +9,14 @@
 
 #include "pipeline/precision_rules.h"
 #include "arrowquant/quant_config.h"
-#include "arrowquant/tensor_source.h"
 
 namespace arrowquant {
 
+class ModelSession;
+
 // Rewrites plans[i].format for the tensors it allocates (pins are kept) and returns one decision
 // per tensor. ValueError when the budget cannot hold even 2 bits everywhere.
-nlohmann::json allocate_bits(const std::string& model_path, const TensorSource& src, const QuantConfig& cfg,
-                             std::vector<TensorPlan>& plans, const std::function<void(const std::string&)>& log);
+nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std::vector<TensorPlan>& plans,
+                             const std::function<void(const std::string&)>& log);
 
 }  // namespace arrowquant

@@ -11,37 +11,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "quant/hessian.h"
-#include "pipeline/precision_rules.h"
 #include "arrowquant/quant_config.h"
 #include "pipeline/checkpoint.h"
-#include "quant/weight_error.h"
+#include "pipeline/input_stats.h"
+#include "pipeline/precision_rules.h"
 #include "quant/gptq.h"
+#include "quant/weight_error.h"
 
 namespace arrowquant {
 
-struct Linear;
-class ModelWeights;
-class CalibrationModel;
-
-// Statistics of one Linear input over the calibration tokens.
-struct InputStats {
-  Hessian hessian;
-  std::vector<double> abs_sum;  // Σ|x_c| per input channel
-  std::vector<double> sum;      // Σx_c
-  std::vector<float> abs_max;   // max|x_c|
-  int64_t tokens = 0;
-  // With float targets: Σ x·x_fpᵀ, where x_fp is the same token's input in the float model.
-  std::vector<double> cross;
-  void add(const float* x, int64_t n, int64_t dim);
-  void add_cross(const float* x, const float* x_fp, int64_t n, int64_t dim);
-  void flush();
-  std::vector<float> abs_mean() const;
-
- private:
-  std::vector<float> pending_x_, pending_fp_;
-  int64_t pending_rows_ = 0;
-};
+class ModelSession;
 
 // Result for one quantised Linear weight.
 struct CalibratedTensor {
@@ -61,25 +40,13 @@ struct CalibrationResult {
 };
 
 using CalibrationLog = std::function<void(const std::string& line)>;
-using BlockProgress = std::function<void(int64_t done, int64_t total, const std::string& what)>;
-
-// The calibration sequences for a model, checked before any work: ValueError for an empty file,
-// samples longer than the context, or a model without tokenizer (IoError).
-std::vector<std::vector<int32_t>> calibration_sequences(CalibrationModel& m, const QuantConfig& cfg);
 
 // plans: what each tensor becomes (by tensor name). open_checkpoint is called once the model and
 // the calibration text have been checked, before any work (so bad input leaves nothing behind); it
-// may return null (no checkpoint).
-CalibrationResult quantize_calibrated(const std::string& model_path, const QuantConfig& cfg,
+// may return null (no checkpoint). The session's model is quantised in place.
+CalibrationResult quantize_calibrated(ModelSession& session, const QuantConfig& cfg,
                                       const std::map<std::string, TensorPlan>& plans,
                                       const std::function<const Checkpoint*()>& open_checkpoint,
                                       const CalibrationLog& log, const BlockProgress& progress);
-
-// Input statistics of every block Linear of the float model (no quantisation), for sensitivity
-// analysis: callback(block, linears, stats per linear).
-void collect_float_stats(CalibrationModel& m, const std::vector<std::vector<int32_t>>& seqs,
-                         const std::function<void(int64_t, const std::vector<Linear*>&,
-                                                  const std::vector<const InputStats*>&)>& fn,
-                         const BlockProgress& progress);
 
 }  // namespace arrowquant

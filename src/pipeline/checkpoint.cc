@@ -92,6 +92,7 @@ Checkpoint::Checkpoint(const std::string& output_dir, const nlohmann::json& mani
   fs::create_directories(dir_, ec);
   if (ec) throw IoError("cannot create the checkpoint folder " + dir_ + ": " + ec.message());
   write_text_file(mpath, manifest.dump(2) + "\n");
+  created_ = true;
 }
 
 void Checkpoint::save(const std::string& key, const CheckpointPiece& p) const {

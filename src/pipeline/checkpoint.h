@@ -31,11 +31,14 @@ class Checkpoint {
   std::optional<CheckpointPiece> load(const std::string& key) const;
   void save(const std::string& key, const CheckpointPiece& piece) const;
   int resumed_pieces() const { return resumed_; }
+  // Whether this run started the checkpoint (false: it continues one from an earlier run).
+  bool created() const { return created_; }
   void remove();  // after the output is committed
 
  private:
   std::string dir_;
   mutable int resumed_ = 0;
+  bool created_ = false;
 };
 
 }  // namespace arrowquant

@@ -20,6 +20,7 @@
 #include "pipeline/bit_allocation.h"
 #include "pipeline/calibrated_quantizer.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/model_session.h"
 
 namespace fs = std::filesystem;
 
@@ -85,13 +86,6 @@ TensorReport report_of(const StoredTensor& t) {
   return r;
 }
 
-nlohmann::json plans_json(const std::vector<SourceTensorInfo>& infos, const std::vector<TensorPlan>& plans) {
-  nlohmann::json j = nlohmann::json::object();
-  for (size_t i = 0; i < infos.size(); ++i)
-    if (plans[i].quantize) j[infos[i].name] = {std::string(plans[i].format->name), plans[i].group_size};
-  return j;
-}
-
 }  // namespace
 
 QuantizeReport QuantizationManager::report(const WeightLoader& w) {
@@ -103,186 +97,251 @@ QuantizeReport QuantizationManager::report(const WeightLoader& w) {
   return r;
 }
 
-QuantizeReport QuantizationManager::quantize(const std::string& model_path, const std::string& output_dir,
-                                             bool overwrite, const ProgressFn& progress, bool resume, const LogFn& log) {
-  validate(config_);
-  const double t0 = now_seconds();
-  auto src = open_tensor_source(model_path);
-  const auto& infos = src->tensors();
-  if (infos.empty()) throw FormatError(model_path + ": the model holds no tensors");
+namespace {
 
-  // Plan everything before writing anything, so bad settings fail fast.
-  std::vector<TensorPlan> plans;
-  for (const auto& t : infos) plans.push_back(plan_tensor(t, config_));
-  // The output folder is prepared first so that an unwritable destination fails before any work;
-  // an error later removes it again.
-  AtomicDir out(output_dir, overwrite);
-  nlohmann::json decisions = nlohmann::json::array();
-  if (config_.target_bpw > 0 || config_.target_size_mb > 0) {
-    decisions = allocate_bits(model_path, *src, config_, plans, log);
+DType stored_float_type(DType t) { return t == DType::F64 ? DType::F32 : t; }
+
+std::vector<uint8_t> to_bytes(DType t, const std::vector<float>& v) {
+  std::vector<uint8_t> bytes(v.size() * dtype_size(t));
+  convert_from_f32(t, v.data(), v.size(), bytes.data());
+  return bytes;
+}
+
+// One quantisation run: the model opened once, planned, optionally allocated and calibrated, then
+// written tensor by tensor into a folder that is renamed into place only when complete.
+class QuantizationRun {
+ public:
+  QuantizationRun(const QuantConfig& cfg, const std::string& model_path, const std::string& output_dir, bool overwrite,
+                  bool resume, const ProgressFn& progress, const LogFn& log)
+      : cfg_(cfg), model_path_(model_path), output_dir_(output_dir), overwrite_(overwrite), resume_(resume),
+        progress_(progress), log_(log), t0_(now_seconds()), session_(model_path) {}
+
+  QuantizeReport run() {
+    try {
+      return run_steps();
+    } catch (const Interrupted&) {
+      throw;  // the checkpoint stays: --resume continues from it
+    } catch (const IoError&) {
+      if (ckpt_ && log_) log_("the finished work stays in " + ckpt_->dir() + ": rerun with --resume once the problem is fixed");
+      throw;
+    } catch (...) {
+      // Bad input fails the same way again: leave nothing behind.
+      if (ckpt_ && ckpt_->created()) ckpt_->remove();
+      throw;
+    }
   }
-  std::map<std::string, TensorPlan> plan_by_name;
-  for (size_t i = 0; i < infos.size(); ++i) plan_by_name[infos[i].name] = plans[i];
 
-  std::error_code size_ec;
-  const nlohmann::json manifest = {{"source", fs::absolute(model_path).string()},
-                                   {"config", config_.to_json()},
-                                   {"plans", plans_json(infos, plans)},
-                                   {"tool_version", ARROWQUANT_VERSION}};
-  std::optional<Checkpoint> ckpt;
-  auto open_checkpoint = [&]() -> const Checkpoint* {
-    if (!ckpt) ckpt.emplace(output_dir, manifest, resume);
-    return &*ckpt;
-  };
+ private:
+  QuantizeReport run_steps() {
+    const auto& infos = session_.source().tensors();
+    if (infos.empty()) throw FormatError(model_path_ + ": the model holds no tensors");
+    // Plan everything before writing anything, so bad settings fail fast.
+    for (const auto& t : infos) plans_.push_back(plan_tensor(t, cfg_));
+    // The output folder is prepared before any work so that an unwritable destination fails first;
+    // an error later removes it again.
+    AtomicDir out(output_dir_, overwrite_);
+    if (cfg_.target_bpw > 0 || cfg_.target_size_mb > 0) decisions_ = allocate_bits(session_, cfg_, plans_, log_);
+    if (cfg_.needs_calibration()) calibrate();
+    open_checkpoint();
 
-  CalibrationResult calib;
-  const bool calibrated = config_.needs_calibration();
-  if (calibrated) {
-    BlockProgress bp = nullptr;
+    const std::string parquet_path = (fs::path(out.temp_path()) / parquet_v2::kWeightsFile).string();
+    ParquetV2Writer writer(parquet_path, cfg_.chunk_bytes);
+    rep_.source = model_path_;
+    rep_.source_kind = session_.source().kind();
+    rep_.output = output_dir_;
+    rep_.config = cfg_;
+    for (size_t i = 0; i < infos.size(); ++i) {
+      if (interrupt_requested()) throw Interrupted("interrupted: no output was written");
+      if (progress_) progress_({i, infos.size(), infos[i].name});
+      rep_.tensors.push_back(write_tensor(writer, i));
+      if (dtype_is_float(infos[i].dtype)) rep_.source_f16_bytes += size_t(rep_.tensors.back().num_params) * 2;
+    }
+    if (progress_) progress_({infos.size(), infos.size(), ""});
+    const FileMetadata file_meta = file_metadata();
+    writer.close(file_meta);
+    write_companions(out.temp_path(), file_meta.model_config);
+    rep_.decisions = decisions_;
+    rep_.file_bytes = size_t(fs::file_size(parquet_path));
+    rep_.seconds = now_seconds() - t0_;
+    write_metadata_copy(out.temp_path(), file_meta);
+    out.commit();
+    ckpt_->remove();
+    return std::move(rep_);
+  }
+
+  const Checkpoint* open_checkpoint() {
+    if (!ckpt_) {
+      const auto& infos = session_.source().tensors();
+      nlohmann::json plans = nlohmann::json::object();
+      for (size_t i = 0; i < infos.size(); ++i)
+        if (plans_[i].quantize) plans[infos[i].name] = {std::string(plans_[i].format->name), plans_[i].group_size};
+      const nlohmann::json manifest = {{"source", fs::absolute(model_path_).string()},
+                                       {"config", cfg_.to_json()},
+                                       {"plans", plans},
+                                       {"tool_version", ARROWQUANT_VERSION}};
+      ckpt_.emplace(output_dir_, manifest, resume_);
+    }
+    return &*ckpt_;
+  }
+
+  void calibrate() {
+    std::map<std::string, TensorPlan> by_name;
+    const auto& infos = session_.source().tensors();
+    for (size_t i = 0; i < infos.size(); ++i) by_name[infos[i].name] = plans_[i];
     std::string label;
-    if (progress) bp = [&](int64_t done, int64_t total, const std::string& what) {
+    BlockProgress bp = nullptr;
+    if (progress_) bp = [&](int64_t done, int64_t total, const std::string& what) {
       label = "calibrate " + what;
-      progress({size_t(done), size_t(total), label});
+      progress_({size_t(done), size_t(total), label});
     };
-    calib = quantize_calibrated(model_path, config_, plan_by_name, open_checkpoint, log, bp);
-    for (auto& d : calib.decisions) decisions.push_back(d);
+    calib_ = quantize_calibrated(session_, cfg_, by_name, [this] { return open_checkpoint(); }, log_, bp);
+    for (auto& d : calib_.decisions) decisions_.push_back(d);
+    rep_.calibration = {{"file", cfg_.calibration}, {"sequences", calib_.sequences}, {"tokens", calib_.tokens},
+                        {"resumed_blocks", calib_.resumed_blocks}};
   }
 
-  open_checkpoint();
-  const std::string parquet_path = (fs::path(out.temp_path()) / parquet_v2::kWeightsFile).string();
-  ParquetV2Writer writer(parquet_path, config_.chunk_bytes);
-  QuantizeReport rep;
-  rep.source = model_path;
-  rep.source_kind = src->kind();
-  rep.output = output_dir;
-  if (calibrated)
-    rep.calibration = {{"file", config_.calibration}, {"sequences", calib.sequences}, {"tokens", calib.tokens},
-                       {"resumed_blocks", calib.resumed_blocks}};
-  rep.config = config_;
-  const ClipMethod clip = config_.clip;
-
-  for (size_t i = 0; i < infos.size(); ++i) {
-    if (interrupt_requested()) throw Error("interrupted: no output was written");
-    const auto& info = infos[i];
-    const auto& plan = plans[i];
-    if (progress) progress({i, infos.size(), info.name});
+  TensorReport write_tensor(ParquetV2Writer& writer, size_t i) {
+    const SourceTensorInfo& info = session_.source().tensors()[i];
+    const TensorPlan& plan = plans_[i];
     TensorReport tr;
     tr.name = info.name;
     tr.shape = info.shape;
     tr.num_params = num_elements(info.shape);
     tr.reason = plan.reason;
-    if (dtype_is_float(info.dtype)) rep.source_f16_bytes += size_t(tr.num_params) * 2;
-    if (auto it = calib.tensors.find(info.name); plan.quantize && it != calib.tensors.end()) {
+    if (auto it = calib_.tensors.find(info.name); plan.quantize && it != calib_.tensors.end()) {
       const CalibratedTensor& ct = it->second;
       // Against the float weight it was made from: with folded scales (AWQ, SmoothQuant) that is not
       // the source weight, and the source weight is no longer what the model multiplies by.
-      RowStats st{true, ct.weight.rel_rmse, ct.weight.cosine};
-      writer.write_quantized(ct.tensor, info.dtype, st);
-      tr.format = std::string(ct.tensor.format->name);
-      tr.group_size = ct.tensor.geom.group_size;
-      tr.stored_bytes = ct.tensor.codes.size() + ct.tensor.scales.size() + ct.tensor.zero_points.size();
-      tr.rel_rmse = st.rel_rmse;
-      tr.cosine = st.cosine;
+      write_quantized(writer, info, ct.tensor, ct.weight, tr);
       tr.method = ct.method;
       tr.output_rel_mse = ct.error.rel_mse;
       tr.output_cosine = ct.error.cosine;
       tr.rtn_output_rel_mse = ct.rtn_rel_mse;
-    } else if (auto fl = calib.floats.find(info.name); fl != calib.floats.end()) {
+    } else if (auto fl = calib_.floats.find(info.name); fl != calib_.floats.end()) {
       // A float tensor the calibrated run changed (a norm that absorbed AWQ/SmoothQuant scales).
-      DType keep = info.dtype == DType::F64 ? DType::F32 : info.dtype;
+      const DType keep = stored_float_type(info.dtype);
       if (!dtype_is_float(keep)) throw FormatError(info.name + ": changed by calibration but not a float tensor");
-      std::vector<uint8_t> bytes(fl->second.size() * dtype_size(keep));
-      convert_from_f32(keep, fl->second.data(), fl->second.size(), bytes.data());
-      writer.write_raw(info.name, keep, info.shape, bytes.data());
-      tr.format = std::string(dtype_name(keep));
-      tr.stored_bytes = bytes.size();
+      write_raw(writer, info, keep, to_bytes(keep, fl->second), tr);
       tr.reason = "changed by calibration (folded scales or bias correction)";
     } else if (!plan.quantize) {
-      DType keep = info.dtype == DType::F64 ? DType::F32 : info.dtype;
-      std::vector<uint8_t> bytes;
-      if (dtype_is_float(info.dtype)) {
-        FloatTensor f = src->read_f32(info.name);
-        if (int64_t bad = first_nonfinite(f.values.data(), f.values.size()); bad >= 0 && !config_.allow_nonfinite)
-          throw ValueError("tensor " + info.name + " has a non-finite value at flat index " + std::to_string(bad) +
-                           " (pass --allow-nonfinite to store it anyway)");
-        bytes.resize(f.values.size() * dtype_size(keep));
-        convert_from_f32(keep, f.values.data(), f.values.size(), bytes.data());
-      } else {
-        bytes = src->read_raw(info.name);
-      }
-      writer.write_raw(info.name, keep, info.shape, bytes.data());
-      tr.format = std::string(dtype_name(keep));
-      tr.stored_bytes = bytes.size();
+      write_kept(writer, info, tr);
     } else {
-      FloatTensor f = src->read_f32(info.name);
-      if (config_.allow_nonfinite) {
-        size_t fixed = 0;
-        for (auto& v : f.values) if (!std::isfinite(v)) { v = 0; ++fixed; }
-        if (fixed) decisions.push_back({{"tensor", info.name}, {"decision", "replaced " + std::to_string(fixed) + " non-finite values by 0"}});
-      }
-      const std::string key = "tensor_" + std::to_string(i);
-      QuantizedTensor q;
-      if (auto piece = ckpt->load(key); piece && piece->quantized.size() == 1) {
-        q = std::move(piece->quantized[0]);
-      } else {
-        QuantizeOptions opt{plan.format, plan.group_size, clip, config_.threads};
-        q = quantize_rtn(f, opt);
-        CheckpointPiece p;
-        p.quantized.push_back(q);
-        ckpt->save(key, p);
-      }
-      std::vector<float> back(f.values.size());
-      dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
-      const WeightError we = weight_error(f.values.data(), back.data(), back.size());
-      RowStats st{true, we.rel_rmse, we.cosine};
-      writer.write_quantized(q, info.dtype, st);
-      tr.format = std::string(q.format->name);
-      tr.group_size = q.geom.group_size;
-      tr.stored_bytes = q.codes.size() + q.scales.size() + q.zero_points.size();
-      tr.rel_rmse = st.rel_rmse;
-      tr.cosine = st.cosine;
+      write_rtn(writer, info, plan, i, tr);
     }
     tr.bits_per_weight = tr.num_params ? 8.0 * double(tr.stored_bytes) / double(tr.num_params) : 0;
-    rep.tensors.push_back(std::move(tr));
+    return tr;
   }
-  if (progress) progress({infos.size(), infos.size(), ""});
 
-  const nlohmann::json model_cfg = src->model_config();
-  FileMetadata file_meta;
-  file_meta.source_kind = src->kind();
-  file_meta.model_config = model_cfg;
-  file_meta.quant_config = config_.to_json();
-  file_meta.decisions = decisions;
-  if (config_.method == Method::SmoothQuant) file_meta.activations = "int8";  // its scales were chosen for int8
-  writer.close(file_meta);
-
-  // Companion files (config, tokenizer) so the folder is a complete model.
-  for (const auto& f : src->companion_files()) {
-    fs::path rel = fs::path(f).filename();
-    if (fs::path(f).parent_path().filename() == "1_Pooling") rel = fs::path("1_Pooling") / rel;
-    fs::create_directories((fs::path(out.temp_path()) / rel).parent_path());
-    std::error_code ec;
-    fs::copy_file(f, fs::path(out.temp_path()) / rel, fs::copy_options::overwrite_existing, ec);
-    if (ec) throw IoError("cannot copy " + f + " into the output: " + ec.message());
+  void write_quantized(ParquetV2Writer& writer, const SourceTensorInfo& info, const QuantizedTensor& q,
+                       const WeightError& err, TensorReport& tr) {
+    writer.write_quantized(q, info.dtype, RowStats{true, err.rel_rmse, err.cosine});
+    tr.format = std::string(q.format->name);
+    tr.group_size = q.geom.group_size;
+    tr.stored_bytes = q.stored_bytes();
+    tr.rel_rmse = err.rel_rmse;
+    tr.cosine = err.cosine;
   }
-  if (!fs::exists(fs::path(out.temp_path()) / "config.json") && !model_cfg.empty())
-    write_text_file((fs::path(out.temp_path()) / "config.json").string(), model_cfg.dump(2) + "\n");
 
-  rep.decisions = decisions;
-  rep.file_bytes = size_t(fs::file_size(parquet_path));
-  rep.seconds = now_seconds() - t0;
-  nlohmann::json meta = rep.to_json();
+  void write_raw(ParquetV2Writer& writer, const SourceTensorInfo& info, DType t, const std::vector<uint8_t>& bytes,
+                 TensorReport& tr) {
+    writer.write_raw(info.name, t, info.shape, bytes.data());
+    tr.format = std::string(dtype_name(t));
+    tr.stored_bytes = bytes.size();
+  }
+
+  // A tensor stored as it is (norms, biases, integer tensors, pinned float).
+  void write_kept(ParquetV2Writer& writer, const SourceTensorInfo& info, TensorReport& tr) {
+    if (!dtype_is_float(info.dtype)) return write_raw(writer, info, info.dtype, session_.source().read_raw(info.name), tr);
+    FloatTensor f = session_.source().read_f32(info.name);
+    if (int64_t bad = first_nonfinite(f.values.data(), f.values.size()); bad >= 0 && !cfg_.allow_nonfinite)
+      throw ValueError("tensor " + info.name + " has a non-finite value at flat index " + std::to_string(bad) +
+                       " (pass --allow-nonfinite to store it anyway)");
+    const DType keep = stored_float_type(info.dtype);
+    write_raw(writer, info, keep, to_bytes(keep, f.values), tr);
+  }
+
+  // Round to nearest (the whole run's method, or a tensor outside the calibrated blocks); each
+  // result is a checkpoint piece of its own.
+  void write_rtn(ParquetV2Writer& writer, const SourceTensorInfo& info, const TensorPlan& plan, size_t i,
+                 TensorReport& tr) {
+    FloatTensor f = session_.source().read_f32(info.name);
+    if (cfg_.allow_nonfinite) {
+      size_t fixed = 0;
+      for (auto& v : f.values)
+        if (!std::isfinite(v)) v = 0, ++fixed;
+      if (fixed)
+        decisions_.push_back({{"tensor", info.name}, {"decision", "replaced " + std::to_string(fixed) + " non-finite values by 0"}});
+    }
+    const std::string key = "tensor_" + std::to_string(i);
+    QuantizedTensor q;
+    if (auto piece = ckpt_->load(key); piece && piece->quantized.size() == 1) {
+      q = std::move(piece->quantized[0]);
+    } else {
+      q = quantize_rtn(f, {plan.format, plan.group_size, cfg_.clip, cfg_.threads});
+      CheckpointPiece p;
+      p.quantized.push_back(q);
+      ckpt_->save(key, p);
+    }
+    const std::vector<float> back = dequantize(q);
+    write_quantized(writer, info, q, weight_error(f.values.data(), back.data(), back.size()), tr);
+  }
+
+  FileMetadata file_metadata() const {
+    FileMetadata m;
+    m.source_kind = session_.source().kind();
+    m.model_config = session_.source().model_config();
+    m.quant_config = cfg_.to_json();
+    m.decisions = decisions_;
+    if (cfg_.method == Method::SmoothQuant) m.activations = "int8";  // its scales were chosen for int8
+    return m;
+  }
+
+  // Config and tokenizer files, so that the folder is a complete model.
+  void write_companions(const std::string& dir, const nlohmann::json& model_cfg) const {
+    for (const auto& f : session_.source().companion_files()) {
+      fs::path rel = fs::path(f).filename();
+      if (fs::path(f).parent_path().filename() == "1_Pooling") rel = fs::path("1_Pooling") / rel;
+      fs::create_directories((fs::path(dir) / rel).parent_path());
+      std::error_code ec;
+      fs::copy_file(f, fs::path(dir) / rel, fs::copy_options::overwrite_existing, ec);
+      if (ec) throw IoError("cannot copy " + f + " into the output: " + ec.message());
+    }
+    if (!fs::exists(fs::path(dir) / "config.json") && !model_cfg.empty())
+      write_text_file((fs::path(dir) / "config.json").string(), model_cfg.dump(2) + "\n");
+  }
+
   // A readable copy of what the file carries, with the report; the runtime never reads it.
-  meta[parquet_v2::key::kFormatVersion] = std::to_string(parquet_v2::kFormatVersion);
-  meta[parquet_v2::key::kToolVersion] = ARROWQUANT_VERSION;
-  meta[parquet_v2::key::kScaleDtype] = "float16";
-  if (!file_meta.activations.empty()) meta[parquet_v2::key::kActivations] = file_meta.activations;
-  meta["decisions"] = decisions;
-  meta["output"] = output_dir;
-  write_text_file((fs::path(out.temp_path()) / parquet_v2::kMetadataFile).string(), meta.dump(2) + "\n");
-  out.commit();
-  ckpt->remove();
-  return rep;
+  void write_metadata_copy(const std::string& dir, const FileMetadata& file_meta) const {
+    nlohmann::json meta = rep_.to_json();
+    meta[parquet_v2::key::kFormatVersion] = std::to_string(parquet_v2::kFormatVersion);
+    meta[parquet_v2::key::kToolVersion] = ARROWQUANT_VERSION;
+    meta[parquet_v2::key::kScaleDtype] = "float16";
+    if (!file_meta.activations.empty()) meta[parquet_v2::key::kActivations] = file_meta.activations;
+    meta["decisions"] = decisions_;
+    meta["output"] = output_dir_;
+    write_text_file((fs::path(dir) / parquet_v2::kMetadataFile).string(), meta.dump(2) + "\n");
+  }
+
+  const QuantConfig& cfg_;
+  const std::string &model_path_, &output_dir_;
+  const bool overwrite_, resume_;
+  const ProgressFn& progress_;
+  const LogFn& log_;
+  const double t0_;
+  ModelSession session_;  // the model, opened once for the whole run
+  std::vector<TensorPlan> plans_;
+  nlohmann::json decisions_ = nlohmann::json::array();
+  std::optional<Checkpoint> ckpt_;
+  CalibrationResult calib_;
+  QuantizeReport rep_;
+};
+
+}  // namespace
+
+QuantizeReport QuantizationManager::quantize(const std::string& model_path, const std::string& output_dir,
+                                             bool overwrite, const ProgressFn& progress, bool resume, const LogFn& log) {
+  validate(config_);
+  return QuantizationRun(config_, model_path, output_dir, overwrite, resume, progress, log).run();
 }
 
 }  // namespace arrowquant

@@ -13,7 +13,8 @@
 #include "arrowquant/packed_tensor.h"
 #include "arrowquant/tensor_source.h"
 #include "model/calibration_model.h"
-#include "pipeline/calibrated_quantizer.h"
+#include "pipeline/input_stats.h"
+#include "pipeline/model_session.h"
 
 namespace arrowquant {
 
@@ -83,11 +84,18 @@ TensorSensitivity measure(const FloatTensor& w, const std::string& role, const Q
 
 SensitivityReport analyze_sensitivity(const std::string& model_path, const QuantConfig& cfg,
                                       const std::vector<int>& widths, const SensitivityLog& log) {
+  ModelSession session(model_path);
+  return analyze_sensitivity(session, cfg, widths, log);
+}
+
+SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& cfg, const std::vector<int>& widths,
+                                      const SensitivityLog& log) {
   for (int b : widths)
     if (!find_quant_format(b, cfg.symmetric)) throw ValueError("width " + std::to_string(b) + " is not " + format_widths_text());
-  auto src = open_tensor_source(model_path);
+  if (session.modified()) throw Error("internal: sensitivity analysis after calibration would measure quantised weights");
+  const TensorSource* src = &session.source();
   SensitivityReport rep;
-  rep.model = model_path;
+  rep.model = session.path();
   rep.widths = widths;
   std::map<std::string, TensorPlan> plans;
   for (const auto& t : src->tensors()) {
@@ -101,14 +109,13 @@ SensitivityReport analyze_sensitivity(const std::string& model_path, const Quant
   }
   std::map<std::string, TensorSensitivity> measured;
   if (!cfg.calibration.empty()) {
-    ModelWeights weights(model_path);
-    auto model = CalibrationModel::open(weights, cfg.threads);
-    auto seqs = calibration_sequences(*model, cfg);
+    CalibrationModel& model = session.calibration_model(cfg.threads);
+    const auto& seqs = session.calibration_sequences(cfg);
     for (const auto& s : seqs) rep.calibration_tokens += int64_t(s.size());
     if (log) log("calibration: " + std::to_string(seqs.size()) + " sequences, " +
                  std::to_string(rep.calibration_tokens) + " tokens");
     collect_float_stats(
-        *model, seqs,
+        model, seqs,
         [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
           for (size_t i = 0; i < lin.size(); ++i) {
             const std::string name = lin[i]->name + ".weight";

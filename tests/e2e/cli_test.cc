@@ -152,6 +152,7 @@ TEST(CliE2E, NonFiniteWeightsAreRefusedAndNothingIsWritten) {
   EXPECT_NE(r.output.find("layer.weight"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("non-finite"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.checkpoint"));  // a failed run is not resumable work
   EXPECT_TRUE(no_partial_left(dir));
   // Opting in replaces them by zero and records the decision.
   r = run_cli("quantize " + (dir / "nan") + " -o " + (dir / "out") + " -q --allow-nonfinite");
@@ -159,6 +160,12 @@ TEST(CliE2E, NonFiniteWeightsAreRefusedAndNothingIsWritten) {
   auto meta = nlohmann::json::parse(read_text_file(dir / "out/metadata.json"));
   ASSERT_EQ(meta["decisions"].size(), 1u);
   EXPECT_EQ(meta["decisions"][0]["tensor"], "layer.weight");
+  // A quantised model is no input for the quantiser: quantising twice compounds the error silently.
+  r = run_cli("quantize " + (dir / "out") + " -o " + (dir / "twice") + " -q");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("already quantised"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "twice"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "twice.checkpoint"));
 }
 
 TEST(CliE2E, BadInputsGiveClearErrors) {

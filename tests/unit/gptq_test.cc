@@ -16,6 +16,7 @@
 #include "io/safetensors_reader.h"
 #include "model/calibration_model.h"
 #include "pipeline/calibrated_quantizer.h"
+#include "pipeline/model_session.h"
 #include "test_util.h"
 #include "io/calibration_text.h"
 
@@ -145,15 +146,15 @@ TEST(Gptq, NeverWorseThanRoundToNearestOnCalibrationData) {
       {aqtest::minilm_dir(), aqtest::source_dir() + "/../shared/data/wikitext2/wiki.test.raw", 24, 64},
       {aqtest::stories_dir() + "/stories260K.bin", aqtest::source_dir() + "/tests/goldens/stories260k/calibration.txt", 8, 128}};
   for (const auto& c : cases) {
-    ModelWeights weights(c.model);
-    auto model = CalibrationModel::open(weights, 2);
+    ModelSession session(c.model);
     QuantConfig cfg;
     cfg.calibration = c.text;
     cfg.samples = c.samples;
     cfg.seq_len = c.seq_len;
-    auto seqs = calibration_sequences(*model, cfg);
+    cfg.threads = 2;
+    const auto& seqs = session.calibration_sequences(cfg);
     int checked = 0;
-    collect_float_stats(*model, seqs, [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
+    collect_float_stats(session.calibration_model(2), seqs, [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
       if (b > 0) return;  // the first block of each model keeps the test short
       for (size_t i = 0; i < lin.size(); ++i) {
         FloatTensor w{lin[i]->name, {lin[i]->out, lin[i]->in}, lin[i]->float_weight()};
