@@ -7,7 +7,7 @@
 
 using namespace arrowquant;
 
-TEST(Llama2c, RealStories260K) {
+TEST(Llama2cReader, RealStories260K) {
   Llama2cCheckpoint c(aqtest::stories_dir() + "/stories260K.bin");
   EXPECT_EQ(c.config().dim, 64);
   EXPECT_EQ(c.config().hidden_dim, 172);
@@ -24,7 +24,7 @@ TEST(Llama2c, RealStories260K) {
   EXPECT_EQ(k.shape, (Shape{32, 64}));
 }
 
-TEST(Llama2c, HeaderDisagreeingWithSizeIsRejected) {
+TEST(Llama2cReader, HeaderDisagreeingWithSizeIsRejected) {
   aqtest::TempDir dir;
   std::ifstream in(aqtest::stories_dir() + "/stories260K.bin", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -35,12 +35,4 @@ TEST(Llama2c, HeaderDisagreeingWithSizeIsRejected) {
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("implies"), std::string::npos) << e.what();
   }
-}
-
-TEST(TensorSource, UnknownFormat) {
-  aqtest::TempDir dir;
-  std::ofstream(dir / "weights.dat") << "this is not a model at all, just text";
-  EXPECT_THROW(open_tensor_source(dir / "weights.dat"), FormatError);
-  EXPECT_THROW(open_tensor_source(dir.path().string()), FormatError);
-  EXPECT_THROW(open_tensor_source(dir / "missing"), IoError);
 }

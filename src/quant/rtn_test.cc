@@ -1,10 +1,14 @@
+// Round-to-nearest: the error bound of every format, MSE clipping never worse than min/max, error
+// shrinking with width, thread-count independence, constant groups, and refused inputs.
+#include "quant/rtn.h"
+
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstring>
 
 #include "arrowquant/error.h"
-#include "quant/rtn.h"
 #include "quant/weight_error.h"
-#include "arrowquant/packed_tensor.h"
 #include "test_util.h"
 
 using namespace arrowquant;
@@ -24,7 +28,7 @@ float scale_at(const QuantizedTensor& q, size_t k) {
 // With min/max ranges the error is half a step plus what the stored precision costs at the edges
 // of the range: the integer zero point (half a step, affine) or the missing top code (symmetric,
 // half a step more), and the float16 rounding of the scale (max_code x 2^-11 steps).
-TEST(Quantize, ErrorWithinFormatBound) {
+TEST(Rtn, ErrorWithinFormatBound) {
   for (const auto& f : quant_formats()) {
     for (int64_t gs : {0, 32, 64, 128, 256}) {
       FloatTensor t = make("w", {24, 200}, 11);  // 200: ragged last group for every group size
@@ -43,7 +47,7 @@ TEST(Quantize, ErrorWithinFormatBound) {
   }
 }
 
-TEST(Quantize, MseClipNeverWorseThanMinMax) {
+TEST(Rtn, MseClipNeverWorseThanMinMax) {
   FloatTensor t = make("w", {64, 256}, 5);
   for (const auto& f : quant_formats()) {
     double err[2];
@@ -58,7 +62,7 @@ TEST(Quantize, MseClipNeverWorseThanMinMax) {
   }
 }
 
-TEST(Quantize, ErrorShrinksWithWidth) {
+TEST(Rtn, ErrorShrinksWithWidth) {
   FloatTensor t = make("w", {32, 256}, 9);
   double prev = 1e9;
   for (int bits : {2, 3, 4, 8}) {
@@ -72,7 +76,7 @@ TEST(Quantize, ErrorShrinksWithWidth) {
   EXPECT_LT(prev, 0.01);  // int8
 }
 
-TEST(Quantize, ThreadCountDoesNotChangeTheResult) {
+TEST(Rtn, ThreadCountDoesNotChangeTheResult) {
   FloatTensor t = make("w", {37, 130}, 3);
   auto a = quantize_rtn(t, {find_quant_format(3, false), 32, ClipMethod::Mse, 1});
   auto b = quantize_rtn(t, {find_quant_format(3, false), 32, ClipMethod::Mse, 2});
@@ -81,7 +85,7 @@ TEST(Quantize, ThreadCountDoesNotChangeTheResult) {
   EXPECT_EQ(a.zero_points, b.zero_points);
 }
 
-TEST(Quantize, ConstantAndZeroGroups) {
+TEST(Rtn, ConstantAndZeroGroups) {
   FloatTensor t{"c", {2, 64}, std::vector<float>(128, 0.0f)};
   for (int i = 64; i < 128; ++i) t.values[i] = 0.25f;
   for (const auto& f : quant_formats()) {
@@ -92,7 +96,7 @@ TEST(Quantize, ConstantAndZeroGroups) {
   }
 }
 
-TEST(Quantize, RefusesNonFiniteWeightsNamingTheTensor) {
+TEST(Rtn, RefusesNonFiniteWeightsNamingTheTensor) {
   FloatTensor t = make("encoder.layer.3.attention.self.key.weight", {4, 32}, 1);
   t.values[77] = NAN;
   try {
@@ -106,19 +110,7 @@ TEST(Quantize, RefusesNonFiniteWeightsNamingTheTensor) {
   EXPECT_THROW(quantize_rtn(t, {find_quant_format(2, true), 32, ClipMethod::Mse, 1}), ValueError);
 }
 
-TEST(Quantize, ShapeMismatchIsAnError) {
+TEST(Rtn, ShapeMismatchIsAnError) {
   FloatTensor t{"w", {4, 8}, std::vector<float>(31)};
   EXPECT_THROW(quantize_rtn(t, {find_quant_format(4, false), 32, ClipMethod::Mse, 1}), ValueError);
-}
-
-TEST(QuantFormat, TableLookups) {
-  EXPECT_EQ(quant_formats().size(), 8u);
-  EXPECT_EQ(find_quant_format("int3_sym")->bits, 3);
-  EXPECT_EQ(find_quant_format(2, false)->name, "int2_asym");
-  EXPECT_EQ(find_quant_format(5, false), nullptr);
-  EXPECT_THROW(quant_format_or_throw("nf5"), ValueError);
-  QuantGeometry g = quant_geometry({3, 4, 200}, 64);
-  EXPECT_EQ(g.rows, 12);
-  EXPECT_EQ(g.groups_per_row(), 4);
-  EXPECT_EQ(quant_geometry({10, 50}, 128).group_size, 50);  // a group never exceeds the row
 }

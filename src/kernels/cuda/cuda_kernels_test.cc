@@ -15,7 +15,7 @@
 
 using namespace arrowquant;
 
-TEST(Cuda, KernelsMatchTheCpuReference) {
+TEST(CudaKernels, KernelsMatchTheCpuReference) {
 #ifndef AQ_HAVE_CUDA
   GTEST_SKIP() << "built without CUDA (nvcc not found at configure time)";
 #else

@@ -31,7 +31,7 @@ using aqtest::parse_ids;
 
 }  // namespace
 
-TEST(WordPiece, GoldenSentencesMatchHuggingFaceExactly) {
+TEST(WordPieceTokenizer, GoldenSentencesMatchHuggingFaceExactly) {
   nlohmann::json g = read_json_file(golden_dir() + "/encoder_goldens.json");
   size_t max_len = g["max_seq_length"].get<size_t>();
   ASSERT_EQ(g["sentences"].size(), 50u);
@@ -41,7 +41,7 @@ TEST(WordPiece, GoldenSentencesMatchHuggingFaceExactly) {
   }
 }
 
-TEST(WordPiece, EveryStsbSentenceMatchesHuggingFace) {
+TEST(WordPieceTokenizer, EveryStsbSentenceMatchesHuggingFace) {
   std::vector<std::string> gold = split_file(golden_dir() + "/stsb_token_ids.txt", "\n");
   std::ifstream in(aqtest::source_dir() + "/../shared/data/stsb/sts-test.csv");
   ASSERT_TRUE(in) << "STS-B data missing";
@@ -64,7 +64,7 @@ TEST(WordPiece, EveryStsbSentenceMatchesHuggingFace) {
 }
 
 // llama.cpp's tokenizer test vectors for the BERT/BGE vocabulary, which is MiniLM's uncased vocab.
-TEST(WordPiece, LlamaCppBertVectors) {
+TEST(WordPieceTokenizer, LlamaCppBertVectors) {
   std::string base = aqtest::source_dir() + "/../shared/data/tokenizers/ggml-vocab-bert-bge.gguf";
   std::vector<std::string> inputs = split_file(base + ".inp", "\n__ggml_vocab_test__\n");
   std::vector<std::string> outputs = split_file(base + ".out", "\n");
@@ -79,7 +79,7 @@ TEST(WordPiece, LlamaCppBertVectors) {
     EXPECT_EQ(minilm_tokenizer().tokenize(inputs[i]), parse_ids(outputs[i])) << "input " << i << ": " << inputs[i];
 }
 
-TEST(WordPiece, RulesOnASmallVocabulary) {
+TEST(WordPieceTokenizer, RulesOnASmallVocabulary) {
   WordPieceTokenizer t = WordPieceTokenizer::from_vocab(
       {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "cafe", ",", "!", "中", "a"});
   EXPECT_EQ(t.tokenize("Unaffable, CAFÉ!"), (std::vector<int32_t>{5, 6, 7, 9, 8, 10}));
@@ -94,7 +94,7 @@ TEST(WordPiece, RulesOnASmallVocabulary) {
   EXPECT_THROW(t.encode("a", 1), ValueError);
 }
 
-TEST(WordPiece, MissingVocabularyIsAClearError) {
+TEST(WordPieceTokenizer, MissingVocabularyIsAClearError) {
   aqtest::TempDir dir;
   try {
     WordPieceTokenizer::from_folder(dir.path().string());

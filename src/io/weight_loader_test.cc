@@ -37,6 +37,41 @@ Written write_model(const std::string& path, int64_t chunk_bytes, const QuantFor
 }
 }  // namespace
 
+namespace {
+// A Parquet table with the given columns, written by Arrow with default settings.
+void write_table(const std::string& path, const std::shared_ptr<arrow::Table>& t) {
+  auto out = arrow::io::FileOutputStream::Open(path).ValueOrDie();
+  ASSERT_TRUE(parquet::arrow::WriteTable(*t, arrow::default_memory_pool(), out, 1024).ok());
+  ASSERT_TRUE(out->Close().ok());
+}
+std::shared_ptr<arrow::Array> strings(std::vector<std::string> v) {
+  arrow::StringBuilder b;
+  for (auto& s : v) (void)b.Append(s);
+  return b.Finish().ValueOrDie();
+}
+std::shared_ptr<arrow::Array> shapes(std::vector<std::vector<int32_t>> v) {
+  auto vb = std::make_shared<arrow::Int32Builder>();
+  arrow::ListBuilder b(arrow::default_memory_pool(), vb);
+  for (auto& s : v) { (void)b.Append(); for (int32_t d : s) (void)vb->Append(d); }
+  return b.Finish().ValueOrDie();
+}
+// The FormatError message that opening `path` must produce ("" and a test failure if none).
+std::string open_error(const std::string& path) {
+  try {
+    WeightLoader::open(path);
+  } catch (const FormatError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no FormatError opening " << path;
+  return "";
+}
+std::shared_ptr<arrow::Array> blobs(std::vector<std::string> v) {
+  arrow::BinaryBuilder b;
+  for (auto& s : v) (void)b.Append(s);
+  return b.Finish().ValueOrDie();
+}
+}  // namespace
+
 TEST(WeightLoader, V2RoundTripIsZeroCopyAndExact) {
   aqtest::TempDir dir;
   for (const auto& f : quant_formats()) {
@@ -106,41 +141,6 @@ TEST(WeightLoader, TruncatedParquet) {
   std::ofstream(dir / "x.parquet") << "PAR1";
   EXPECT_THROW(WeightLoader::open(dir / "x.parquet"), FormatError);
 }
-
-namespace {
-// A Parquet table with the given columns, written by Arrow with default settings.
-void write_table(const std::string& path, const std::shared_ptr<arrow::Table>& t) {
-  auto out = arrow::io::FileOutputStream::Open(path).ValueOrDie();
-  ASSERT_TRUE(parquet::arrow::WriteTable(*t, arrow::default_memory_pool(), out, 1024).ok());
-  ASSERT_TRUE(out->Close().ok());
-}
-std::shared_ptr<arrow::Array> strings(std::vector<std::string> v) {
-  arrow::StringBuilder b;
-  for (auto& s : v) (void)b.Append(s);
-  return b.Finish().ValueOrDie();
-}
-std::shared_ptr<arrow::Array> shapes(std::vector<std::vector<int32_t>> v) {
-  auto vb = std::make_shared<arrow::Int32Builder>();
-  arrow::ListBuilder b(arrow::default_memory_pool(), vb);
-  for (auto& s : v) { (void)b.Append(); for (int32_t d : s) (void)vb->Append(d); }
-  return b.Finish().ValueOrDie();
-}
-// The FormatError message that opening `path` must produce ("" and a test failure if none).
-std::string open_error(const std::string& path) {
-  try {
-    WeightLoader::open(path);
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no FormatError opening " << path;
-  return "";
-}
-std::shared_ptr<arrow::Array> blobs(std::vector<std::string> v) {
-  arrow::BinaryBuilder b;
-  for (auto& s : v) (void)b.Append(s);
-  return b.Finish().ValueOrDie();
-}
-}  // namespace
 
 TEST(WeightLoader, V1TablesLoadUnchanged) {
   aqtest::TempDir dir;

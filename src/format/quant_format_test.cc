@@ -1,0 +1,20 @@
+// The format table: lookups by name, width and symmetry; geometry of a tensor under a format.
+#include "arrowquant/quant_format.h"
+
+#include <gtest/gtest.h>
+
+#include "arrowquant/error.h"
+
+using namespace arrowquant;
+
+TEST(QuantFormat, TableLookups) {
+  EXPECT_EQ(quant_formats().size(), 8u);
+  EXPECT_EQ(find_quant_format("int3_sym")->bits, 3);
+  EXPECT_EQ(find_quant_format(2, false)->name, "int2_asym");
+  EXPECT_EQ(find_quant_format(5, false), nullptr);
+  EXPECT_THROW(quant_format_or_throw("nf5"), ValueError);
+  QuantGeometry g = quant_geometry({3, 4, 200}, 64);
+  EXPECT_EQ(g.rows, 12);
+  EXPECT_EQ(g.groups_per_row(), 4);
+  EXPECT_EQ(quant_geometry({10, 50}, 128).group_size, 50);  // a group never exceeds the row
+}

@@ -1,0 +1,16 @@
+// The SIMD targets compiled in and the one dispatch uses are reported.
+#include "kernels/cpu_targets.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+using namespace arrowquant;
+
+TEST(CpuTargets, TargetsAreReported) {
+  EXPECT_FALSE(kernels::compiled_targets().empty());
+  EXPECT_FALSE(kernels::active_target().empty());
+  std::string all;
+  for (const auto& t : kernels::compiled_targets()) all += t + " ";
+  printf("targets compiled in and supported here: %s(active: %s)\n", all.c_str(), kernels::active_target().c_str());
+}
