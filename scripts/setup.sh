@@ -8,7 +8,8 @@ cd "$ROOT"
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config python3-venv
   libhwy-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libopenblas-dev liblapacke-dev
-  libgtest-dev libgmock-dev libbenchmark-dev pybind11-dev libxxhash-dev zlib1g-dev libutf8proc-dev libpcre2-dev libcairo2-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev pybind11-dev libxxhash-dev zlib1g-dev libutf8proc-dev libpcre2-dev libcairo2-dev
+  clang)  # clang: the libFuzzer targets (scripts/fuzz.sh)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -77,6 +77,8 @@ std::map<std::string, std::string> quant_env_from_process();
 // The settings of a YAML file as (key, value) pairs; lists give one pair per item ("pins" -> "pin").
 // ValueError naming the file when it is unreadable or not a mapping of scalars and lists.
 std::vector<std::pair<std::string, std::string>> read_settings_yaml(const std::string& path);
+// The same from YAML text; `where` names it in errors.
+std::vector<std::pair<std::string, std::string>> parse_settings_yaml(const std::string& text, const std::string& where);
 
 // Rejects values out of range and impossible combinations (e.g. bits 5, smoothquant at 4 bits) with
 // ValueError.

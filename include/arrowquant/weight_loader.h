@@ -11,38 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "arrowquant/packed_tensor.h"
+#include "arrowquant/stored_tensor.h"
 #include "arrowquant/tensor.h"
 
 namespace arrowquant {
 
 class MappedFile;
-
-// One Parquet row of a tensor: a run of its rows.
-struct StoredChunk {
-  int64_t row_start = 0, rows = 0;
-  const uint8_t* data = nullptr;  // into the memory map (V2) or into decoded Arrow buffers (V1)
-  size_t nbytes = 0;
-  const uint8_t* scales = nullptr;
-  size_t scales_nbytes = 0;
-  const uint8_t* zero_points = nullptr;
-  size_t zero_points_nbytes = 0;
-  uint64_t checksum = 0;
-  bool has_checksum = false;
-};
-
-struct StoredTensor {
-  std::string name;
-  Shape shape;
-  DType dtype = DType::F32;               // unquantised element type (of raw data when format is null)
-  const QuantFormat* format = nullptr;    // nullptr: stored unquantised
-  int64_t group_size = 0;
-  int64_t num_params = 0;
-  std::vector<StoredChunk> chunks;
-  double rel_rmse = -1, cosine = -1;      // < 0 when unknown
-  size_t stored_bytes() const;            // data + scales + zero points
-  double bits_per_weight() const;
-  std::string format_name() const;        // quant_type, or the dtype when unquantised
-};
 
 class WeightLoader {
  public:

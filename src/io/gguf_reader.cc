@@ -77,14 +77,20 @@ class Reader {
 
 GgufFile::GgufFile(const std::string& path) : path_(path) {
   MappedFile map(path);
-  Reader r(map.data(), map.size(), path_);
-  if (map.size() < 4 || std::memcmp(map.data(), "GGUF", 4) != 0) r.fail("missing GGUF magic");
+  parse(map.data(), map.size());
+}
+
+GgufFile::GgufFile(const uint8_t* bytes, size_t size, const std::string& path) : path_(path) { parse(bytes, size); }
+
+void GgufFile::parse(const uint8_t* bytes, size_t size) {
+  Reader r(bytes, size, path_);
+  if (size < 4 || std::memcmp(bytes, "GGUF", 4) != 0) r.fail("missing GGUF magic");
   r.get<uint32_t>();
   version_ = r.get<uint32_t>();
   if (version_ < 2 || version_ > 3) r.fail("version " + std::to_string(version_) + " is not supported (2 or 3)");
   tensor_count_ = r.get<uint64_t>();
   uint64_t kv_count = r.get<uint64_t>();
-  if (kv_count > map.size()) r.fail("implausible metadata count");
+  if (kv_count > size) r.fail("implausible metadata count");
   for (uint64_t i = 0; i < kv_count; ++i) {
     std::string key = r.str();
     uint32_t type = r.get<uint32_t>();

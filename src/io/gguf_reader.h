@@ -15,6 +15,8 @@ class GgufFile {
   // Throws FormatError naming the file for a bad magic, unknown version or value type, or any
   // length that runs past the end of the file.
   explicit GgufFile(const std::string& path);
+  // The same from the file's bytes already in memory.
+  GgufFile(const uint8_t* bytes, size_t size, const std::string& path);
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
   uint64_t tensor_count() const { return tensor_count_; }
@@ -25,6 +27,7 @@ class GgufFile {
   const nlohmann::json& at(const std::string& key) const;
 
  private:
+  void parse(const uint8_t* bytes, size_t size);
   std::string path_;
   uint32_t version_ = 0;
   uint64_t tensor_count_ = 0;

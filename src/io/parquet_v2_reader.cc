@@ -279,7 +279,9 @@ void read_v2_rows(const Columns& cols, const parquet::FileMetaData& md, int data
 
 }  // namespace
 
-TableContents read_table(const uint8_t* bytes, size_t size, const std::string& file) {
+namespace {
+
+TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std::string& file) {
   if (size < 12 || std::memcmp(bytes, "PAR1", 4) != 0 || std::memcmp(bytes + size - 4, "PAR1", 4) != 0)
     throw FormatError(file + ": not a Parquet file (missing PAR1 magic; truncated?)");
   // The Parquet reader reads from the same memory, so no byte of the file is copied twice.
@@ -309,17 +311,23 @@ TableContents read_table(const uint8_t* bytes, size_t size, const std::string& f
   std::vector<int> read;
   for (int i = 0; i < schema->num_fields(); ++i)
     if (!(v2 && i == data_col)) read.push_back(i);
-  std::shared_ptr<arrow::Table> table;
-  try {
-    table = check(check(reader->ReadTable(read), file)->CombineChunks(), file);
-  } catch (const parquet::ParquetException& e) {
-    throw FormatError(file + ": unreadable column data: " + e.what());
-  }
+  const std::shared_ptr<arrow::Table> table = check(check(reader->ReadTable(read), file)->CombineChunks(), file);
   out.decoded = table;
   const Columns c(file, table);
   if (v2) read_v2_rows(c, *md, data_col, table->num_rows(), bytes, size, file, out);
   else read_v1_rows(c, table->num_rows(), file, out);
   return out;
+}
+
+}  // namespace
+
+TableContents read_table(const uint8_t* bytes, size_t size, const std::string& file) {
+  try {
+    return read_table_unchecked(bytes, size, file);
+  } catch (const parquet::ParquetException& e) {
+    // The footer's metadata is decoded lazily, row group by row group: any of it can be damaged.
+    throw FormatError(file + ": damaged Parquet metadata: " + e.what());
+  }
 }
 
 }  // namespace arrowquant::parquet_v2

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "arrowquant/weight_loader.h"
+#include "arrowquant/stored_tensor.h"
 
 namespace arrowquant::parquet_v2 {
 

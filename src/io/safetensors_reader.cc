@@ -18,8 +18,15 @@ constexpr uint64_t kMaxHeaderBytes = 100ull << 20;  // the reference implementat
 }  // namespace
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_unique<MappedFile>(path)) {
-  const uint8_t* base = map_->data();
-  const size_t size = map_->size();
+  SafetensorsContents c = parse_safetensors(map_->data(), map_->size(), path);
+  tensors_ = std::move(c.tensors);
+  metadata_ = std::move(c.metadata);
+}
+
+SafetensorsContents parse_safetensors(const uint8_t* base, size_t size, const std::string& path) {
+  SafetensorsContents out;
+  std::vector<TensorView>& tensors = out.tensors;
+  std::map<std::string, std::string>& metadata = out.metadata;
   if (size < 8) fail(path, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
   uint64_t hlen;
   std::memcpy(&hlen, base, 8);
@@ -43,7 +50,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
     if (name == "__metadata__") {
       if (!v.is_object()) fail(path, "__metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m)
-        if (m.value().is_string()) metadata_[m.key()] = m.value().get<std::string>();
+        if (m.value().is_string()) metadata[m.key()] = m.value().get<std::string>();
       continue;
     }
     const std::string where = "tensor \"" + name + "\"";
@@ -77,17 +84,18 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : map_(std::make_uniqu
                      std::to_string(want));
     t.data = data + b;
     t.nbytes = size_t(e - b);
-    tensors_.push_back(std::move(t));
+    tensors.push_back(std::move(t));
   }
   // Overlap check on the sorted ranges.
   std::vector<const TensorView*> by_offset;
-  for (auto& t : tensors_) by_offset.push_back(&t);
+  for (auto& t : tensors) by_offset.push_back(&t);
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->data < b->data; });
   for (size_t i = 1; i < by_offset.size(); ++i) {
     const TensorView *p = by_offset[i - 1], *q = by_offset[i];
     if (p->data + p->nbytes > q->data)
       fail(path, "tensors \"" + p->name + "\" and \"" + q->name + "\" overlap");
   }
+  return out;
 }
 
 const TensorView* SafetensorsFile::find(const std::string& name) const {

@@ -11,6 +11,14 @@
 
 namespace arrowquant {
 
+// The tensors and metadata a safetensors file's header describes, as views into `bytes` (the whole
+// file). Validated as below; FormatError naming `path` and the tensor.
+struct SafetensorsContents {
+  std::vector<TensorView> tensors;
+  std::map<std::string, std::string> metadata;
+};
+SafetensorsContents parse_safetensors(const uint8_t* bytes, size_t size, const std::string& path);
+
 class SafetensorsFile {
  public:
   // Maps and validates the file: header length in bounds, valid JSON, known dtypes, every tensor's

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <random>
 
 #include "arrowquant/error.h"
 #include "io/parquet_v2_writer.h"
@@ -140,6 +141,33 @@ TEST(WeightLoader, TruncatedParquet) {
   EXPECT_THROW(WeightLoader::open(dir / "m.parquet"), FormatError);
   std::ofstream(dir / "x.parquet") << "PAR1";
   EXPECT_THROW(WeightLoader::open(dir / "x.parquet"), FormatError);
+}
+
+// Damaged footers (random bytes overwritten where Parquet keeps its metadata) are clear errors, never
+// a crash or another exception. (The fuzzer's finding, a Parquet exception escaping from the lazily
+// decoded row-group metadata, is kept in tests/fuzz/regressions/ and runs with every fuzz smoke.)
+TEST(WeightLoader, DamagedFootersAreFormatErrors) {
+  aqtest::TempDir dir;
+  write_model(dir / "m.parquet", 1 << 20, *find_quant_format(4, false));
+  const std::string good = aqtest::slurp(dir / "m.parquet");
+  std::mt19937 rng(7);
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string bad = good;
+    const size_t footer = std::min<size_t>(bad.size() - 8, 4096);
+    const int flips = 1 + int(rng() % 8);
+    for (int k = 0; k < flips; ++k) bad[bad.size() - 8 - std::uniform_int_distribution<size_t>(0, footer - 1)(rng)] = char(rng());
+    std::ofstream(dir / "bad.parquet", std::ios::binary | std::ios::trunc) << bad;
+    try {
+      auto w = WeightLoader::open(dir / "bad.parquet");
+      for (const auto& t : w->tensors()) w->dequantize(t.name);
+    } catch (const FormatError&) {
+      ++refused;
+    } catch (const ValueError&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 100);
 }
 
 TEST(WeightLoader, V1TablesLoadUnchanged) {

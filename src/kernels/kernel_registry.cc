@@ -1,3 +1,5 @@
+// A kernel table in the spirit of ggml's type_traits_cpu: each product kernel described once, and per format
+// of the format table the kernels it has; selection by format, activations, backend and geometry.
 #include "kernels/kernel_registry.h"
 
 #include "arrowquant/error.h"

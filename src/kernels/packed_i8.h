@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "arrowquant/packed_tensor.h"
+#include "kernels/i8_geometry.h"
 
 namespace arrowquant::kernels {
 
@@ -12,13 +13,5 @@ namespace arrowquant::kernels {
 void matvec_i8(const PackedView& v, const float* x, float* y, int threads);
 // Whether matvec_i8 has a kernel for v's format and group size on this CPU.
 bool matvec_i8_supported(const PackedView& v);
-
-// The geometries matvec_i8 takes, for messages (the rule itself is i8_activation_block and the chunk
-// widths of packed_i8_hwy.cc).
-inline constexpr const char* kI8Geometries = "per channel or in groups of 32, 64, 128 or a multiple of 128";
-
-// Activation values per int8 scale for v: its group size up to 128 (a multiple of 32), 128 for
-// larger multiples of 128 and for per-channel weights; 0 = no int8 kernel for this geometry.
-int64_t i8_activation_block(const PackedView& v);
 
 }  // namespace arrowquant::kernels

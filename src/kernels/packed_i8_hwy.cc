@@ -24,7 +24,7 @@
 #include "arrowquant/error.h"
 #include "arrowquant/packed_tensor.h"
 #include "format/pack.h"
-#include "kernels/packed_i8.h"
+#include "kernels/i8_geometry.h"
 #include "kernels/packed_prepared.h"
 #include "kernels/codec-inl.h"
 #include "kernels/row_scales-inl.h"
@@ -64,7 +64,16 @@ inline int64_t ChunkCodesFor(size_t nb, int bits) {
 template <class DU, class VU, class VI8, class VI32>
 HWY_INLINE VI32 DotU8I8(DU, VI32 acc, VU w, VI8 a) {
 #if HWY_TARGET == HWY_AVX3_DL
+#if defined(__clang__)
+  // clang does not take the pragma below into Highway's target region: the instruction as asm.
+  if constexpr (sizeof(w.raw) == 64) {
+    auto r = acc.raw;
+    asm("vpdpbusd %2, %1, %0" : "+v"(r) : "v"(w.raw), "v"(a.raw));
+    return VI32{r};
+  }
+#else
   if constexpr (sizeof(w.raw) == 64) return VI32{_mm512_dpbusd_epi32(acc.raw, w.raw, a.raw)};
+#endif
   // 128/256-bit: GCC emits the VEX (AVX-VNNI) encoding, even for the masked intrinsics, because
   // Highway's target string enables avxvnni; Zen 4 has only the EVEX one, so spell it out.
   else {

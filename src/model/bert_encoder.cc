@@ -4,43 +4,45 @@
 #include <cmath>
 
 #include "arrowquant/error.h"
-#include "model/config_fields.h"
+#include "io/json_file.h"
 #include "util/thread_pool.h"
 #include "kernels/dense_ops.h"
 
 namespace arrowquant {
 
-namespace {
-
-}  // namespace
-
 BertConfig BertConfig::from_json(const nlohmann::json& cfg, const std::string& where) {
-  std::string type = cfg.value("model_type", "");
+  const std::string type = json_string(cfg, "model_type", "", where);
   if (type != "bert") {
-    std::string arch = cfg.contains("architectures") && cfg["architectures"].is_array() &&
-                               !cfg["architectures"].empty()
-                           ? cfg["architectures"][0].dump() : "none";
+    auto it = cfg.find("architectures");
+    const std::string arch = it != cfg.end() && it->is_array() && !it->empty() ? (*it)[0].dump() : "none";
     throw FormatError(where + ": unsupported architecture: config.json has model_type '" + type +
                       "' (architectures " + arch + "); supported: bert (encoder), llama, qwen2, mistral (decoders)");
   }
-  std::string act = cfg.value("hidden_act", "gelu");
+  const std::string act = json_string(cfg, "hidden_act", "gelu", where);
   if (act != "gelu")
     throw FormatError(where + ": hidden_act '" + act + "' is not supported (only exact 'gelu')");
-  std::string pos = cfg.value("position_embedding_type", "absolute");
+  const std::string pos = json_string(cfg, "position_embedding_type", "absolute", where);
   if (pos != "absolute")
     throw FormatError(where + ": position_embedding_type '" + pos + "' is not supported (only 'absolute')");
   BertConfig c;
-  c.vocab_size = config_positive_int(cfg, "vocab_size", where);
-  c.hidden = config_positive_int(cfg, "hidden_size", where);
-  c.layers = config_positive_int(cfg, "num_hidden_layers", where);
-  c.heads = config_positive_int(cfg, "num_attention_heads", where);
-  c.intermediate = config_positive_int(cfg, "intermediate_size", where);
-  c.max_positions = config_positive_int(cfg, "max_position_embeddings", where);
-  c.type_vocab_size = cfg.value("type_vocab_size", int64_t(2));
-  c.layer_norm_eps = cfg.value("layer_norm_eps", 1e-12f);
+  c.vocab_size = json_positive_int(cfg, "vocab_size", where);
+  c.hidden = json_positive_int(cfg, "hidden_size", where);
+  c.layers = json_positive_int(cfg, "num_hidden_layers", where);
+  c.heads = json_positive_int(cfg, "num_attention_heads", where);
+  c.intermediate = json_positive_int(cfg, "intermediate_size", where);
+  c.max_positions = json_positive_int(cfg, "max_position_embeddings", where);
+  c.type_vocab_size = json_int(cfg, "type_vocab_size", 2, where);
+  c.layer_norm_eps = float(json_number(cfg, "layer_norm_eps", 1e-12, where));
+  // Sizes a real encoder has; beyond them a file is damaged (or would ask for absurd memory).
+  constexpr int64_t kMaxDim = int64_t(1) << 20;
+  if (c.hidden > kMaxDim || c.intermediate > kMaxDim || c.vocab_size > (int64_t(1) << 24) || c.layers > 4096 ||
+      c.max_positions > (int64_t(1) << 20) || c.type_vocab_size < 1 || c.type_vocab_size > 1024)
+    throw FormatError(where + ": implausible sizes in config.json (hidden " + std::to_string(c.hidden) + ", layers " +
+                      std::to_string(c.layers) + ", vocab " + std::to_string(c.vocab_size) + ")");
   if (c.hidden % c.heads != 0)
     throw FormatError(where + ": hidden_size " + std::to_string(c.hidden) + " is not a multiple of " +
                       "num_attention_heads " + std::to_string(c.heads));
+  if (!(c.layer_norm_eps > 0)) throw FormatError(where + ": layer_norm_eps must be positive");
   return c;
 }
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arrowquant/error.h"
-#include "tokenizers/text_tokenizer.h"
+#include "tokenizers/load_tokenizer.h"
 #include "tokenizers/wordpiece_tokenizer.h"
 #include "model/bert_encoder.h"
 #include "model/llama_decoder.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "arrowquant/error.h"
-#include "model/config_fields.h"
+#include "io/json_file.h"
 #include "util/thread_pool.h"
 #include "kernels/dense_ops.h"
 
@@ -24,51 +24,68 @@ void rms_norm(const float* x, const float* w, int64_t d, float eps, float* out) 
 }  // namespace
 
 bool DecoderConfig::is_decoder(const nlohmann::json& cfg) {
-  std::string t = cfg.value("model_type", "");
+  if (!cfg.is_object()) return false;
+  auto it = cfg.find("model_type");
+  if (it == cfg.end() || !it->is_string()) return false;
   for (const char* d : kDecoderTypes)
-    if (t == d) return true;
+    if (*it == d) return true;
   return false;
 }
 
 DecoderConfig DecoderConfig::from_json(const nlohmann::json& cfg, const std::string& where) {
   DecoderConfig c;
-  c.model_type = cfg.value("model_type", "");
+  c.model_type = json_string(cfg, "model_type", "", where);
   if (!is_decoder(cfg))
     throw FormatError(where + ": unsupported architecture: model_type '" + c.model_type +
                       "' (the decoder supports llama, qwen2, mistral)");
-  std::string act = cfg.value("hidden_act", "silu");
+  const std::string act = json_string(cfg, "hidden_act", "silu", where);
   if (act != "silu") throw FormatError(where + ": hidden_act '" + act + "' is not supported (only silu)");
   // transformers ≥ 5 writes rope_parameters {rope_type, rope_theta}; older configs rope_theta and
   // rope_scaling at the top level.
   for (const char* key : {"rope_scaling", "rope_parameters"}) {
-    if (!cfg.contains(key) || cfg[key].is_null()) continue;
-    std::string type = cfg[key].value("rope_type", cfg[key].value("type", "default"));
+    const nlohmann::json* rope = json_object_field(cfg, key, where);
+    if (!rope) continue;
+    const std::string type = json_string(*rope, "rope_type", json_string(*rope, "type", "default", where), where);
     if (type != "default") throw FormatError(where + ": " + key + " type '" + type + "' is not supported");
   }
-  if (cfg.value("use_sliding_window", false))
+  if (json_bool(cfg, "use_sliding_window", false, where))
     throw FormatError(where + ": sliding-window attention is not supported");
-  c.vocab_size = config_positive_int(cfg, "vocab_size", where);
-  c.hidden = config_positive_int(cfg, "hidden_size", where);
-  c.layers = config_positive_int(cfg, "num_hidden_layers", where);
-  c.heads = config_positive_int(cfg, "num_attention_heads", where);
-  c.kv_heads = cfg.contains("num_key_value_heads") && !cfg["num_key_value_heads"].is_null()
-                   ? config_positive_int(cfg, "num_key_value_heads", where) : c.heads;
-  c.head_dim = cfg.contains("head_dim") && cfg["head_dim"].is_number_integer() ? cfg["head_dim"].get<int64_t>()
-                                                                               : c.hidden / c.heads;
-  c.intermediate = config_positive_int(cfg, "intermediate_size", where);
-  c.max_positions = config_positive_int(cfg, "max_position_embeddings", where);
-  c.rms_eps = cfg.value("rms_norm_eps", 1e-6f);
-  c.rope_theta = cfg.value("rope_theta", 10000.0f);
-  if (!cfg.contains("rope_theta") && cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object())
-    c.rope_theta = cfg["rope_parameters"].value("rope_theta", 10000.0f);
-  c.tied_embeddings = cfg.value("tie_word_embeddings", false);
-  c.qkv_bias = c.model_type == "qwen2" || cfg.value("attention_bias", false);
-  c.rope_interleaved = cfg.value("arrowquant_rope_layout", "half") == "interleaved";
-  if (cfg.contains("bos_token_id") && cfg["bos_token_id"].is_number_integer()) c.bos_token_id = cfg["bos_token_id"];
-  if (cfg.contains("eos_token_id") && cfg["eos_token_id"].is_number_integer()) c.eos_token_id = cfg["eos_token_id"];
-  if (c.heads % c.kv_heads != 0)
+  c.vocab_size = json_positive_int(cfg, "vocab_size", where);
+  c.hidden = json_positive_int(cfg, "hidden_size", where);
+  c.layers = json_positive_int(cfg, "num_hidden_layers", where);
+  c.heads = json_positive_int(cfg, "num_attention_heads", where);
+  c.kv_heads = json_int(cfg, "num_key_value_heads", 0, where) ? json_positive_int(cfg, "num_key_value_heads", where) : c.heads;
+  c.head_dim = json_int(cfg, "head_dim", c.hidden / c.heads, where);
+  c.intermediate = json_positive_int(cfg, "intermediate_size", where);
+  c.max_positions = json_positive_int(cfg, "max_position_embeddings", where);
+  c.rms_eps = float(json_number(cfg, "rms_norm_eps", 1e-6, where));
+  const nlohmann::json* rope = json_object_field(cfg, "rope_parameters", where);
+  c.rope_theta = float(json_number(cfg, "rope_theta", rope ? json_number(*rope, "rope_theta", 10000.0, where) : 10000.0, where));
+  c.tied_embeddings = json_bool(cfg, "tie_word_embeddings", false, where);
+  c.qkv_bias = c.model_type == "qwen2" || json_bool(cfg, "attention_bias", false, where);
+  c.rope_interleaved = json_string(cfg, "arrowquant_rope_layout", "half", where) == "interleaved";
+  // Token ids: some configs give lists (several EOS tokens); the first is the one generation stops at.
+  auto token_id = [&](const char* key) -> int32_t {
+    auto it = cfg.find(key);
+    if (it == cfg.end()) return -1;
+    const nlohmann::json& v = it->is_array() && !it->empty() ? (*it)[0] : *it;
+    return v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < c.vocab_size ? int32_t(v.get<int64_t>()) : -1;
+  };
+  c.bos_token_id = token_id("bos_token_id");
+  c.eos_token_id = token_id("eos_token_id");
+  // Sizes a real decoder has; beyond them a file is damaged (or would ask for absurd memory).
+  constexpr int64_t kMaxDim = int64_t(1) << 20, kMaxVocab = int64_t(1) << 24, kMaxPositions = int64_t(1) << 22;
+  if (c.hidden > kMaxDim || c.intermediate > kMaxDim || c.vocab_size > kMaxVocab || c.layers > 4096 ||
+      c.heads > 4096 || c.max_positions > kMaxPositions)
+    throw FormatError(where + ": implausible sizes in config.json (hidden " + std::to_string(c.hidden) + ", layers " +
+                      std::to_string(c.layers) + ", vocab " + std::to_string(c.vocab_size) + ", positions " +
+                      std::to_string(c.max_positions) + ")");
+  if (c.kv_heads > c.heads || c.heads % c.kv_heads != 0)
     throw FormatError(where + ": num_attention_heads is not a multiple of num_key_value_heads");
-  if (c.head_dim % 2 != 0) throw FormatError(where + ": head size must be even for rotary positions");
+  if (c.head_dim <= 0 || c.head_dim > 4096 || c.head_dim % 2 != 0)
+    throw FormatError(where + ": head size " + std::to_string(c.head_dim) + " must be positive and even for rotary positions");
+  if (!(c.rms_eps > 0) || !std::isfinite(c.rope_theta) || c.rope_theta <= 0)
+    throw FormatError(where + ": rms_norm_eps and rope_theta must be positive");
   return c;
 }
 

@@ -20,21 +20,26 @@ SentencePooling SentencePooling::from_folder(const std::string& folder) {
   nlohmann::json mods = read_json_file(modules.string());
   if (!mods.is_array()) throw FormatError(modules.string() + ": expected a JSON array of modules");
   p.normalize = false;
+  const std::string where = modules.string();
   for (const auto& m : mods) {
-    std::string type = m.value("type", "");
+    const std::string type = json_string(m, "type", "", where);
     if (type.ends_with(".Normalize")) {
       p.normalize = true;
     } else if (type.ends_with(".Pooling")) {
-      fs::path cfg = fs::path(folder) / m.value("path", "1_Pooling") / "config.json";
+      const std::string sub = json_string(m, "path", "1_Pooling", where);
+      if (sub.find("..") != std::string::npos || (!sub.empty() && sub[0] == '/'))
+        throw FormatError(where + ": module path '" + sub + "' leaves the model folder");
+      const fs::path cfg = fs::path(folder) / sub / "config.json";
       if (!fs::is_regular_file(cfg, ec)) continue;  // sentence-transformers' default is mean
-      nlohmann::json c = read_json_file(cfg.string());
-      if (c.value("pooling_mode_cls_token", false)) p.mode = Mode::Cls;
-      else if (c.value("pooling_mode_max_tokens", false)) p.mode = Mode::Max;
-      else if (c.value("pooling_mode_mean_sqrt_len_tokens", false)) p.mode = Mode::MeanSqrtLen;
-      else if (c.value("pooling_mode_mean_tokens", true)) p.mode = Mode::Mean;
-      else throw FormatError(cfg.string() + ": no pooling mode this engine supports is enabled");
+      const nlohmann::json c = read_json_file(cfg.string());
+      const std::string cw = cfg.string();
+      if (json_bool(c, "pooling_mode_cls_token", false, cw)) p.mode = Mode::Cls;
+      else if (json_bool(c, "pooling_mode_max_tokens", false, cw)) p.mode = Mode::Max;
+      else if (json_bool(c, "pooling_mode_mean_sqrt_len_tokens", false, cw)) p.mode = Mode::MeanSqrtLen;
+      else if (json_bool(c, "pooling_mode_mean_tokens", true, cw)) p.mode = Mode::Mean;
+      else throw FormatError(cw + ": no pooling mode this engine supports is enabled");
     } else if (!type.ends_with(".Transformer")) {
-      throw FormatError(modules.string() + ": module type '" + type + "' is not supported");
+      throw FormatError(where + ": module type '" + type + "' is not supported");
     }
   }
   return p;

@@ -8,6 +8,7 @@
 
 #include "arrowquant/error.h"
 #include "arrowquant/quant_format.h"
+#include "util/files.h"
 #include "util/setting_visitors.h"
 
 extern char** environ;
@@ -124,9 +125,19 @@ std::map<std::string, std::string> quant_env_from_process() {
 }
 
 std::vector<std::pair<std::string, std::string>> read_settings_yaml(const std::string& path) {
+  std::string text;
+  try {
+    text = read_text_file(path);
+  } catch (const IoError&) {
+    throw ValueError(path + ": cannot read the config file");
+  }
+  return parse_settings_yaml(text, path);
+}
+
+std::vector<std::pair<std::string, std::string>> parse_settings_yaml(const std::string& text, const std::string& path) {
   std::vector<std::pair<std::string, std::string>> kv;
   try {
-    const YAML::Node root = YAML::LoadFile(path);
+    const YAML::Node root = YAML::Load(text);
     if (root.IsNull()) return kv;  // an empty file sets nothing
     if (!root.IsMap()) throw ValueError(path + ": the config must be a mapping of settings");
     for (auto it = root.begin(); it != root.end(); ++it) {
@@ -145,8 +156,6 @@ std::vector<std::pair<std::string, std::string>> read_settings_yaml(const std::s
         throw ValueError(path + ": setting \"" + key + "\" must be a value or a list");
       }
     }
-  } catch (const YAML::BadFile&) {
-    throw ValueError(path + ": cannot read the config file");
   } catch (const YAML::Exception& e) {
     throw ValueError(path + ": invalid YAML: " + e.what());
   }

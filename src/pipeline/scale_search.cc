@@ -5,7 +5,7 @@
 
 #include "arrowquant/error.h"
 #include "quant/hessian.h"
-#include "pipeline/calibrated_quantizer.h"
+#include "pipeline/input_stats.h"
 
 namespace arrowquant {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "arrowquant/quant_format.h"
-#include "quant/rtn.h"
+#include "arrowquant/quant_options.h"
 #include "arrowquant/dtype.h"
 #include "arrowquant/tensor.h"
 

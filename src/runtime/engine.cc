@@ -8,7 +8,7 @@
 #include "arrowquant/error.h"
 #include "tokenizers/wordpiece_tokenizer.h"
 #include "kernels/dense_ops.h"
-#include "tokenizers/text_tokenizer.h"
+#include "tokenizers/load_tokenizer.h"
 #include "util/clock.h"
 #include "model/bert_encoder.h"
 #include "model/llama_decoder.h"
@@ -52,8 +52,7 @@ size_t model_max_length(const std::string& folder, int64_t positions) {
   std::error_code ec;
   if (fs::is_regular_file(st, ec)) {
     nlohmann::json j = read_json_file(st.string());
-    if (j.contains("max_seq_length") && j["max_seq_length"].is_number_integer())
-      len = std::min(len, size_t(std::max<int64_t>(2, j["max_seq_length"].get<int64_t>())));
+    if (const int64_t n = json_int(j, "max_seq_length", 0, st.string()); n > 0) len = std::min(len, size_t(std::max<int64_t>(2, n)));
   }
   return len;
 }
@@ -98,7 +97,7 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
     opts.activations = m.weights->preferred_activations() == "int8" ? EngineOptions::Activations::Int8
                                                                     : EngineOptions::Activations::F32;
   const nlohmann::json& cfg = m.weights->config();
-  m.architecture = cfg.value("model_type", "");
+  m.architecture = json_string(cfg, "model_type", "", model_path);
   std::optional<DecoderConfig> dcfg;
   if (DecoderConfig::is_decoder(cfg)) dcfg = DecoderConfig::from_json(cfg, model_path);  // refuses unsupported settings
   const EngineOptions::Weights mode = resolve_weights_mode(opts.weights, opts.activations, dcfg ? &*dcfg : nullptr);

@@ -5,6 +5,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <memory>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -130,7 +131,10 @@ void BpeTokenizer::encode_plain(const std::string& raw, std::vector<int32_t>& ou
       free(n);
     }
   }
-  pcre2_match_data* md = pcre2_match_data_create_from_pattern(re_->code, nullptr);
+  // Owned: bpe_word throws on a vocabulary without a byte's token (found by the fuzzer as a leak).
+  const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+      pcre2_match_data_create_from_pattern(re_->code, nullptr), &pcre2_match_data_free);
+  pcre2_match_data* md = match.get();
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t pos = 0;
   while (pos < text.size()) {
@@ -148,7 +152,6 @@ void BpeTokenizer::encode_plain(const std::string& raw, std::vector<int32_t>& ou
     bpe_word(text.substr(b, e - b), out);
     pos = e;
   }
-  pcre2_match_data_free(md);
 }
 
 std::vector<int32_t> BpeTokenizer::encode(const std::string& text, bool add_bos) const {
@@ -175,29 +178,38 @@ std::string BpeTokenizer::piece(int32_t id, int32_t) const {
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::from_gguf(const std::string& path) {
   GgufFile g(path);
-  std::string model = g.at("tokenizer.ggml.model").get<std::string>();
-  if (model != "gpt2")
-    throw FormatError(path + ": tokenizer.ggml.model is '" + model + "'; only byte-level BPE ('gpt2') is supported");
-  BpeVocabulary v;
-  v.tokens = g.at("tokenizer.ggml.tokens").get<std::vector<std::string>>();
-  for (const auto& m : g.at("tokenizer.ggml.merges")) {
-    std::string s = m.get<std::string>();
-    size_t sp = s.find(' ', 1);
-    if (sp == std::string::npos) throw FormatError(path + ": merge '" + s + "' has no space");
-    v.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
-  }
-  if (g.has("tokenizer.ggml.token_type")) {
-    const auto& types = g.at("tokenizer.ggml.token_type");
-    for (size_t i = 0; i < types.size() && i < v.tokens.size(); ++i) {
-      int t = types[i].get<int>();
-      if (t == 3 || t == 4) v.specials.push_back(v.tokens[i]);  // control and user-defined
+  try {
+    std::string model = g.at("tokenizer.ggml.model").get<std::string>();
+    if (model != "gpt2")
+      throw FormatError(path + ": tokenizer.ggml.model is '" + model + "'; only byte-level BPE ('gpt2') is supported");
+    BpeVocabulary v;
+    v.tokens = g.at("tokenizer.ggml.tokens").get<std::vector<std::string>>();
+    for (const auto& m : g.at("tokenizer.ggml.merges")) {
+      std::string s = m.get<std::string>();
+      size_t sp = s.find(' ', 1);
+      if (sp == std::string::npos) throw FormatError(path + ": merge '" + s + "' has no space");
+      v.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
     }
+    if (g.has("tokenizer.ggml.token_type")) {
+      const auto& types = g.at("tokenizer.ggml.token_type");
+      for (size_t i = 0; i < types.size() && i < v.tokens.size(); ++i) {
+        const int64_t t = json_as_int(types[i], path + ": tokenizer.ggml.token_type");
+        if (t == 3 || t == 4) v.specials.push_back(v.tokens[i]);  // control and user-defined
+      }
+    }
+    v.pre_regex = bpe_pre_regex(g.has("tokenizer.ggml.pre") ? g.at("tokenizer.ggml.pre").get<std::string>() : "gpt-2");
+    auto token_id = [&](const char* key) -> int32_t {
+      if (!g.has(key)) return -1;
+      const int64_t id = json_as_int(g.at(key), path + ": " + key);
+      return id >= 0 && size_t(id) < v.tokens.size() ? int32_t(id) : -1;
+    };
+    v.bos = token_id("tokenizer.ggml.bos_token_id");
+    v.eos = token_id("tokenizer.ggml.eos_token_id");
+    if (g.has("tokenizer.ggml.add_bos_token")) v.add_bos = g.at("tokenizer.ggml.add_bos_token").get<bool>();
+    return std::make_unique<BpeTokenizer>(std::move(v));
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(path + ": GGUF tokenizer metadata of the wrong type: " + e.what());
   }
-  v.pre_regex = bpe_pre_regex(g.has("tokenizer.ggml.pre") ? g.at("tokenizer.ggml.pre").get<std::string>() : "gpt-2");
-  if (g.has("tokenizer.ggml.bos_token_id")) v.bos = g.at("tokenizer.ggml.bos_token_id").get<int32_t>();
-  if (g.has("tokenizer.ggml.eos_token_id")) v.eos = g.at("tokenizer.ggml.eos_token_id").get<int32_t>();
-  if (g.has("tokenizer.ggml.add_bos_token")) v.add_bos = g.at("tokenizer.ggml.add_bos_token").get<bool>();
-  return std::make_unique<BpeTokenizer>(std::move(v));
 }
 
 namespace {
@@ -230,6 +242,9 @@ std::string regex_from_json(const nlohmann::json& pre, const std::string& path) 
   throw FormatError(path + ": pre-tokenizer '" + type + "' is not supported");
 }
 
+// No vocabulary has more tokens; a larger id would make the token table absurdly large.
+constexpr int64_t kMaxTokenId = (int64_t(1) << 24) - 1;
+
 }  // namespace
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::from_tokenizer_json(const std::string& path) {
@@ -247,8 +262,8 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_tokenizer_json(const std::strin
     const auto& vocab = model.at("vocab");
     v.tokens.resize(vocab.size());
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      int64_t id = it.value().get<int64_t>();
-      if (id < 0) throw FormatError(path + ": negative token id for '" + it.key() + "'");
+      const int64_t id = json_as_int(it.value(), path + ": the id of token '" + it.key() + "'");
+      if (id < 0 || id > kMaxTokenId) throw FormatError(path + ": token id " + std::to_string(id) + " of '" + it.key() + "' is out of range");
       if (size_t(id) >= v.tokens.size()) v.tokens.resize(size_t(id) + 1);
       v.tokens[size_t(id)] = it.key();
     }
@@ -265,7 +280,8 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_tokenizer_json(const std::strin
     if (j.contains("added_tokens"))
       for (const auto& a : j["added_tokens"]) {
         std::string content = a.at("content").get<std::string>();
-        int64_t id = a.at("id").get<int64_t>();
+        const int64_t id = json_as_int(a.at("id"), path + ": an added token's id");
+        if (id < 0 || id > kMaxTokenId) throw FormatError(path + ": added token id " + std::to_string(id) + " is out of range");
         if (size_t(id) >= v.tokens.size()) v.tokens.resize(size_t(id) + 1);
         v.tokens[size_t(id)] = content;
         v.specials.push_back(content);

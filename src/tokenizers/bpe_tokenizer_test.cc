@@ -93,3 +93,16 @@ TEST(BpeTokenizer, PreTokenizerPatternsDecideWhatMerges) {
   EXPECT_EQ(make("qwen2").encode("a 123", false), (std::vector<int32_t>{'a', ' ', '1', '2', '3'}));
   EXPECT_EQ(make("qwen2").decode({'a', ' ', 256, '3'}), "a 123");
 }
+
+// A vocabulary without a token for some byte cannot encode text holding it: a clear error (the regex
+// match data once leaked on that path).
+TEST(BpeTokenizer, VocabularyWithoutAByteTokenIsAClearError) {
+  aqtest::TempDir d;
+  std::ofstream(d / "tokenizer.json") << R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+    "pre_tokenizer": {"type": "ByteLevel", "use_regex": true}})";
+  auto t = BpeTokenizer::from_tokenizer_json(d / "tokenizer.json");
+  EXPECT_EQ(t->encode("ab", false), (std::vector<int32_t>{0, 1}));
+  EXPECT_THROW(t->encode("abc", false), FormatError);
+  std::ofstream(d / "huge.json") << R"({"model": {"type": "BPE", "vocab": {"a": 4000000000000}, "merges": []}})";
+  EXPECT_THROW(BpeTokenizer::from_tokenizer_json(d / "huge.json"), FormatError);  // no absurd table
+}

@@ -28,10 +28,4 @@ class TextTokenizer {
   virtual int32_t special_id(const std::string& text) const = 0;
 };
 
-// Finds the tokenizer of a decoder model folder: tokenizer.json, else tokenizer.bin / tok512.bin
-// (llama2.c), else a *.gguf vocabulary. IoError naming the folder when there is none.
-std::unique_ptr<TextTokenizer> load_text_tokenizer(const std::string& folder);
-// A specific file: tokenizer.json, a llama2.c tokenizer .bin, or a .gguf vocabulary.
-std::unique_ptr<TextTokenizer> load_text_tokenizer_file(const std::string& path);
-
 }  // namespace arrowquant

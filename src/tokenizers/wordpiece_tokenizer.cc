@@ -1,6 +1,7 @@
 #include "tokenizers/wordpiece_tokenizer.h"
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 
 #include "arrowquant/error.h"
@@ -96,20 +97,21 @@ WordPieceTokenizer WordPieceTokenizer::from_folder(const std::string& dir) {
       WordPieceOptions o;
       const auto& norm = j.value("normalizer", nlohmann::json());
       if (norm.is_object() && json_string_or(norm, "type", "") == "BertNormalizer") {
-        o.lowercase = norm.value("lowercase", true);
-        o.clean_text = norm.value("clean_text", true);
-        o.handle_chinese_chars = norm.value("handle_chinese_chars", true);
-        o.strip_accents = norm["strip_accents"].is_boolean() ? norm["strip_accents"].get<bool>() : o.lowercase;
+        o.lowercase = json_bool(norm, "lowercase", true, path);
+        o.clean_text = json_bool(norm, "clean_text", true, path);
+        o.handle_chinese_chars = json_bool(norm, "handle_chinese_chars", true, path);
+        // (const operator[] on a missing key was undefined behaviour: found by the fuzzer)
+        o.strip_accents = json_bool(norm, "strip_accents", o.lowercase, path);
       } else if (!norm.is_null()) {
         throw FormatError(path + ": unsupported normalizer '" + json_string_or(norm, "type", "?") +
                           "' (only BertNormalizer is implemented)");
       }
       o.continuing_prefix = json_string_or(model, "continuing_subword_prefix", "##");
-      o.max_input_chars_per_word = model.value("max_input_chars_per_word", 100);
+      o.max_input_chars_per_word = int(std::clamp<int64_t>(json_int(model, "max_input_chars_per_word", 100, path), 1, 1 << 20));
       const auto& vmap = model.at("vocab");
       std::vector<std::string> vocab(vmap.size());
       for (auto it = vmap.begin(); it != vmap.end(); ++it) {
-        int64_t id = it.value().get<int64_t>();
+        const int64_t id = json_as_int(it.value(), path + ": the id of token '" + it.key() + "'");
         if (id < 0 || size_t(id) >= vocab.size())
           throw FormatError(path + ": token '" + it.key() + "' has id " + std::to_string(id) +
                             " outside the vocabulary of " + std::to_string(vocab.size()));
@@ -121,7 +123,7 @@ WordPieceTokenizer WordPieceTokenizer::from_folder(const std::string& dir) {
       t.unk_name_ = json_string_or(model, "unk_token", "[UNK]");
       if (j.contains("added_tokens"))
         for (const auto& a : j["added_tokens"])
-          if (a.value("special", false)) t.special_tokens_.push_back(a.at("content").get<std::string>());
+          if (json_bool(a, "special", false, path)) t.special_tokens_.push_back(a.at("content").get<std::string>());
       t.index_vocab();
       return t;
     } catch (const nlohmann::json::exception& e) {

@@ -108,3 +108,17 @@ TEST(WordPieceTokenizer, MissingVocabularyIsAClearError) {
   std::ofstream(dir / "tokenizer.json") << "{not json";
   EXPECT_THROW(WordPieceTokenizer::from_folder(dir.path().string()), FormatError);
 }
+
+// A BertNormalizer that leaves out strip_accents follows lowercase, as Hugging Face does (reading the
+// missing key was undefined behaviour until the fuzzer found it).
+TEST(WordPieceTokenizer, NormalizerWithoutStripAccents) {
+  aqtest::TempDir d;
+  std::ofstream(d / "tokenizer.json") << R"({"normalizer": {"type": "BertNormalizer", "lowercase": true},
+    "model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "cafe": 3}}})";
+  const auto t = WordPieceTokenizer::from_folder(d.path().string());
+  EXPECT_TRUE(t.options().strip_accents);
+  EXPECT_EQ(t.tokenize("Caf\xc3\xa9"), (std::vector<int32_t>{3}));
+  std::ofstream(d / "tokenizer.json", std::ios::trunc) << R"({"normalizer": {"type": "BertNormalizer", "lowercase": "yes"},
+    "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}})";
+  EXPECT_THROW(WordPieceTokenizer::from_folder(d.path().string()), FormatError);
+}

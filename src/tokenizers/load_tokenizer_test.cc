@@ -1,5 +1,5 @@
 // Finding a decoder's tokenizer: a folder without one is a clear error.
-#include "tokenizers/text_tokenizer.h"
+#include "tokenizers/load_tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 using namespace arrowquant;
 
-TEST(TextTokenizer, MissingTokenizerIsAClearError) {
+TEST(LoadTokenizer, MissingTokenizerIsAClearError) {
   aqtest::TempDir d;
   try {
     load_text_tokenizer(d.path().string());

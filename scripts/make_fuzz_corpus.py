@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/): small, valid examples
+of every input each reader takes, made from the project's own goldens and the real models, so that
+libFuzzer starts from inputs that reach deep into each reader. Needs the build (./build/arrowquant)
+for the Parquet seeds and the models linked by scripts/setup.sh.
+Usage: make_fuzz_corpus.py [--build build]
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def safetensors_bytes(tensors, metadata=None):
+    header, blobs, off = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, arr in tensors.items():
+        dt = {"float32": "F32", "float16": "F16", "int64": "I64", "int32": "I32"}[str(arr.dtype)]
+        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + arr.nbytes]}
+        blobs.append(arr.tobytes())
+        off += arr.nbytes
+    hb = json.dumps(header).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    return struct.pack("<Q", len(hb)) + hb + b"".join(blobs)
+
+
+def llama2c_bytes(dim=8, hidden=16, layers=1, heads=2, kv=1, vocab=8, seq=4, shared=True):
+    head = dim // heads
+    n = (vocab * dim + layers * dim + layers * dim * dim + 2 * layers * kv * head * dim + layers * dim * dim +
+         layers * dim + 3 * layers * hidden * dim + dim + seq * head + (0 if shared else vocab * dim))
+    rng = np.random.default_rng(0)
+    return struct.pack("<7i", dim, hidden, layers, heads, kv, vocab if shared else -vocab, seq) + \
+        rng.standard_normal(n).astype("<f4").tobytes()
+
+
+def gguf_bytes():
+    def s(x):
+        b = x.encode()
+        return struct.pack("<Q", len(b)) + b
+    kv = [("general.architecture", 8, s("llama")), ("general.alignment", 4, struct.pack("<I", 32)),
+          ("llama.rope.freq_base", 6, struct.pack("<f", 10000.0)), ("tokenizer.ggml.model", 8, s("gpt2")),
+          ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + s("a") + s("b") + s("ab")),
+          ("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, 3) + struct.pack("<3f", 0, -1, -2)),
+          ("tokenizer.ggml.merges", 9, struct.pack("<IQ", 8, 1) + s("a b")),
+          ("flag", 7, b"\x01"), ("big", 10, struct.pack("<Q", 1 << 40)), ("neg", 11, struct.pack("<q", -5)),
+          ("d", 12, struct.pack("<d", 0.5)), ("u16", 2, struct.pack("<H", 7)), ("i8", 1, b"\xff")]
+    out = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv))
+    for k, t, v in kv:
+        out += s(k) + struct.pack("<I", t) + v
+    return out
+
+
+def tiny_bpe_json():
+    vocab = {c: i for i, c in enumerate(["a", "b", "c", "\u0120", "ab", "\u0120a", "abc"])}
+    return json.dumps({
+        "version": "1.0", "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+        "model": {"type": "BPE", "vocab": vocab, "merges": ["a b", "\u0120 a", "ab c"]},
+        "added_tokens": [{"id": 7, "content": "<|endoftext|>", "special": True}]})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    a = ap.parse_args()
+    shutil.rmtree(CORPUS, ignore_errors=True)
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((16, 64)).astype("f4")
+    st = safetensors_bytes({"layer.weight": w, "layer.bias": np.zeros(16, "f4"),
+                            "ids": np.arange(4, dtype="int64"), "half": w[:2].astype("f2")}, {"format": "pt"})
+    put("safetensors_reader_fuzz", "tiny.safetensors", st)
+    put("safetensors_reader_fuzz", "empty_header.safetensors", struct.pack("<Q", 8) + b"{}      ")
+    put("safetensors_index_fuzz", "index.json", json.dumps(
+        {"metadata": {"total_size": 1024}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors",
+                                                          "b.weight": "model-00002-of-00002.safetensors"}}))
+    put("gguf_reader_fuzz", "tiny.gguf", gguf_bytes())
+    put("calibration_text_fuzz", "lines.txt", b"\x00Once upon a time.\r\n\n  \nThe end.\n")
+    put("calibration_text_fuzz", "docs.jsonl", b"\x01" + b'{"text": "one"}\n{"text": "two", "id": 3}\n')
+    put("bpe_tokenizer_fuzz", "tiny.json", tiny_bpe_json())
+    put("bpe_tokenizer_fuzz", "llama_tiny.json", open(os.path.join(ROOT, "tests/goldens/tiny/llama/tokenizer.json"), "rb").read())
+    put("wordpiece_tokenizer_fuzz", "vocab.txt", b"\x00[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nman\nis\nplay\n##ing\n.\n")
+    put("wordpiece_tokenizer_fuzz", "tokenizer.json", b"\x01" + json.dumps({
+        "normalizer": {"type": "BertNormalizer", "lowercase": True},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "a": 4, "##s": 5}},
+        "added_tokens": [{"id": 0, "content": "[PAD]", "special": True}]}).encode())
+    put("llama2c_tokenizer_fuzz", "tok512.bin", open(os.path.join(ROOT, "models/stories260K/tok512.bin"), "rb").read())
+    for i, text in enumerate(["Hello world", "A man is playing a guitar.", "\xe4\xbd\xa0\xe5\xa5\xbd\n\tcaf\xc3\xa9",
+                              "<|endoftext|> x", "Once upon a time, there was a girl named Lily."]):
+        put("tokenize_text_fuzz", f"t{i}.txt", text.encode("latin-1"))
+    for name, path in [("minilm.json", "models/all-MiniLM-L6-v2/config.json"), ("llama.json", "tests/goldens/tiny/llama/config.json"),
+                       ("qwen2.json", "tests/goldens/tiny/qwen2/config.json")]:
+        put("model_config_fuzz", name, open(os.path.join(ROOT, path), "rb").read())
+    put("quant_config_fuzz", "config.yaml", "profile: edge\nbits: 4\ngroup_size: 32\nsym: true\nmethod: gptq\n"
+                                            "calibration: c.txt\npins:\n  - '*.query.*=8'\n  - 'pooler.*=float'\n")
+    # Parquet tables and the format detection of open_tensor_source, from the real CLI.
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "m"))
+        with open(os.path.join(tmp, "m", "model.safetensors"), "wb") as f:
+            f.write(safetensors_bytes({"layer.weight": w, "layer.bias": np.zeros(16, "f4")}))
+        cli = os.path.join(a.build, "arrowquant")
+        for name, flags in [("int4.parquet", ["--bits", "4", "--group-size", "32"]), ("int2_sym.parquet", ["--bits", "2", "--sym"]),
+                            ("int3.parquet", ["--bits", "3", "--group-size", "0"])]:
+            subprocess.check_call([cli, "quantize", os.path.join(tmp, "m"), "-o", os.path.join(tmp, name), "-q",
+                                   "--embedding-bits", "8"] + flags, stdout=subprocess.DEVNULL)
+            data = open(os.path.join(tmp, name, "model.parquet"), "rb").read()
+            put("weight_loader_fuzz", name, data)
+            if name == "int4.parquet":
+                put("tensor_source_fuzz", name, data)
+        subprocess.check_call(["python3", os.path.join(ROOT, "scripts", "make_v1.py"), os.path.join(tmp, "m"),
+                               os.path.join(tmp, "v1.parquet")], stdout=subprocess.DEVNULL)
+        put("weight_loader_fuzz", "v1.parquet", open(os.path.join(tmp, "v1.parquet"), "rb").read())
+    put("tensor_source_fuzz", "tiny.safetensors", st)
+    put("tensor_source_fuzz", "tiny_llama2c.bin", llama2c_bytes())
+    put("tensor_source_fuzz", "tiny_llama2c_head.bin", llama2c_bytes(shared=False))
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(CORPUS) for f in fs)
+    print(f"wrote {CORPUS} ({total / 1e3:.0f} kB)")
+
+
+if __name__ == "__main__":
+    main()
