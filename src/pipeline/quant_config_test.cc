@@ -4,6 +4,7 @@
 #include "arrowquant/error.h"
 #include "pipeline/precision_rules.h"
 #include "arrowquant/quant_config.h"
+#include "util/setting_visitors.h"
 #include "test_util.h"
 
 using namespace arrowquant;
@@ -44,31 +45,17 @@ TEST(QuantConfig, BadValuesAreClearErrors) {
   EXPECT_THROW(resolve_quant_config(dir / "unknown.yaml", {}, {}), ValueError);
 }
 
-namespace {
-// Every setting's key and help, as QuantConfig::visit declares them.
-struct Declared : SettingVisitor {
-  std::vector<std::string> keys;
-  void add(const SettingInfo& s) {
-    keys.push_back(std::string(s.key));
-    EXPECT_FALSE(s.help.empty()) << s.key;
-  }
-  void visit(bool&, const SettingInfo& s) override { add(s); }
-  void visit(int&, const SettingInfo& s) override { add(s); }
-  void visit(int64_t&, const SettingInfo& s) override { add(s); }
-  void visit(double&, const SettingInfo& s) override { add(s); }
-  void visit(std::string&, const SettingInfo& s) override { add(s); }
-  void visit(std::vector<std::string>&, const SettingInfo& s) override { add(s); }
-  void visit_enum(int&, std::span<const EnumOption>, const SettingInfo& s) override { add(s); }
-};
-}  // namespace
 
 TEST(QuantConfig, EverySettingDeclaredOnceAndRoundTripsThroughJson) {
   QuantConfig c;
-  Declared d;
-  c.visit(d);
-  std::set<std::string> unique(d.keys.begin(), d.keys.end());
-  EXPECT_EQ(unique.size(), d.keys.size());
-  EXPECT_GE(d.keys.size(), 24u);
+  std::vector<std::string> keys;
+  for_each_setting([&](SettingVisitor& v) { c.visit(v); }, [&](const SettingInfo& s) {
+    keys.push_back(std::string(s.key));
+    EXPECT_FALSE(s.help.empty()) << s.key;
+  });
+  std::set<std::string> unique(keys.begin(), keys.end());
+  EXPECT_EQ(unique.size(), keys.size());
+  EXPECT_GE(keys.size(), 24u);
   // A non-default config written as JSON and read back key by key is the same config.
   QuantConfig a = resolve_quant_config("", {}, {{"bits", "3"}, {"group_size", "channel"}, {"sym", "on"},
                                                 {"method", "gptq"}, {"clip", "minmax"}, {"pin", "*.x.*=8"},

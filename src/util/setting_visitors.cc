@@ -145,19 +145,19 @@ class RangeCheck : public SettingVisitor {
   }
 };
 
-class Keys : public SettingVisitor {
+class Declarations : public SettingVisitor {
  public:
-  std::string all;
-  void visit(bool&, const SettingInfo& s) override { add(s); }
-  void visit(int&, const SettingInfo& s) override { add(s); }
-  void visit(int64_t&, const SettingInfo& s) override { add(s); }
-  void visit(double&, const SettingInfo& s) override { add(s); }
-  void visit(std::string&, const SettingInfo& s) override { add(s); }
-  void visit(std::vector<std::string>&, const SettingInfo& s) override { add(s); }
-  void visit_enum(int&, std::span<const EnumOption>, const SettingInfo& s) override { add(s); }
+  explicit Declarations(const std::function<void(const SettingInfo&)>& fn) : fn_(fn) {}
+  void visit(bool&, const SettingInfo& s) override { fn_(s); }
+  void visit(int&, const SettingInfo& s) override { fn_(s); }
+  void visit(int64_t&, const SettingInfo& s) override { fn_(s); }
+  void visit(double&, const SettingInfo& s) override { fn_(s); }
+  void visit(std::string&, const SettingInfo& s) override { fn_(s); }
+  void visit(std::vector<std::string>&, const SettingInfo& s) override { fn_(s); }
+  void visit_enum(int&, std::span<const EnumOption>, const SettingInfo& s) override { fn_(s); }
 
  private:
-  void add(const SettingInfo& s) { all += (all.empty() ? "" : ", ") + std::string(s.key); }
+  const std::function<void(const SettingInfo&)>& fn_;
 };
 
 }  // namespace
@@ -179,10 +179,15 @@ void check_setting_ranges(const VisitSettings& visit) {
   visit(v);
 }
 
-std::string setting_keys(const VisitSettings& visit) {
-  Keys v;
+void for_each_setting(const VisitSettings& visit, const std::function<void(const SettingInfo&)>& fn) {
+  Declarations v(fn);
   visit(v);
-  return v.all;
+}
+
+std::string setting_keys(const VisitSettings& visit) {
+  std::string all;
+  for_each_setting(visit, [&](const SettingInfo& s) { all += (all.empty() ? "" : ", ") + std::string(s.key); });
+  return all;
 }
 
 }  // namespace arrowquant

@@ -25,7 +25,8 @@ void check_setting_ranges(const VisitSettings& visit);
 // The recorded settings that `keep` selects, key -> value (enums by name, repeatables as lists).
 nlohmann::json settings_json(const VisitSettings& visit, const std::function<bool(const SettingInfo&)>& keep);
 
-// Every key, in declaration order (for "unknown setting" messages).
+// Every setting's declaration, in order; and every key, joined (for "unknown setting" messages).
+void for_each_setting(const VisitSettings& visit, const std::function<void(const SettingInfo&)>& fn);
 std::string setting_keys(const VisitSettings& visit);
 
 }  // namespace arrowquant
