@@ -41,6 +41,13 @@ Llama2cCheckpoint::Llama2cCheckpoint(const std::string& path) : map_(std::make_u
   const auto& c = cfg_;
   for (int v : {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len})
     if (v <= 0) fail("header has a non-positive field");
+  // Bounds no real checkpoint comes near; within them the byte count below cannot overflow (the
+  // fuzzer found a header whose sizes overflowed it).
+  if (c.dim > (1 << 20) || c.hidden_dim > (1 << 20) || c.n_layers > 4096 || c.vocab_size > (1 << 24) ||
+      c.seq_len > (1 << 22))
+    fail("header sizes are implausible (dim " + std::to_string(c.dim) + ", hidden " + std::to_string(c.hidden_dim) +
+         ", layers " + std::to_string(c.n_layers) + ", vocab " + std::to_string(c.vocab_size) + ", seq_len " +
+         std::to_string(c.seq_len) + ")");
   if (c.dim % c.n_heads != 0) fail("dim is not a multiple of n_heads");
   if (c.n_heads % c.n_kv_heads != 0) fail("n_heads is not a multiple of n_kv_heads");
   const int64_t head = c.dim / c.n_heads, kv_dim = int64_t(c.n_kv_heads) * head;

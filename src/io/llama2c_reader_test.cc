@@ -36,3 +36,16 @@ TEST(Llama2cReader, HeaderDisagreeingWithSizeIsRejected) {
     EXPECT_NE(std::string(e.what()).find("implies"), std::string::npos) << e.what();
   }
 }
+
+// Sizes whose byte count overflows 64 bits (found by the fuzzer): refused as implausible.
+TEST(Llama2cReader, HeaderSizesThatWouldOverflowAreRejected) {
+  aqtest::TempDir dir;
+  const int32_t h[7] = {1 << 30, 1 << 30, 8, 8, 8, 1000, 256};
+  std::ofstream(dir / "huge.bin", std::ios::binary).write(reinterpret_cast<const char*>(h), sizeof h);
+  try {
+    Llama2cCheckpoint c(dir / "huge.bin");
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("implausible"), std::string::npos) << e.what();
+  }
+}

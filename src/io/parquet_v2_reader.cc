@@ -281,6 +281,29 @@ void read_v2_rows(const Columns& cols, const parquet::FileMetaData& md, int data
 
 namespace {
 
+// Row and byte counts the footer claims, checked before the Parquet reader allocates for them: a
+// 2.7 kB file claiming billions of rows made it allocate gigabytes (found by the fuzzer). A weights
+// table has one row per tensor chunk, each holding its bytes, so rows are fewer than the file's bytes
+// and every column chunk lies inside the file.
+void check_sizes(const parquet::FileMetaData& md, size_t size, const std::string& file) {
+  if (md.num_rows() < 0 || uint64_t(md.num_rows()) > size)
+    throw FormatError(file + ": the footer claims " + std::to_string(md.num_rows()) + " rows in a file of " +
+                      std::to_string(size) + " bytes: damaged");
+  for (int g = 0; g < md.num_row_groups(); ++g) {
+    const auto rg = md.RowGroup(g);
+    if (rg->num_rows() < 0 || uint64_t(rg->num_rows()) > size)
+      throw FormatError(file + ": row group " + std::to_string(g) + " claims " + std::to_string(rg->num_rows()) +
+                        " rows in a file of " + std::to_string(size) + " bytes: damaged");
+    for (int c = 0; c < rg->num_columns(); ++c) {
+      const auto col = rg->ColumnChunk(c);
+      if (col->total_compressed_size() < 0 || uint64_t(col->total_compressed_size()) > size ||
+          col->num_values() < 0 || uint64_t(col->num_values()) > size)
+        throw FormatError(file + ": column chunk " + std::to_string(c) + " of row group " + std::to_string(g) +
+                          " claims more bytes or values than the file holds: damaged");
+    }
+  }
+}
+
 TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std::string& file) {
   if (size < 12 || std::memcmp(bytes, "PAR1", 4) != 0 || std::memcmp(bytes + size - 4, "PAR1", 4) != 0)
     throw FormatError(file + ": not a Parquet file (missing PAR1 magic; truncated?)");
@@ -293,6 +316,7 @@ TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std:
     throw FormatError(file + ": unreadable Parquet footer: " + e.what());
   }
   std::shared_ptr<parquet::FileMetaData> md = pq->metadata();
+  check_sizes(*md, size, file);
   auto reader = check(parquet::arrow::FileReader::Make(arrow::default_memory_pool(), std::move(pq)), file + ": cannot read");
   std::shared_ptr<arrow::Schema> schema;
   if (auto st = reader->GetSchema(&schema); !st.ok()) throw FormatError(file + ": " + st.ToString());
