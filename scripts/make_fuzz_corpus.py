@@ -3,13 +3,14 @@
 of every input each reader takes, made from the project's own goldens and the real models, so that
 libFuzzer starts from inputs that reach deep into each reader. Needs the build (./build/arrowquant)
 for the Parquet seeds and the models linked by scripts/setup.sh.
-Usage: make_fuzz_corpus.py [--build build]
+Usage: .venv/bin/python scripts/make_fuzz_corpus.py [--build build]
 """
 import argparse
 import json
 import os
 import shutil
 import struct
+import sys
 import subprocess
 import tempfile
 
@@ -66,6 +67,43 @@ def gguf_bytes():
     return out
 
 
+# (ggml type id, elements per block, bytes per block) of every type the GGUF source dequantises.
+GGML_TYPES = {"F32": (0, 1, 4), "F16": (1, 1, 2), "Q4_0": (2, 32, 18), "Q4_1": (3, 32, 20), "Q5_0": (6, 32, 22),
+              "Q5_1": (7, 32, 24), "Q8_0": (8, 32, 34), "Q2_K": (10, 256, 84), "Q3_K": (11, 256, 110),
+              "Q4_K": (12, 256, 144), "Q5_K": (13, 256, 176), "Q6_K": (14, 256, 210), "IQ4_NL": (20, 32, 18),
+              "IQ4_XS": (23, 256, 136), "BF16": (30, 1, 2)}
+
+
+def gguf_model_bytes(rng):
+    """A tiny llama GGUF (hidden 32, 1 layer, vocab 8) with one tensor of every supported type."""
+    def s(x):
+        b = x.encode()
+        return struct.pack("<Q", len(b)) + b
+    kv = [("general.architecture", 8, s("llama"))] + [
+        ("llama." + k, 4, struct.pack("<I", v)) for k, v in
+        [("block_count", 1), ("embedding_length", 32), ("feed_forward_length", 64), ("attention.head_count", 2),
+         ("attention.head_count_kv", 1), ("context_length", 16)]] + [
+        ("llama.rope.freq_base", 6, struct.pack("<f", 10000.0)), ("tokenizer.ggml.model", 8, s("gpt2")),
+        ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 2) + s("a") + s("b")),
+        ("tokenizer.ggml.merges", 9, struct.pack("<IQ", 8, 0))]
+    tensors = [("token_embd.weight", [32, 8], "Q8_0"), ("output_norm.weight", [32], "F32"),
+               ("blk.0.attn_q.weight", [32, 32], "Q4_0"), ("blk.0.attn_k.weight", [32, 16], "Q4_1")]
+    tensors += [(f"blk.0.extra_{t.lower()}.weight", [256, 1], t) for t in GGML_TYPES if t not in ("Q8_0", "F32", "Q4_0", "Q4_1")]
+    infos, data = b"", b""
+    for name, dims, t in tensors:
+        tid, block, nbytes = GGML_TYPES[t]
+        n = int(np.prod(dims))
+        infos += s(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+        infos += struct.pack("<IQ", tid, len(data))
+        blob = rng.integers(0, 256, n // block * nbytes, dtype=np.uint8).tobytes()
+        data += blob + b"\0" * (-len(blob) % 32)
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
+    for k, t, v in kv:
+        out += s(k) + struct.pack("<I", t) + v
+    out += infos
+    return out + b"\0" * (-len(out) % 32) + data
+
+
 def tiny_bpe_json():
     vocab = {c: i for i, c in enumerate(["a", "b", "c", "\u0120", "ab", "\u0120a", "abc"])}
     return json.dumps({
@@ -90,6 +128,7 @@ def main():
         {"metadata": {"total_size": 1024}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors",
                                                           "b.weight": "model-00002-of-00002.safetensors"}}))
     put("gguf_reader_fuzz", "tiny.gguf", gguf_bytes())
+    put("gguf_reader_fuzz", "tiny_model.gguf", gguf_model_bytes(rng))
     put("calibration_text_fuzz", "lines.txt", b"\x00Once upon a time.\r\n\n  \nThe end.\n")
     put("calibration_text_fuzz", "docs.jsonl", b"\x01" + b'{"text": "one"}\n{"text": "two", "id": 3}\n')
     put("bpe_tokenizer_fuzz", "tiny.json", tiny_bpe_json())
@@ -123,11 +162,12 @@ def main():
             put("weight_loader_fuzz", name, data)
             if name == "int4.parquet":
                 put("tensor_source_fuzz", name, data)
-        subprocess.check_call(["python3", os.path.join(ROOT, "scripts", "make_v1.py"), os.path.join(tmp, "m"),
+        subprocess.check_call([sys.executable, os.path.join(ROOT, "scripts", "make_v1.py"), os.path.join(tmp, "m"),
                                os.path.join(tmp, "v1.parquet")], stdout=subprocess.DEVNULL)
         put("weight_loader_fuzz", "v1.parquet", open(os.path.join(tmp, "v1.parquet"), "rb").read())
     put("tensor_source_fuzz", "tiny.safetensors", st)
     put("tensor_source_fuzz", "tiny_llama2c.bin", llama2c_bytes())
+    put("tensor_source_fuzz", "tiny_model.gguf", gguf_model_bytes(np.random.default_rng(2)))
     put("tensor_source_fuzz", "tiny_llama2c_head.bin", llama2c_bytes(shared=False))
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(CORPUS) for f in fs)
     print(f"wrote {CORPUS} ({total / 1e3:.0f} kB)")

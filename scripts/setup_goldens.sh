@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs torch, transformers, sentence-transformers and tokenizers into the project's .venv so that
-# the scripts under scripts/goldens/ can regenerate the committed goldens. The build and CI never
-# need these packages.
+# Creates the goldens environment, .venv-goldens, apart from the product's .venv: torch,
+# transformers, sentence-transformers, tokenizers, gguf and jinja2, for the scripts under
+# scripts/goldens/ that regenerate the committed goldens and for the peer harnesses in
+# scripts/peers/. The build, the tests and CI never need any of it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/setup.sh"
-"$ROOT/.venv/bin/pip" install -q -r "$ROOT/scripts/requirements-goldens.txt"
-echo "golden tools installed in $ROOT/.venv"
+VENV="$ROOT/.venv-goldens"
+LOG="$VENV.log"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >"$LOG" 2>&1
+echo "goldens environment: installing $(grep -v '^#' "$ROOT/scripts/requirements-goldens.txt" | tr '\n' ' ')(log: $LOG)"
+"$VENV/bin/pip" install -q \
+  -r "$ROOT/scripts/requirements-goldens.txt" >>"$LOG" 2>&1 || { tail -20 "$LOG"; exit 1; }
+echo "goldens environment ready: $VENV/bin/python"

@@ -1,5 +1,5 @@
 // Where weights come from. Every input format (safetensors, sharded safetensors, llama2.c checkpoint,
-// Parquet V1/V2) is read through this one interface, one tensor at a time, so that the quantiser
+// GGUF, Parquet V1/V2) is read through this one interface, one tensor at a time, so that the quantiser
 // never holds more than one tensor in float and the runtime never learns how the weights were stored.
 #pragma once
 #include <memory>
@@ -18,6 +18,15 @@ struct SourceTensorInfo {
   DType dtype;  // as stored in the source (of the unquantised tensor when it is stored quantised)
   Shape shape;
   const QuantFormat* format = nullptr;  // stored quantised in this format; nullptr: stored as dtype
+  // A source's own encoding that read_f32() converts from (GGUF: "Q4_1", "Q8_0", ...); "" otherwise.
+  std::string stored_type;
+  size_t stored_bytes = 0;  // bytes the tensor takes in the source (0: not known)
+};
+
+// A file a source makes for a model folder, rather than copies (GGUF: the vocabulary as tokenizer.gguf).
+struct CompanionFile {
+  std::string name;
+  std::vector<uint8_t> bytes;
 };
 
 // One stored run of a quantised tensor's rows: [row_start, row_start + view.geom.rows).
@@ -29,7 +38,7 @@ struct PackedRows {
 class TensorSource {
  public:
   virtual ~TensorSource() = default;
-  // "safetensors", "safetensors-sharded", "llama2c", "parquet-v1", "parquet-v2".
+  // "safetensors", "safetensors-sharded", "llama2c", "parquet-v1", "parquet-v2", "gguf".
   virtual std::string kind() const = 0;
   virtual const std::vector<SourceTensorInfo>& tensors() const = 0;
   // The tensor converted to float32; a quantised tensor is dequantised (its checksums verified).
@@ -41,6 +50,8 @@ class TensorSource {
   virtual nlohmann::json model_config() const = 0;
   // Files beside the weights that a model folder needs (tokenizer, config), copied to the output.
   virtual std::vector<std::string> companion_files() const { return {}; }
+  // Files the source writes into a model folder made from it (beside config.json).
+  virtual std::vector<CompanionFile> made_companions() const { return {}; }
   // A quantised tensor's stored runs of rows as views into the source's memory map, for the fused
   // kernels; its checksums are verified here, once. Empty for a tensor stored unquantised.
   virtual std::vector<PackedRows> read_packed(const std::string& name) const { return {}; }

@@ -4,7 +4,7 @@ no lazy blocks) on small layers, for tests/unit/gptq_test.cc to compare against 
 
 Writes tests/goldens/gptq/cases.safetensors (per case: W, H and the expected codes / scales / zero
 points) and cases.json (the settings of each case). Only NumPy is needed:
-    .venv/bin/python scripts/goldens/make_gptq_golden.py
+    .venv-goldens/bin/python scripts/goldens/make_gptq_golden.py
 """
 import json
 import pathlib

@@ -5,8 +5,8 @@ Writes, under tests/goldens/minilm/:
   encoder_goldens.json  50 varied sentences: token ids and FP32 sentence embeddings
   stsb_token_ids.txt    token ids (Hugging Face `tokenizers`, truncated at max_seq_length) of every
                         sentence of ../shared/data/stsb/sts-test.csv, one line per sentence
-torch is needed only here: `scripts/setup_goldens.sh` installs it into .venv.
-Usage: .venv/bin/python scripts/goldens/make_minilm_goldens.py [MODEL_DIR]
+torch is needed only here: `scripts/setup_goldens.sh` installs it into .venv-goldens.
+Usage: .venv-goldens/bin/python scripts/goldens/make_minilm_goldens.py [MODEL_DIR]
 """
 import json
 import os

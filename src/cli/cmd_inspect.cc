@@ -1,19 +1,59 @@
 #include <cstdio>
 
 #include "arrowquant/quantization_manager.h"
+#include "arrowquant/tensor_source.h"
 #include "util/units.h"
 #include "cli/commands.h"
 
 namespace arrowquant::cli {
 
+namespace {
+
+// Any other model file: its tensors as stored (GGUF types, safetensors dtypes) and its config.
+int inspect_source(const std::string& path, const TensorSource& src, bool json) {
+  size_t bytes = 0;
+  int64_t params = 0;
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const auto& t : src.tensors()) {
+    const std::string type = t.stored_type.empty() ? std::string(dtype_name(t.dtype)) : t.stored_type;
+    const size_t b = t.stored_bytes ? t.stored_bytes : size_t(num_elements(t.shape)) * dtype_size(t.dtype);
+    tensors.push_back({{"name", t.name}, {"shape", t.shape}, {"type", type}, {"bytes", b}});
+    bytes += b;
+    params += num_elements(t.shape);
+  }
+  if (json) {
+    printf("%s\n", nlohmann::json({{"path", path}, {"kind", src.kind()}, {"config", src.model_config()},
+                                   {"tensors", tensors}, {"bytes", bytes}, {"parameters", params}})
+                       .dump(2)
+                       .c_str());
+    return 0;
+  }
+  printf("%s: %s, %zu tensors\n\n", path.c_str(), src.kind().c_str(), src.tensors().size());
+  printf("%-52s %-16s %-8s %7s %12s\n", "tensor", "shape", "type", "bits/w", "bytes");
+  for (const auto& t : tensors) {
+    const double n = double(num_elements(t["shape"].get<Shape>()));
+    printf("%-52s %-16s %-8s %7.3f %12zu\n", t["name"].get<std::string>().c_str(),
+           shape_str(t["shape"].get<Shape>()).c_str(), t["type"].get<std::string>().c_str(),
+           8.0 * t["bytes"].get<double>() / n, t["bytes"].get<size_t>());
+  }
+  printf("\ntotal: %lld parameters, %zu bytes of tensors (%.3f bits/weight)\n", (long long)params, bytes,
+         params ? 8.0 * double(bytes) / double(params) : 0.0);
+  return 0;
+}
+
+}  // namespace
+
 Runner add_inspect(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto verify = std::make_shared<bool>(false);
-  app.add_option("FILE", *path, "A Parquet weights file (V1 or V2) or a model folder holding one")->required();
+  app.add_option("FILE", *path, "A Parquet weights file (V1 or V2), a GGUF, safetensors or llama2.c file, or a model folder")
+      ->required();
   app.add_flag("--json", *json, "Print JSON instead of a table");
   app.add_flag("--verify", *verify, "Check every row's checksum (reads the whole file)");
   return [=]() {
+    auto src = open_tensor_source(*path);
+    if (src->kind().rfind("parquet", 0) != 0) return inspect_source(*path, *src, *json);
     auto w = WeightLoader::open(*path);
     if (*verify)
       for (const auto& t : w->tensors()) w->verify_checksums(t);

@@ -52,7 +52,7 @@ Runner add_quantize(CLI::App& app) {
   auto a = std::make_shared<QuantizeArgs>();
   app.add_option("MODEL", a->model,
                  "Model to quantise: a Hugging Face folder (config.json + model.safetensors or a sharded "
-                 "index), a .safetensors file, a llama2.c .bin checkpoint, or a Parquet V1 table")
+                 "index), a .safetensors file, a GGUF (llama, qwen2), a llama2.c .bin checkpoint, or a Parquet V1 table")
       ->required();
   app.add_option("-o,--output", a->output, "Output model folder (model.parquet, metadata.json, tokenizer files)")
       ->required();

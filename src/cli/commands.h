@@ -48,6 +48,8 @@ Runner add_bench_decode(CLI::App& app);  // under `bench`
 Runner add_bench_kernels(CLI::App& app);  // under `bench`
 Runner add_validate(CLI::App& app);
 Runner add_generate(CLI::App& app);
+Runner add_chat(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
 Runner add_ppl(CLI::App& app);
 Runner add_analyze(CLI::App& app);
 Runner add_compare(CLI::App& app);

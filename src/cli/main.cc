@@ -19,15 +19,18 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(name, help);
     runners[sub] = add(*sub);
   };
-  reg("quantize", "Quantise a model (HF folder, safetensors, llama2.c .bin, or Parquet V1) into a model folder",
+  reg("quantize", "Quantise a model (HF folder, safetensors, GGUF, llama2.c .bin, or Parquet V1) into a model folder",
       cli::add_quantize);
-  reg("inspect", "Show every tensor of a Parquet weights file: format, shape, bits per weight, bytes, error",
+  reg("inspect", "Show every tensor of a model file: format, shape, bits per weight, bytes (and error, for Parquet)",
       cli::add_inspect);
-  reg("dequantize", "Write a quantised model back to float safetensors, for other tools", cli::add_dequantize);
+  reg("dequantize", "Write a model (quantised Parquet, GGUF, ...) as float safetensors, for other tools", cli::add_dequantize);
   reg("encode", "Sentence embeddings from an encoder model (original or quantised)", cli::add_encode);
   reg("validate", "Compare a quantised encoder with its original: embedding cosine, per-layer cosine, STS-B",
       cli::add_validate);
   reg("generate", "Generate text with a decoder model, streaming tokens as they come", cli::add_generate);
+  reg("chat", "Talk to a chat model on the terminal, in its chat template, replies streaming", cli::add_chat);
+  reg("tokenize", "Token ids of a text under a decoder model's tokenizer (as llama-tokenize prints them)",
+      cli::add_tokenize);
   reg("ppl", "Perplexity of a decoder on a text file; with --kl-base, KL divergence against the original",
       cli::add_ppl);
   reg("kernels", "List the product kernels (format, activations, backend, priority) and the CPU features found",

@@ -1,8 +1,10 @@
 #include "io/gguf_reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "arrowquant/error.h"
+#include "io/ggml_types.h"
 #include "util/mmap_file.h"
 
 namespace arrowquant {
@@ -60,6 +62,7 @@ class Reader {
     }
     return nullptr;
   }
+  size_t offset() const { return off_; }
   [[noreturn]] void fail(const std::string& why) const {
     throw FormatError(path_ + ": not a valid GGUF file: " + why + " (at byte " + std::to_string(off_) + ")");
   }
@@ -75,12 +78,19 @@ class Reader {
 
 }  // namespace
 
-GgufFile::GgufFile(const std::string& path) : path_(path) {
-  MappedFile map(path);
-  parse(map.data(), map.size());
+int64_t GgufTensor::elements() const {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+GgufFile::GgufFile(const std::string& path) : path_(path), map_(std::make_unique<MappedFile>(path)) {
+  parse(map_->data(), map_->size());
 }
 
 GgufFile::GgufFile(const uint8_t* bytes, size_t size, const std::string& path) : path_(path) { parse(bytes, size); }
+
+GgufFile::~GgufFile() = default;
 
 void GgufFile::parse(const uint8_t* bytes, size_t size) {
   Reader r(bytes, size, path_);
@@ -88,14 +98,97 @@ void GgufFile::parse(const uint8_t* bytes, size_t size) {
   r.get<uint32_t>();
   version_ = r.get<uint32_t>();
   if (version_ < 2 || version_ > 3) r.fail("version " + std::to_string(version_) + " is not supported (2 or 3)");
-  tensor_count_ = r.get<uint64_t>();
-  uint64_t kv_count = r.get<uint64_t>();
+  const uint64_t tensor_count = r.get<uint64_t>();
+  const uint64_t kv_count = r.get<uint64_t>();
   if (kv_count > size) r.fail("implausible metadata count");
+  // Each tensor entry takes at least 8 + 4 + 8 + 4 + 8 bytes: more than the file holds is damage.
+  if (tensor_count > size / 32) r.fail("implausible tensor count " + std::to_string(tensor_count));
+  bytes_ = bytes;
   for (uint64_t i = 0; i < kv_count; ++i) {
+    const size_t start = r.offset();
     std::string key = r.str();
     uint32_t type = r.get<uint32_t>();
     kv_[key] = r.value(type);
+    kv_spans_[key] = {start, r.offset() - start};
   }
+  if (auto it = kv_.find("general.alignment"); it != kv_.end()) {
+    if (!it->second.is_number_unsigned() || it->second.get<uint64_t>() == 0 || it->second.get<uint64_t>() > 65536 ||
+        (it->second.get<uint64_t>() & (it->second.get<uint64_t>() - 1)) != 0)
+      r.fail("general.alignment must be a power of two up to 65536");
+    alignment_ = size_t(it->second.get<uint64_t>());
+  }
+  tensors_.reserve(size_t(tensor_count));
+  for (uint64_t i = 0; i < tensor_count; ++i) {
+    GgufTensor t;
+    t.name = r.str();
+    const uint32_t n_dims = r.get<uint32_t>();
+    if (n_dims == 0 || n_dims > 4) r.fail("tensor " + t.name + " has " + std::to_string(n_dims) + " dimensions (1 to 4)");
+    for (uint32_t d = 0; d < n_dims; ++d) {
+      const uint64_t ne = r.get<uint64_t>();
+      if (ne == 0 || ne > (uint64_t(1) << 40)) r.fail("tensor " + t.name + " has a dimension of " + std::to_string(ne));
+      t.dims.push_back(int64_t(ne));
+    }
+    t.type = r.get<uint32_t>();
+    t.offset = r.get<uint64_t>();
+    tensors_.push_back(std::move(t));
+  }
+  const size_t data_start = (r.offset() + alignment_ - 1) / alignment_ * alignment_;
+  if (data_start > size && !tensors_.empty()) r.fail("the data section starts past the end of the file (truncated?)");
+  const size_t data_size = data_start <= size ? size - data_start : 0;
+  std::map<std::string, size_t> names;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    GgufTensor& t = tensors_[i];
+    const std::string where = "tensor " + t.name;
+    if (!names.emplace(t.name, i).second) r.fail(where + " appears twice");
+    const ggml::TypeInfo* type = ggml::type_info(t.type);
+    if (!type) r.fail(where + " has an unknown ggml " + ggml::type_label(t.type));
+    // Sizes: the element count fits easily (each dimension ≤ 2^40, checked against the file below).
+    long double elements = 1;
+    for (int64_t d : t.dims) elements *= (long double)d;
+    if (elements > (long double)(uint64_t(1) << 50)) r.fail(where + " is implausibly large");
+    if (t.dims[0] % type->block != 0)
+      r.fail(where + ": its rows of " + std::to_string(t.dims[0]) + " do not hold whole " + std::string(type->name) +
+             " blocks of " + std::to_string(type->block));
+    const uint64_t nbytes = uint64_t(t.elements() / type->block) * type->block_bytes;
+    if (t.offset % alignment_ != 0) r.fail(where + " is not aligned to " + std::to_string(alignment_) + " bytes");
+    if (t.offset > data_size || nbytes > data_size - t.offset)
+      r.fail(where + " lies outside the file (offset " + std::to_string(t.offset) + ", " + std::to_string(nbytes) +
+             " bytes, data section " + std::to_string(data_size) + "): truncated?");
+    t.data = bytes + data_start + t.offset;
+    t.nbytes = size_t(nbytes);
+  }
+  std::vector<const GgufTensor*> by_offset;
+  for (const auto& t : tensors_) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i - 1]->offset + by_offset[i - 1]->nbytes > by_offset[i]->offset)
+      r.fail("tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name + " overlap");
+}
+
+const GgufTensor* GgufFile::find(const std::string& name) const {
+  for (const auto& t : tensors_)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::vector<uint8_t> GgufFile::vocabulary_file() const {
+  std::vector<uint8_t> out;
+  auto put = [&](const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    out.insert(out.end(), b, b + n);
+  };
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (const auto& [key, span] : kv_spans_)
+    if (key.rfind("tokenizer.", 0) == 0 || key == "general.architecture") spans.push_back(span);
+  const uint32_t version = 3;
+  const uint64_t tensors = 0, kvs = spans.size();
+  put("GGUF", 4);
+  put(&version, 4);
+  put(&tensors, 8);
+  put(&kvs, 8);
+  // The entries are copied byte for byte, so every value keeps its GGUF type.
+  for (const auto& [start, n] : spans) put(bytes_ + start, n);
+  return out;
 }
 
 const nlohmann::json& GgufFile::at(const std::string& key) const {

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <random>
 
 #include "arrowquant/error.h"
+#include "io/ggml_types.h"
 #include "tokenizers/bpe_tokenizer.h"
 #include "test_util.h"
 
@@ -63,4 +65,35 @@ TEST(GgufReader, CorruptedFilesNeverCrash) {
     }
   }
   EXPECT_GT(errors, 50);
+}
+
+// Every supported ggml type dequantises bit for bit as the gguf package (llama.cpp's Python
+// reference) does: random blocks and the reference's output, both in one golden GGUF
+// (scripts/goldens/make_gguf_dequant_golden.py).
+TEST(GgufReader, DequantisationMatchesTheGgufPackageBitForBit) {
+  GgufFile g(aqtest::source_dir() + "/tests/goldens/gguf/dequant.gguf");
+  int types = 0;
+  for (const auto& raw : g.tensors()) {
+    const size_t dot = raw.name.rfind(".raw");
+    if (dot == std::string::npos || dot + 4 != raw.name.size()) continue;
+    const GgufTensor* want = g.find(raw.name.substr(0, dot) + ".expected");
+    ASSERT_NE(want, nullptr) << raw.name;
+    ASSERT_EQ(want->elements(), raw.elements());
+    const ggml::TypeInfo* type = ggml::type_info(raw.type);
+    ASSERT_NE(type, nullptr);
+    ASSERT_NE(type->to_f32, nullptr) << type->name;
+    std::vector<float> got(size_t(raw.elements()));
+    type->to_f32(raw.data, got.data(), raw.elements());
+    size_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      float w;
+      std::memcpy(&w, want->data + 4 * i, 4);
+      if (std::memcmp(&w, &got[i], 4) != 0 && ++differ <= 3)
+        ADD_FAILURE() << type->name << " value " << i << ": " << got[i] << " != " << w;
+    }
+    EXPECT_EQ(differ, 0u) << type->name;
+    ++types;
+  }
+  EXPECT_EQ(types, 14);  // 12 block types, F16, BF16
+  EXPECT_NE(ggml::supported_type_names().find("IQ4_XS"), std::string::npos);
 }

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "arrowquant/error.h"
+#include "io/gguf_source.h"
 #include "io/json_file.h"
 #include "io/safetensors_index.h"
 #include "io/llama2c_reader.h"
@@ -167,8 +168,9 @@ std::unique_ptr<TensorSource> open_file(const std::string& file) {
   if (n >= 4 && std::memcmp(head, "PAR1", 4) == 0) return std::make_unique<ParquetSource>(file);
   if (n >= 9 && head[8] == '{')  // safetensors: an 8-byte header length, then the JSON header
     return std::make_unique<SafetensorsSource>(std::vector<std::string>{file}, fs::path(file).parent_path(), false);
+  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return open_gguf_source(file);
   if (Llama2cCheckpoint::looks_like(head, n)) return std::make_unique<Llama2cSource>(file);
-  throw FormatError(file + ": unknown model format (expected safetensors, a llama2.c checkpoint or Parquet)");
+  throw FormatError(file + ": unknown model format (expected safetensors, GGUF, a llama2.c checkpoint or Parquet)");
 }
 
 }  // namespace
@@ -192,19 +194,23 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
   }
   if (fs::is_regular_file(dir / "model.safetensors", ec))
     return std::make_unique<SafetensorsSource>(std::vector<std::string>{(dir / "model.safetensors").string()}, dir, false);
-  std::vector<std::string> parquet, bins, st;
+  std::vector<std::string> parquet, bins, st, gguf;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file()) continue;
     auto ext = e.path().extension();
     if (ext == ".parquet") parquet.push_back(e.path().string());
     else if (ext == ".safetensors") st.push_back(e.path().string());
+    else if (ext == ".gguf" && e.path().filename() != "tokenizer.gguf") gguf.push_back(e.path().string());
     else if (ext == ".bin" && Llama2cCheckpoint::looks_like(e.path().string())) bins.push_back(e.path().string());
   }
   if (!parquet.empty()) return std::make_unique<ParquetSource>(path);
   if (st.size() == 1) return std::make_unique<SafetensorsSource>(st, dir, false);
   if (bins.size() == 1) return std::make_unique<Llama2cSource>(bins[0]);
+  if (gguf.size() == 1) return open_gguf_source(gguf[0]);
+  if (gguf.size() > 1)
+    throw FormatError(path + ": " + std::to_string(gguf.size()) + " GGUF files; name the one to use");
   throw FormatError(path + ": no model found (expected model.safetensors, model.safetensors.index.json, "
-                    "a llama2.c .bin checkpoint or a .parquet weights table)");
+                    "a .gguf, a llama2.c .bin checkpoint or a .parquet weights table)");
 }
 
 }  // namespace arrowquant

@@ -55,7 +55,7 @@ class EncoderCalibration : public BlockAccess<BertEncoder> {
 class DecoderCalibration : public BlockAccess<LlamaDecoder> {
  public:
   DecoderCalibration(const ModelWeights& w, int threads)
-      : BlockAccess(w, threads), tok_(load_text_tokenizer(w.folder())) {}
+      : BlockAccess(w, threads), tok_(load_text_tokenizer(w.path())) {}
   std::string kind() const override { return "decoder"; }
   int64_t default_seq_len() const override { return std::min<int64_t>(256, context()); }
   std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,

@@ -306,6 +306,8 @@ class QuantizationRun {
       fs::copy_file(f, fs::path(dir) / rel, fs::copy_options::overwrite_existing, ec);
       if (ec) throw IoError("cannot copy " + f + " into the output: " + ec.message());
     }
+    for (const auto& f : session_.source().made_companions())
+      write_text_file((fs::path(dir) / f.name).string(), std::string(f.bytes.begin(), f.bytes.end()));
     if (!fs::exists(fs::path(dir) / "config.json") && !model_cfg.empty())
       write_text_file((fs::path(dir) / "config.json").string(), model_cfg.dump(2) + "\n");
   }

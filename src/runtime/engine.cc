@@ -118,7 +118,7 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   m.weights->set_kernel_request(req);
   kernels::set_blas_threads(opts.threads);
   if (dcfg) {
-    m.text_tokenizer = load_text_tokenizer(m.weights->folder());
+    m.text_tokenizer = load_text_tokenizer(m.weights->path());
     m.decoder = std::make_unique<LlamaDecoder>(*m.weights, opts.threads);
     if (int64_t(m.text_tokenizer->vocab_size()) > m.decoder->config().vocab_size)
       throw FormatError(m.weights->folder() + ": the tokenizer has " + std::to_string(m.text_tokenizer->vocab_size()) +

@@ -19,15 +19,21 @@ namespace fs = std::filesystem;
 
 namespace arrowquant {
 
-std::string bpe_pre_regex(const std::string& name) {
-  if (name == "gpt-2" || name == "gpt2" || name == "default" || name.empty())
-    return R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+namespace {
+const char* kGpt2Regex = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+}  // namespace
+
+std::vector<std::string> bpe_pre_regexes(const std::string& name) {
+  if (name == "gpt-2" || name == "gpt2" || name == "default" || name.empty()) return {kGpt2Regex};
+  // Digits one by one, then GPT-2's pattern (llama.cpp: starcoder, refact, command-r, smollm, ...).
+  if (name == "smollm" || name == "starcoder" || name == "refact" || name == "command-r" || name == "codeshell")
+    return {R"(\p{N})", kGpt2Regex};
   const std::string contractions = R"((?i:'s|'t|'re|'ve|'m|'ll|'d))";
   if (name == "qwen2")
-    return contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    return {contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
   if (name == "llama-bpe" || name == "llama3")
-    return contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-  throw FormatError("BPE pre-tokenizer '" + name + "' is not supported (gpt-2, qwen2, llama-bpe)");
+    return {contractions + R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+  throw FormatError("BPE pre-tokenizer '" + name + "' is not supported (gpt-2, qwen2, llama-bpe, smollm)");
 }
 
 std::string gpt2_byte_char(uint8_t b) {
@@ -40,14 +46,14 @@ std::string gpt2_byte_char(uint8_t b) {
   return s;
 }
 
-struct BpeTokenizer::Regex {
-  pcre2_code* code = nullptr;
-  ~Regex() {
-    if (code) pcre2_code_free(code);
+struct BpeTokenizer::Regexes {
+  std::vector<pcre2_code*> codes;
+  ~Regexes() {
+    for (pcre2_code* c : codes) pcre2_code_free(c);
   }
 };
 
-BpeTokenizer::BpeTokenizer(BpeVocabulary v) : v_(std::move(v)), re_(std::make_unique<Regex>()) {
+BpeTokenizer::BpeTokenizer(BpeVocabulary v) : v_(std::move(v)), re_(std::make_unique<Regexes>()) {
   for (size_t i = 0; i < v_.tokens.size(); ++i) ids_.emplace(v_.tokens[i], int32_t(i));
   for (size_t i = 0; i < v_.merges.size(); ++i)
     merge_rank_.emplace(v_.merges[i].first + " " + v_.merges[i].second, int32_t(i));
@@ -61,17 +67,20 @@ BpeTokenizer::BpeTokenizer(BpeVocabulary v) : v_(std::move(v)), re_(std::make_un
     byte_to_char_[b] = gpt2_byte_char(uint8_t(b));
     char_to_byte_[uint32_t(text::decode_utf8(byte_to_char_[b])[0])] = uint8_t(b);
   }
-  int err;
-  PCRE2_SIZE off;
-  re_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(v_.pre_regex.c_str()), v_.pre_regex.size(),
-                            PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
-  if (!re_->code) {
-    PCRE2_UCHAR msg[256];
-    pcre2_get_error_message(err, msg, sizeof msg);
-    throw FormatError("BPE pre-tokenizer regex does not compile at " + std::to_string(off) + ": " +
-                      reinterpret_cast<char*>(msg));
+  for (const std::string& pattern : v_.pre_regexes) {
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.c_str()), pattern.size(),
+                                     PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &off, nullptr);
+    if (!code) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(err, msg, sizeof msg);
+      throw FormatError("BPE pre-tokenizer regex does not compile at " + std::to_string(off) + ": " +
+                        reinterpret_cast<char*>(msg));
+    }
+    re_->codes.push_back(code);
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter
   }
-  pcre2_jit_compile(re_->code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter
 }
 
 BpeTokenizer::~BpeTokenizer() = default;
@@ -131,25 +140,31 @@ void BpeTokenizer::encode_plain(const std::string& raw, std::vector<int32_t>& ou
       free(n);
     }
   }
+  split(text, 0, out);
+}
+
+// Pieces of `text` by pattern `level` (the unmatched gaps between matches are pieces too), each
+// split further by the next pattern; after the last, each piece is one BPE word.
+void BpeTokenizer::split(const std::string& text, size_t level, std::vector<int32_t>& out) const {
+  if (level == re_->codes.size()) return bpe_word(text, out);
+  pcre2_code* code = re_->codes[level];
   // Owned: bpe_word throws on a vocabulary without a byte's token (found by the fuzzer as a leak).
   const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
-      pcre2_match_data_create_from_pattern(re_->code, nullptr), &pcre2_match_data_free);
+      pcre2_match_data_create_from_pattern(code, nullptr), &pcre2_match_data_free);
   pcre2_match_data* md = match.get();
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t pos = 0;
   while (pos < text.size()) {
-    int rc = pcre2_match(re_->code, subject, text.size(), pos, 0, md, nullptr);
+    int rc = pcre2_match(code, subject, text.size(), pos, 0, md, nullptr);
     if (rc < 0) {  // nothing more matches: the rest is one piece
-      bpe_word(text.substr(pos), out);
+      split(text.substr(pos), level + 1, out);
       break;
     }
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     size_t b = ov[0], e = ov[1];
-    if (b > pos) bpe_word(text.substr(pos, b - pos), out);  // bytes no alternative matched
-    if (e == b) {  // an empty match cannot advance; take one byte
-      e = b + 1;
-    }
-    bpe_word(text.substr(b, e - b), out);
+    if (b > pos) split(text.substr(pos, b - pos), level + 1, out);  // bytes no alternative matched
+    if (e == b) e = b + 1;  // an empty match cannot advance; take one byte
+    split(text.substr(b, e - b), level + 1, out);
     pos = e;
   }
 }
@@ -176,8 +191,10 @@ std::string BpeTokenizer::piece(int32_t id, int32_t) const {
   return bytes;
 }
 
-std::unique_ptr<BpeTokenizer> BpeTokenizer::from_gguf(const std::string& path) {
-  GgufFile g(path);
+std::unique_ptr<BpeTokenizer> BpeTokenizer::from_gguf(const std::string& path) { return from_gguf(GgufFile(path)); }
+
+std::unique_ptr<BpeTokenizer> BpeTokenizer::from_gguf(const GgufFile& g) {
+  const std::string& path = g.path();
   try {
     std::string model = g.at("tokenizer.ggml.model").get<std::string>();
     if (model != "gpt2")
@@ -197,7 +214,8 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_gguf(const std::string& path) {
         if (t == 3 || t == 4) v.specials.push_back(v.tokens[i]);  // control and user-defined
       }
     }
-    v.pre_regex = bpe_pre_regex(g.has("tokenizer.ggml.pre") ? g.at("tokenizer.ggml.pre").get<std::string>() : "gpt-2");
+    v.pre_regexes = bpe_pre_regexes(g.has("tokenizer.ggml.pre") ? g.at("tokenizer.ggml.pre").get<std::string>() : "gpt-2");
+    if (g.has("tokenizer.chat_template")) v.chat_template = g.at("tokenizer.chat_template").get<std::string>();
     auto token_id = [&](const char* key) -> int32_t {
       if (!g.has(key)) return -1;
       const int64_t id = json_as_int(g.at(key), path + ": " + key);
@@ -214,32 +232,45 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_gguf(const std::string& path) {
 
 namespace {
 
-// The pre-tokenisation regex a tokenizer.json declares: ByteLevel with use_regex (GPT-2's pattern),
-// or a Split on a Regex followed by ByteLevel (Qwen2, Llama 3).
-std::string regex_from_json(const nlohmann::json& pre, const std::string& path) {
+// The pre-tokenisation patterns a tokenizer.json declares: ByteLevel with use_regex (GPT-2's
+// pattern), or a Sequence of Split (a regex, isolated), Digits and ByteLevel (Qwen2, Llama 3, SmolLM).
+std::vector<std::string> regexes_from_json(const nlohmann::json& pre, const std::string& path) {
   if (pre.is_null()) throw FormatError(path + ": no pre_tokenizer; byte-level BPE needs one");
-  std::string type = pre.value("type", "");
-  if (type == "ByteLevel") return pre.value("use_regex", true) ? bpe_pre_regex("gpt-2") : std::string("(?s).+");
-  if (type == "Sequence") {
-    std::string regex;
-    bool byte_level = false;
-    for (const auto& p : pre.at("pretokenizers")) {
-      std::string t = p.value("type", "");
-      if (t == "Split" && p.contains("pattern") && p["pattern"].contains("Regex") && regex.empty()) {
-        if (p.value("behavior", "Isolated") != "Isolated" || p.value("invert", false))
-          throw FormatError(path + ": Split pre-tokenizer with behaviour other than Isolated is not supported");
-        regex = p["pattern"]["Regex"].get<std::string>();
-      } else if (t == "ByteLevel") {
-        byte_level = true;
-        if (p.value("use_regex", true) && regex.empty()) regex = bpe_pre_regex("gpt-2");
-      } else {
-        throw FormatError(path + ": pre-tokenizer '" + t + "' is not supported");
-      }
+  const std::string type = json_string(pre, "type", "", path + ": pre_tokenizer");
+  const nlohmann::json single = nlohmann::json::array({pre});
+  const nlohmann::json* steps = &single;
+  if (type == "Sequence") steps = &pre.at("pretokenizers");
+  std::vector<std::string> out;
+  bool byte_level = false;
+  for (const auto& p : *steps) {
+    const std::string where = path + ": pre_tokenizer";
+    const std::string t = json_string(p, "type", "", where);
+    if (t == "Split" && p.contains("pattern") && p["pattern"].contains("Regex")) {
+      if (json_string(p, "behavior", "Isolated", where) != "Isolated" || json_bool(p, "invert", false, where))
+        throw FormatError(path + ": Split pre-tokenizer with behaviour other than Isolated is not supported");
+      out.push_back(json_string(p["pattern"], "Regex", "", where));
+    } else if (t == "Digits") {
+      out.push_back(json_bool(p, "individual_digits", false, where) ? R"(\p{N})" : R"(\p{N}+)");
+    } else if (t == "ByteLevel") {
+      byte_level = true;
+      if (json_bool(p, "use_regex", true, where)) out.push_back(kGpt2Regex);
+    } else {
+      throw FormatError(path + ": pre-tokenizer '" + t + "' is not supported");
     }
-    if (!byte_level) throw FormatError(path + ": only byte-level BPE tokenizers are supported");
-    return regex;
   }
-  throw FormatError(path + ": pre-tokenizer '" + type + "' is not supported");
+  if (!byte_level) throw FormatError(path + ": only byte-level BPE tokenizers are supported");
+  return out;
+}
+
+// tokenizer_config.json's chat_template: a string, or a list of {name, template} (the "default" one).
+std::string chat_template_from_json(const nlohmann::json& c, const std::string& where) {
+  auto it = c.find("chat_template");
+  if (it == c.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_array())
+    for (const auto& t : *it)
+      if (t.is_object() && json_string(t, "name", "", where) == "default") return json_string(t, "template", "", where);
+  return "";
 }
 
 // No vocabulary has more tokens; a larger id would make the token table absurdly large.
@@ -286,7 +317,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_tokenizer_json(const std::strin
         v.tokens[size_t(id)] = content;
         v.specials.push_back(content);
       }
-    v.pre_regex = regex_from_json(j.value("pre_tokenizer", nlohmann::json()), path);
+    v.pre_regexes = regexes_from_json(j.value("pre_tokenizer", nlohmann::json()), path);
     // bos/eos by name from tokenizer_config.json beside it, when present.
     fs::path cfg = fs::path(path).parent_path() / "tokenizer_config.json";
     std::error_code ec;
@@ -305,6 +336,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_tokenizer_json(const std::strin
       if (c.contains("bos_token")) v.bos = find(token_text(c["bos_token"]));
       if (c.contains("eos_token")) v.eos = find(token_text(c["eos_token"]));
       v.add_bos = c.value("add_bos_token", false);
+      v.chat_template = chat_template_from_json(c, cfg.string());
     }
     return std::make_unique<BpeTokenizer>(std::move(v));
   } catch (const nlohmann::json::exception& e) {

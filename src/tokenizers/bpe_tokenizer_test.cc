@@ -77,7 +77,7 @@ TEST(BpeTokenizer, EveryWikitextLineMatchesHuggingFace) {
 }
 
 TEST(BpeTokenizer, PreTokenizerPatternsDecideWhatMerges) {
-  EXPECT_THROW(bpe_pre_regex("no-such-pretokenizer"), FormatError);
+  EXPECT_THROW(bpe_pre_regexes("no-such-pretokenizer"), FormatError);
   EXPECT_EQ(gpt2_byte_char(' '), "\xC4\xA0");  // "Ġ"
   EXPECT_EQ(gpt2_byte_char('a'), "a");
   auto make = [](const std::string& pre) {
@@ -85,13 +85,16 @@ TEST(BpeTokenizer, PreTokenizerPatternsDecideWhatMerges) {
     for (int b = 0; b < 256; ++b) v.tokens.push_back(gpt2_byte_char(uint8_t(b)));
     v.tokens.push_back("12");
     v.merges.push_back({"1", "2"});
-    v.pre_regex = bpe_pre_regex(pre);
+    v.pre_regexes = bpe_pre_regexes(pre);
     return BpeTokenizer(v);
   };
   // GPT-2 keeps a run of digits in one piece, so "1","2" merge; Qwen2 splits digits one by one.
   EXPECT_EQ(make("gpt-2").encode("a 123", false), (std::vector<int32_t>{'a', ' ', 256, '3'}));
   EXPECT_EQ(make("qwen2").encode("a 123", false), (std::vector<int32_t>{'a', ' ', '1', '2', '3'}));
   EXPECT_EQ(make("qwen2").decode({'a', ' ', 256, '3'}), "a 123");
+  // SmolLM: digits are split off one by one first, then GPT-2's pattern splits what is between.
+  EXPECT_EQ(make("smollm").encode("a 123", false), (std::vector<int32_t>{'a', ' ', '1', '2', '3'}));
+  EXPECT_EQ(make("smollm").encode("x12", false), (std::vector<int32_t>{'x', '1', '2'}));
 }
 
 // A vocabulary without a token for some byte cannot encode text holding it: a clear error (the regex

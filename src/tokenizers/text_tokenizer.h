@@ -26,6 +26,8 @@ class TextTokenizer {
   virtual int32_t eos_id() const = 0;
   // Id of a special token by its text; -1 when there is no such special token.
   virtual int32_t special_id(const std::string& text) const = 0;
+  // The model's chat template (Jinja source) when its tokenizer files carry one, else "".
+  virtual std::string chat_template() const { return ""; }
 };
 
 }  // namespace arrowquant

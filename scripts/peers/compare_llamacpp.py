@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Side by side with llama.cpp on one decoder, in one command: the same F32 weights quantised by
+llama.cpp's types (with an importance matrix) and by ArrowQuant's methods, every result scored on the
+same evaluation text with the same context and chunking by each tool's own perplexity program, KL
+divergence against the F32 model, and decode speed of the 8- and 4-bit files.
+
+    .venv/bin/python scripts/peers/compare_llamacpp.py [--model GGUF] [--work DIR] [--chunks N]
+
+Steps (each result is cached in WORK/results/ and reused; --force reruns):
+  1. builds llama.cpp's tools outside the repository (scripts/peers/llamacpp.sh) and makes an F32
+     GGUF of the model (llama-quantize --allow-requantize ... F32): the common base;
+  2. text: evaluation = WikiText-2 test (../shared/data/wikitext2/wiki.test.raw), its first
+     --chunks chunks of --ctx tokens; calibration = the second half of the same file's lines, which
+     the first --chunks chunks never reach (checked), so evaluation and calibration are disjoint;
+  3. llama-imatrix on the calibration text (--calib-chunks × ctx tokens), then llama-quantize
+     --imatrix for each llama.cpp type, llama-perplexity --kl-divergence on each;
+  4. arrowquant quantize for each ArrowQuant setting (the same calibration text for GPTQ/AWQ and the
+     sensitivity allocation), arrowquant ppl --kl-base F32.gguf on each;
+  5. the token ids both tools score are compared (llama-tokenize vs arrowquant), the F32 perplexities
+     compared (parity within 0.2 %), decode speed measured (llama-bench -n 128; arrowquant bench
+     decode -n 128), and one table written: WORK/comparison.md and .json.
+
+Nothing here is needed by the product or CI; llama.cpp is built from the llama-cpp-python sdist's
+vendored sources (a registry package) and never committed.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
+LLAMA_TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS", "Q3_K_M", "Q3_K_S", "IQ3_XXS", "Q2_K",
+               "IQ2_S", "IQ2_XS"]
+# name → arrowquant quantize flags. The --target-bpw rows aim at llama.cpp's sizes (Q4_K_M, Q3_K_M, Q2_K).
+OUR_SETTINGS = {
+    "rtn-int8-g128": ["--method", "rtn", "--bits", "8", "--group-size", "128"],
+    "rtn-int4-g32": ["--method", "rtn", "--bits", "4", "--group-size", "32"],
+    "rtn-int4-g128": ["--method", "rtn", "--bits", "4", "--group-size", "128"],
+    "rtn-int3-g64": ["--method", "rtn", "--bits", "3", "--group-size", "64"],
+    "rtn-int2-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64"],
+    "gptq-int4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128"],
+    "gptq-int3-g64": ["--method", "gptq", "--bits", "3", "--group-size", "64"],
+    "gptq-int2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64"],
+    "awq-int4-g128": ["--method", "awq", "--bits", "4", "--group-size", "128"],
+    "awq-int3-g64": ["--method", "awq", "--bits", "3", "--group-size", "64"],
+    "awq-int2-g64": ["--method", "awq", "--bits", "2", "--group-size", "64"],
+    "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],
+    "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
+    "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],
+}
+CALIBRATED = ("--method", "gptq", "awq")
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, out_file=None, timed=False):
+    """Runs cmd (a list); returns (stdout+stderr text, seconds, peak RSS MB when timed)."""
+    if timed:
+        cmd = ["/usr/bin/time", "-f", "__time__ %e %M"] + cmd
+    t0 = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    secs = time.time() - t0
+    if out_file:
+        with open(out_file, "w") as f:
+            f.write(" ".join(cmd) + "\n" + p.stdout)
+    if p.returncode != 0:
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout[-3000:]}")
+    peak = None
+    m = re.search(r"__time__ ([\d.]+) (\d+)", p.stdout)
+    if m:
+        secs, peak = float(m.group(1)), int(m.group(2)) / 1024.0
+    return p.stdout, secs, peak
+
+
+class Cache:
+    def __init__(self, work, force):
+        self.dir = os.path.join(work, "results")
+        os.makedirs(self.dir, exist_ok=True)
+        self.force = force
+
+    def get(self, key, fn):
+        path = os.path.join(self.dir, key + ".json")
+        if os.path.exists(path) and not self.force:
+            return json.load(open(path))
+        value = fn()
+        with open(path + ".tmp", "w") as f:
+            json.dump(value, f, indent=1)
+        os.replace(path + ".tmp", path)
+        return value
+
+
+def llama(tool):
+    return subprocess.check_output([os.path.join(ROOT, "scripts", "peers", "llamacpp.sh"), "path", tool],
+                                   text=True).strip()
+
+
+def parse_llama_ppl(text):
+    r = {}
+    pats = {"ppl": r"Mean PPL\(Q\)\s*:\s*([\d.]+)", "base_ppl": r"Mean PPL\(base\)\s*:\s*([\d.]+)",
+            "kl_mean": r"Mean\s+KLD:\s*([-\d.]+)", "top1_agreement": r"Same top p:\s*([\d.]+)",
+            "final_ppl": r"Final estimate: PPL = ([\d.]+)", "scored_chunks": r"calculating perplexity over (\d+) chunks"}
+    for k, p in pats.items():
+        m = re.search(p, text)
+        if m:
+            r[k] = float(m.group(1))
+    if "top1_agreement" in r:
+        r["top1_agreement"] /= 100.0
+    if "ppl" not in r and "final_ppl" in r:
+        r["ppl"] = r["final_ppl"]
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ap.add_argument("--work", default=os.path.join(ROOT, "..", "peers", "compare-smollm2"))
+    ap.add_argument("--cli", default=os.path.join(ROOT, "build", "arrowquant"))
+    ap.add_argument("--ctx", type=int, default=512)
+    ap.add_argument("--chunks", type=int, default=29, help="evaluation chunks (29 × 255 scored = 7.4k tokens)")
+    ap.add_argument("--calib-chunks", type=int, default=128, help="calibration sequences of --ctx tokens")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--only", default="", help="comma-separated row names to run (default: all)")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--force", action="store_true", help="rerun cached results")
+    a = ap.parse_args()
+    work = os.path.abspath(a.work)
+    os.makedirs(work, exist_ok=True)
+    cache = Cache(work, a.force)
+    only = set(filter(None, a.only.split(",")))
+    wanted = lambda name: not only or name in only or name == "F32"
+
+    subprocess.check_call([os.path.join(ROOT, "scripts", "peers", "llamacpp.sh"), "build"])
+    f32 = os.path.join(work, "f32.gguf")
+    if not os.path.exists(f32):
+        log("F32 base: llama-quantize --allow-requantize ... F32")
+        run([llama("llama-quantize"), "--allow-requantize", a.model, f32 + ".tmp", "F32"], os.path.join(work, "f32.log"))
+        os.replace(f32 + ".tmp", f32)
+
+    # Texts: evaluation from the start of WikiText-2 test, calibration from its second half.
+    wiki = os.path.join(SHARED, "wikitext2", "wiki.test.raw")
+    lines = open(wiki, encoding="utf-8", newline="").read().splitlines(keepends=True)
+    calib = os.path.join(work, "calibration.txt")
+    half = len(lines) // 2
+    with open(calib, "w", encoding="utf-8", newline="") as f:
+        f.writelines(lines[half:])
+    eval_chars = sum(len(l) for l in lines[:half])
+
+    # Token ids: the whole evaluation file through both tokenizers (both perplexity programs tokenise
+    # the whole file, then cut chunks).
+    def tokens_equal():
+        out, _, _ = run([llama("llama-tokenize"), "-m", f32, "-f", wiki, "--ids", "--log-disable", "--no-bos"])
+        theirs = json.loads(out[out.index("["):out.rindex("]") + 1])
+        ours_json = os.path.join(work, "ours_ids.json")
+        run([a.cli, "tokenize", f32, "-f", wiki, "--json", ours_json])
+        ours = json.load(open(ours_json))["ids"]
+        first = next((i for i, (x, y) in enumerate(zip(ours, theirs)) if x != y), None)
+        if first is None and len(ours) != len(theirs):
+            first = min(len(ours), len(theirs))
+        return {"tokens": len(theirs), "ours": len(ours), "equal": ours == theirs, "first_difference": first,
+                "context": {"ours": ours[max(0, (first or 0) - 3):(first or 0) + 5],
+                            "theirs": theirs[max(0, (first or 0) - 3):(first or 0) + 5]}}
+    tok = cache.get("tokens", tokens_equal)
+    log(f"token ids on {tok['tokens']} tokens of the evaluation text: {'equal' if tok['equal'] else 'DIFFER'}")
+
+    base_kld = os.path.join(work, "f32.kld")
+
+    def llama_base():
+        out, secs, _ = run([llama("llama-perplexity"), "-m", f32, "-f", wiki, "-c", str(a.ctx), "--chunks", str(a.chunks),
+                            "-t", str(a.threads), "--kl-divergence-base", base_kld], os.path.join(work, "llama-f32.log"))
+        r = parse_llama_ppl(out)
+        r["seconds"] = secs
+        return r
+    lbase = cache.get("llama-F32", llama_base)
+    if not os.path.exists(base_kld):
+        sys.exit(f"{base_kld} is missing: rerun with --force")
+
+    def ours_base():
+        js = os.path.join(work, "ours-f32-ppl.json")
+        run([a.cli, "ppl", f32, "-f", wiki, "--ctx", str(a.ctx), "--chunks", str(a.chunks), "-q", "--json", js,
+             "--threads", str(a.threads)])
+        return json.load(open(js))
+    obase = cache.get("ours-F32", ours_base)
+    parity = abs(obase["ppl"] / lbase["ppl"] - 1)
+    log(f"F32 perplexity: llama.cpp {lbase['ppl']:.4f}, ArrowQuant {obase['ppl']:.4f} ({100 * parity:.3f} % apart)")
+
+    imatrix = os.path.join(work, "imatrix.gguf")
+    if not os.path.exists(imatrix):
+        log(f"llama-imatrix on {a.calib_chunks} × {a.ctx} calibration tokens")
+        run([llama("llama-imatrix"), "-m", f32, "-f", calib, "-o", imatrix, "-c", str(a.ctx), "--chunks",
+             str(a.calib_chunks), "-t", str(a.threads)], os.path.join(work, "imatrix.log"))
+
+    rows = [{"tool": "both", "name": "F32", "bytes": os.path.getsize(f32), "ppl": lbase["ppl"], "ours_ppl": obase["ppl"]}]
+    n_params = None
+    for t in LLAMA_TYPES:
+        if not wanted(t):
+            continue
+        def one(t=t):
+            q = os.path.join(work, f"llama-{t}.gguf")
+            log(f"llama.cpp {t}")
+            _, secs, peak = run([llama("llama-quantize"), "--imatrix", imatrix, f32, q, t, str(a.threads)],
+                                os.path.join(work, f"quantize-{t}.log"), timed=True)
+            out, _, _ = run([llama("llama-perplexity"), "-m", q, "-f", wiki, "-c", str(a.ctx), "--chunks", str(a.chunks),
+                             "-t", str(a.threads), "--kl-divergence-base", base_kld, "--kl-divergence"],
+                            os.path.join(work, f"ppl-{t}.log"))
+            r = parse_llama_ppl(out)
+            r.update({"tool": "llama.cpp", "name": t, "bytes": os.path.getsize(q), "quant_seconds": secs,
+                      "quant_peak_mb": peak, "file": q})
+            return r
+        rows.append(cache.get("llama-" + t, one))
+
+    for name, flags in OUR_SETTINGS.items():
+        if not wanted(name):
+            continue
+        def one(name=name, flags=flags):
+            out_dir = os.path.join(work, "ours-" + name)
+            extra = []
+            if any(f in flags for f in ("gptq", "awq")) or "--target-bpw" in flags:
+                extra = ["--calibration", calib, "--samples", str(a.calib_chunks), "--seq-len", str(a.ctx)]
+            log(f"ArrowQuant {name}")
+            _, secs, peak = run([a.cli, "quantize", f32, "-o", out_dir, "--force", "-q", "--threads", str(a.threads)] +
+                                flags + extra, os.path.join(work, f"quantize-{name}.log"), timed=True)
+            js = os.path.join(work, f"ppl-{name}.json")
+            run([a.cli, "ppl", out_dir, "-f", wiki, "--ctx", str(a.ctx), "--chunks", str(a.chunks), "--kl-base", f32,
+                 "-q", "--json", js, "--threads", str(a.threads)])
+            r = json.load(open(js))
+            r.update({"tool": "ArrowQuant", "name": name, "bytes": os.path.getsize(os.path.join(out_dir, "model.parquet")),
+                      "quant_seconds": secs, "quant_peak_mb": peak, "flags": " ".join(flags), "file": out_dir})
+            return r
+        rows.append(cache.get("ours-" + name, one))
+
+    # Parameters, for bits per weight of the whole file.
+    out, _, _ = run([a.cli, "inspect", f32, "--json"])
+    n_params = json.loads(out)["parameters"]
+
+    speed = {}
+    if not a.skip_speed:
+        def bench():
+            res = {}
+            for t in ("Q8_0", "Q4_0"):
+                q = os.path.join(work, f"llama-{t}.gguf")
+                if os.path.exists(q):
+                    out, _, _ = run([llama("llama-bench"), "-m", q, "-n", "128", "-p", "0", "-t", str(a.threads), "-r", "3",
+                                     "-o", "json"])
+                    res["llama.cpp " + t] = json.loads(out[out.index("["):])[0]["avg_ts"]
+            models = [os.path.join(work, "ours-" + n) for n in ("rtn-int8-g128", "rtn-int4-g32")
+                      if os.path.isdir(os.path.join(work, "ours-" + n))]
+            if models:
+                js = os.path.join(work, "bench-decode.json")
+                run([a.cli, "bench", "decode"] + models + ["-n", "128", "--repeat", "3", "--threads", str(a.threads),
+                                                           "--json", js])
+                for m in json.load(open(js))["models"]:
+                    res["ArrowQuant " + os.path.basename(m["model"]).replace("ours-", "")] = m["decode_tokens_per_second"]
+            return res
+        speed = cache.get("speed", bench)
+
+    base_ppl = lbase["ppl"]
+    md = [f"# SmolLM2-135M-Instruct: llama.cpp and ArrowQuant side by side",
+          "",
+          f"Base: `{os.path.basename(a.model)}` dequantised to F32 (`llama-quantize --allow-requantize … F32`); "
+          f"{n_params / 1e6:.1f} M parameters. Evaluation: WikiText-2 test, first {a.chunks} chunks of {a.ctx} tokens "
+          f"(second half of each scored, llama.cpp's method, both tools). Calibration (imatrix, GPTQ, AWQ, "
+          f"sensitivity): the second half of the same file's lines, {a.calib_chunks} × {a.ctx} tokens, disjoint "
+          f"from the evaluation chunks.",
+          "",
+          f"Token ids: {tok['tokens']} tokens of the evaluation text, "
+          f"{'identical' if tok['equal'] else 'different from token ' + str(tok['first_difference'])} (llama-tokenize vs arrowquant). "
+          f"F32 perplexity: llama.cpp {lbase['ppl']:.4f}, ArrowQuant {obase['ppl']:.4f} ({100 * parity:.3f} % apart).",
+          "",
+          "The base weights came from Q4_1 (4-bit, group 32, fp16 scale and min): a format that can hold that grid "
+          "exactly (Q4_1 itself, ArrowQuant int4 g32 affine) has an unfair edge at 4 bits.",
+          "",
+          "| tool | type / setting | file MB | bits/weight (file) | PPL | Δ% | mean KL | top-1 % | quantise s | peak MB |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    def fmt(v, spec):
+        return "" if v is None else format(v, spec)
+    for r in rows:
+        ppl = r.get("ppl", 0)
+        delta = 100 * (ppl / base_ppl - 1) if ppl else float("nan")
+        top1 = r.get("top1_agreement")
+        md.append(f"| {r['tool']} | {r['name']} | {r['bytes'] / 1e6:.1f} | {8 * r['bytes'] / n_params:.2f} | "
+                  f"{ppl:.3f} | {delta:+.1f} | {fmt(r.get('kl_mean'), '.4f')} | "
+                  f"{fmt(None if top1 is None else 100 * top1, '.1f')} | {fmt(r.get('quant_seconds'), '.0f')} | "
+                  f"{fmt(r.get('quant_peak_mb'), '.0f')} |")
+        r["delta_pct"] = delta
+    if speed:
+        md += ["", f"Decode, 128 tokens, {a.threads} threads (llama-bench -n 128 -p 0 -r 3; arrowquant bench decode -n 128 --repeat 3):", "",
+               "| model | tokens/s |", "|---|---:|"]
+        md += [f"| {k} | {v:.1f} |" for k, v in speed.items()]
+    text = "\n".join(md) + "\n"
+    with open(os.path.join(work, "comparison.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(work, "comparison.json"), "w") as f:
+        json.dump({"rows": rows, "speed": speed, "tokens": tok, "parameters": n_params, "ctx": a.ctx,
+                   "chunks": a.chunks, "calib_chunks": a.calib_chunks}, f, indent=1)
+    print(text)
+    if a.chunks * a.ctx * 4 > eval_chars:
+        log("warning: the evaluation chunks may reach the calibration half of the file")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+// Compiled with -ffp-contract=off (CMakeLists.txt): a fused multiply-add rounds once where the
+// reference rounds twice, and the dequantised values must equal ggml's and the gguf package's.
+#include "io/ggml_types.h"
+
+#include <cstring>
+#include <vector>
+
+#include "arrowquant/dtype.h"
+
+namespace arrowquant::ggml {
+
+namespace {
+
+constexpr int64_t QK = 32, QK_K = 256;
+
+inline float half_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return f16_to_f32(h);
+}
+
+void f32(const uint8_t* s, float* y, int64_t n) { std::memcpy(y, s, size_t(n) * 4); }
+void f16(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = half_at(s + 2 * i);
+}
+void bf16(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, s + 2 * i, 2);
+    y[i] = bf16_to_f32(h);
+  }
+}
+
+// 32 weights per block: low nibbles are weights 0..15, high nibbles 16..31.
+void q4_0(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; ++b, s += 18, y += QK) {
+    const float d = half_at(s);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = float(int(s[2 + j] & 0x0F) - 8) * d;
+      y[j + 16] = float(int(s[2 + j] >> 4) - 8) * d;
+    }
+  }
+}
+
+void q4_1(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; ++b, s += 20, y += QK) {
+    const float d = half_at(s), m = half_at(s + 2);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = float(s[4 + j] & 0x0F) * d + m;
+      y[j + 16] = float(s[4 + j] >> 4) * d + m;
+    }
+  }
+}
+
+// The fifth bit of weight j is bit j of the little-endian qh word.
+void q5_0(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; ++b, s += 22, y += QK) {
+    const float d = half_at(s);
+    uint32_t qh;
+    std::memcpy(&qh, s + 2, 4);
+    for (int j = 0; j < 16; ++j) {
+      const int x0 = int((s[6 + j] & 0x0F) | (((qh >> j) & 1) << 4)) - 16;
+      const int x1 = int((s[6 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+      y[j] = d * float(x0);
+      y[j + 16] = d * float(x1);
+    }
+  }
+}
+
+void q5_1(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; ++b, s += 24, y += QK) {
+    const float d = half_at(s), m = half_at(s + 2);
+    uint32_t qh;
+    std::memcpy(&qh, s + 4, 4);
+    for (int j = 0; j < 16; ++j) {
+      const int x0 = int((s[8 + j] & 0x0F) | (((qh >> j) & 1) << 4));
+      const int x1 = int((s[8 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+      y[j] = d * float(x0) + m;
+      y[j + 16] = d * float(x1) + m;
+    }
+  }
+}
+
+void q8_0(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; ++b, s += 34, y += QK) {
+    const float d = half_at(s);
+    for (int j = 0; j < QK; ++j) y[j] = float(int8_t(s[2 + j])) * d;
+  }
+}
+
+// K-quants: 256 weights per super-block, in sub-blocks of 16 or 32 with their own scales.
+void q2_k(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_K; ++b, s += 84) {
+    const uint8_t* scales = s;
+    const uint8_t* q = s + 16;
+    const float d = half_at(s + 80), dmin = half_at(s + 82);
+    int is = 0;
+    for (int half = 0; half < 2; ++half, q += 32)
+      for (int shift = 0; shift < 8; shift += 2)
+        for (int part = 0; part < 2; ++part) {
+          const uint8_t sc = scales[is++];
+          const float dl = d * float(sc & 0x0F), ml = dmin * float(sc >> 4);
+          for (int l = 0; l < 16; ++l) *y++ = dl * float((q[l + 16 * part] >> shift) & 3) - ml;
+        }
+  }
+}
+
+// The 16 six-bit scales of Q3_K: low four bits in bytes 0..7 (two per byte), high two bits in 8..11.
+void q3_k_scales(const uint8_t* p, int8_t out[16]) {
+  for (int i = 0; i < 16; ++i) {
+    const int low = (p[i % 8] >> (4 * (i / 8))) & 0x0F;
+    const int high = (p[8 + i % 4] >> (2 * (i / 4))) & 0x03;
+    out[i] = int8_t((low | (high << 4)) - 32);
+  }
+}
+
+void q3_k(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_K; ++b, s += 110) {
+    const uint8_t* hmask = s;
+    const uint8_t* q = s + 32;
+    int8_t scales[16];
+    q3_k_scales(s + 96, scales);
+    const float d = half_at(s + 108);
+    int is = 0;
+    uint8_t m = 1;
+    for (int half = 0; half < 2; ++half, q += 32)
+      for (int shift = 0; shift < 8; shift += 2, m <<= 1)
+        for (int part = 0; part < 2; ++part) {
+          const float dl = d * float(scales[is++]);
+          for (int l = 0; l < 16; ++l) {
+            const int k = l + 16 * part;
+            *y++ = dl * float(int((q[k] >> shift) & 3) - ((hmask[k] & m) ? 0 : 4));
+          }
+        }
+  }
+}
+
+// Q4_K / Q5_K: eight 6-bit scales and mins packed into 12 bytes.
+void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+void q4_k(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_K; ++b, s += 144) {
+    const float d = half_at(s), dmin = half_at(s + 2);
+    const uint8_t* scales = s + 4;
+    const uint8_t* q = s + 16;
+    for (int j = 0; j < 4; ++j, q += 32) {
+      int sc, m;
+      scale_min_k4(2 * j, scales, sc, m);
+      const float d1 = d * float(sc), m1 = dmin * float(m);
+      scale_min_k4(2 * j + 1, scales, sc, m);
+      const float d2 = d * float(sc), m2 = dmin * float(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 0x0F) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
+    }
+  }
+}
+
+void q5_k(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_K; ++b, s += 176) {
+    const float d = half_at(s), dmin = half_at(s + 2);
+    const uint8_t* scales = s + 4;
+    const uint8_t* qh = s + 16;
+    const uint8_t* ql = s + 48;
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0; j < 4; ++j, ql += 32, u1 <<= 2, u2 <<= 2) {
+      int sc, m;
+      scale_min_k4(2 * j, scales, sc, m);
+      const float d1 = d * float(sc), m1 = dmin * float(m);
+      scale_min_k4(2 * j + 1, scales, sc, m);
+      const float d2 = d * float(sc), m2 = dmin * float(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
+    }
+  }
+}
+
+void q6_k(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_K; ++b, s += 210) {
+    const uint8_t* ql = s;
+    const uint8_t* qh = s + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(s + 192);
+    const float d = half_at(s + 208);
+    for (int half = 0; half < 2; ++half, y += 128, ql += 64, qh += 32, sc += 8)
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = int((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = int((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = int((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = int((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = d * float(sc[is]) * float(q1);
+        y[l + 32] = d * float(sc[is + 2]) * float(q2);
+        y[l + 64] = d * float(sc[is + 4]) * float(q3);
+        y[l + 96] = d * float(sc[is + 6]) * float(q4);
+      }
+  }
+}
+
+// IQ4: a non-uniform 16-level grid.
+constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+void iq4_nl(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK; ++b, s += 18, y += QK) {
+    const float d = half_at(s);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * float(kIq4Values[s[2 + j] & 0x0F]);
+      y[j + 16] = d * float(kIq4Values[s[2 + j] >> 4]);
+    }
+  }
+}
+
+void iq4_xs(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_K; ++b, s += 136) {
+    const float d = half_at(s);
+    uint16_t scales_h;
+    std::memcpy(&scales_h, s + 2, 2);
+    const uint8_t* scales_l = s + 4;
+    const uint8_t* qs = s + 8;
+    for (int ib = 0; ib < 8; ++ib, qs += 16, y += 32) {
+      const int ls = ((scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0F) | (((scales_h >> (2 * ib)) & 3) << 4);
+      const float dl = d * float(ls - 32);
+      for (int j = 0; j < 16; ++j) {
+        y[j] = dl * float(kIq4Values[qs[j] & 0x0F]);
+        y[j + 16] = dl * float(kIq4Values[qs[j] >> 4]);
+      }
+    }
+  }
+}
+
+// Every ggml type: those with a dequantiser, and those known only by name (refused by name).
+const TypeInfo kTypes[] = {
+    {0, "F32", 1, 4, f32},          {1, "F16", 1, 2, f16},           {2, "Q4_0", 32, 18, q4_0},
+    {3, "Q4_1", 32, 20, q4_1},      {6, "Q5_0", 32, 22, q5_0},       {7, "Q5_1", 32, 24, q5_1},
+    {8, "Q8_0", 32, 34, q8_0},      {9, "Q8_1", 32, 40},             {10, "Q2_K", 256, 84, q2_k},
+    {11, "Q3_K", 256, 110, q3_k},   {12, "Q4_K", 256, 144, q4_k},    {13, "Q5_K", 256, 176, q5_k},
+    {14, "Q6_K", 256, 210, q6_k},   {15, "Q8_K", 256, 292},          {16, "IQ2_XXS", 256, 66},
+    {17, "IQ2_XS", 256, 74},        {18, "IQ3_XXS", 256, 98},        {19, "IQ1_S", 256, 50},
+    {20, "IQ4_NL", 32, 18, iq4_nl}, {21, "IQ3_S", 256, 110},         {22, "IQ2_S", 256, 82},
+    {23, "IQ4_XS", 256, 136, iq4_xs}, {24, "I8", 1, 1},              {25, "I16", 1, 2},
+    {26, "I32", 1, 4},              {27, "I64", 1, 8},               {28, "F64", 1, 8},
+    {29, "IQ1_M", 256, 56},         {30, "BF16", 1, 2, bf16},        {34, "TQ1_0", 256, 54},
+    {35, "TQ2_0", 256, 66},         {39, "MXFP4", 32, 17},
+};
+
+}  // namespace
+
+const TypeInfo* type_info(uint32_t id) {
+  for (const auto& t : kTypes)
+    if (t.id == id) return &t;
+  return nullptr;
+}
+
+std::string type_label(uint32_t id) {
+  const TypeInfo* t = type_info(id);
+  return "type " + std::to_string(id) + (t ? " (" + std::string(t->name) + ")" : " (unknown)");
+}
+
+std::string supported_type_names() {
+  std::string s;
+  for (const auto& t : kTypes)
+    if (t.to_f32) s += (s.empty() ? "" : ", ") + std::string(t.name);
+  return s;
+}
+
+}  // namespace arrowquant::ggml

@@ -1,0 +1,33 @@
+// The tensor types of llama.cpp's GGUF files (ggml's type traits, as far as a reader needs them):
+// name, elements per block, bytes per block, and the dequantisation of a run of blocks to float32,
+// written from the format's definition and checked bit for bit against the `gguf` package's
+// dequantiser (tests/goldens/gguf). Types known by name but not dequantised here are refused by
+// name, never guessed.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace arrowquant::ggml {
+
+// The ids a reader names itself; the full table is in ggml_types.cc.
+enum TypeId : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kBF16 = 30 };
+
+struct TypeInfo {
+  uint32_t id;              // ggml_type
+  std::string_view name;    // "Q4_K", ...
+  int64_t block = 1;        // elements per block (along the row)
+  size_t block_bytes = 0;   // bytes per block
+  // n elements (a multiple of block) from their blocks at src (any alignment) to dst.
+  void (*to_f32)(const uint8_t* src, float* dst, int64_t n) = nullptr;  // nullptr: not supported here
+};
+
+// nullptr for an id ggml does not define.
+const TypeInfo* type_info(uint32_t id);
+// "type 23 (IQ4_XS)" for messages.
+std::string type_label(uint32_t id);
+// The ids whose blocks this reader dequantises, for messages: "F32, F16, BF16, Q4_0, ...".
+std::string supported_type_names();
+
+}  // namespace arrowquant::ggml

@@ -1,0 +1,188 @@
+#include "io/gguf_source.h"
+
+#include <map>
+
+#include "arrowquant/error.h"
+#include "io/ggml_types.h"
+#include "io/gguf_reader.h"
+#include "io/json_file.h"
+
+namespace arrowquant {
+
+namespace {
+
+// llama.cpp's tensor names (per block after "blk.N.") and the Hugging Face names they stand for.
+const std::pair<const char*, const char*> kGlobalNames[] = {
+    {"token_embd", "model.embed_tokens"}, {"output_norm", "model.norm"}, {"output", "lm_head"}};
+const std::pair<const char*, const char*> kBlockNames[] = {
+    {"attn_norm", "input_layernorm"},   {"ffn_norm", "post_attention_layernorm"},
+    {"attn_q", "self_attn.q_proj"},     {"attn_k", "self_attn.k_proj"},
+    {"attn_v", "self_attn.v_proj"},     {"attn_output", "self_attn.o_proj"},
+    {"ffn_gate", "mlp.gate_proj"},      {"ffn_up", "mlp.up_proj"},
+    {"ffn_down", "mlp.down_proj"}};
+
+struct Architecture {
+  const char* gguf;        // general.architecture
+  const char* model_type;  // config.json
+  const char* hf_class;
+  bool permuted_qk;        // llama.cpp's converter interleaves the rotary halves of Q and K rows
+};
+const Architecture kArchitectures[] = {{"llama", "llama", "LlamaForCausalLM", true},
+                                       {"qwen2", "qwen2", "Qwen2ForCausalLM", false}};
+
+// "blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight"; unknown names are kept.
+std::string hf_name(const std::string& gguf) {
+  const size_t dot = gguf.rfind('.');
+  const std::string stem = dot == std::string::npos ? gguf : gguf.substr(0, dot);
+  const std::string suffix = dot == std::string::npos ? "" : gguf.substr(dot);
+  for (const auto& [g, h] : kGlobalNames)
+    if (stem == g) return h + suffix;
+  if (stem.rfind("blk.", 0) == 0) {
+    const size_t d2 = stem.find('.', 4);
+    if (d2 != std::string::npos) {
+      const std::string layer = stem.substr(4, d2 - 4), part = stem.substr(d2 + 1);
+      for (const auto& [g, h] : kBlockNames)
+        if (part == g) return "model.layers." + layer + "." + h + suffix;
+    }
+  }
+  return gguf;
+}
+
+DType dtype_of(uint32_t type) {
+  if (type == ggml::kF16) return DType::F16;
+  if (type == ggml::kBF16) return DType::BF16;
+  return DType::F32;  // F32, and every quantised type once dequantised
+}
+
+class GgufSource : public TensorSource {
+ public:
+  explicit GgufSource(const std::string& path) : g_(path) {
+    const std::string where = path;
+    const std::string arch_name = g_.has("general.architecture") && g_.at("general.architecture").is_string()
+                                      ? g_.at("general.architecture").get<std::string>()
+                                      : "";
+    for (const auto& a : kArchitectures)
+      if (arch_name == a.gguf) arch_ = &a;
+    if (!arch_)
+      throw FormatError(where + ": GGUF architecture '" + arch_name + "' is not supported (llama, qwen2)");
+    // The architecture's keys without their prefix, read with the types they must have.
+    nlohmann::json m = nlohmann::json::object();
+    const std::string prefix = arch_name + ".";
+    for (const auto& [k, v] : g_.metadata())
+      if (k.rfind(prefix, 0) == 0) m[k.substr(prefix.size())] = v;
+    auto num = [&](const char* key, double def) { return json_number(m, key, def, where + ": " + prefix + key); };
+    auto pos = [&](const char* key) { return json_positive_int(m, key, where + ": " + prefix); };
+    const int64_t heads = pos("attention.head_count");
+    const int64_t kv_heads = m.contains("attention.head_count_kv") ? pos("attention.head_count_kv") : heads;
+    const int64_t hidden = pos("embedding_length");
+    const int64_t head_dim = m.contains("attention.key_length") ? pos("attention.key_length") : hidden / heads;
+    const GgufTensor* embed = g_.find("token_embd.weight");
+    if (!embed || embed->dims.size() != 2) throw FormatError(where + ": no 2-D token_embd.weight tensor");
+    int64_t vocab = embed->dims[1];
+    if (m.contains("vocab_size") && pos("vocab_size") != vocab)
+      throw FormatError(where + ": " + prefix + "vocab_size says " + std::to_string(pos("vocab_size")) +
+                        " tokens, token_embd.weight holds " + std::to_string(vocab));
+    config_ = {{"architectures", {arch_->hf_class}},
+               {"model_type", arch_->model_type},
+               {"hidden_size", hidden},
+               {"intermediate_size", pos("feed_forward_length")},
+               {"num_hidden_layers", pos("block_count")},
+               {"num_attention_heads", heads},
+               {"num_key_value_heads", kv_heads},
+               {"head_dim", head_dim},
+               {"vocab_size", vocab},
+               {"max_position_embeddings", pos("context_length")},
+               {"rms_norm_eps", num("attention.layer_norm_rms_epsilon", 1e-6)},
+               {"rope_theta", num("rope.freq_base", 10000.0)},
+               {"hidden_act", "silu"},
+               {"tie_word_embeddings", g_.find("output.weight") == nullptr},
+               {"arrowquant_source_format", "gguf"}};
+    const std::string scaling = json_string(m, "rope.scaling.type", "none", where);
+    if (scaling != "none") config_["rope_scaling"] = {{"rope_type", scaling}};  // refused by the decoder, by name
+    if (g_.find("rope_freqs.weight"))
+      throw FormatError(where + ": rope_freqs.weight (Llama 3.1 rotary scaling) is not supported");
+    for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id"})
+      if (g_.has(key) && g_.at(key).is_number_integer())
+        config_[std::string(key).find("bos") != std::string::npos ? "bos_token_id" : "eos_token_id"] = g_.at(key);
+    for (const auto& t : g_.tensors()) {
+      const ggml::TypeInfo* type = ggml::type_info(t.type);
+      if (!type->to_f32)
+        throw FormatError(where + ": tensor " + t.name + " is stored as " + std::string(type->name) +
+                          ", which is not supported (supported: " + ggml::supported_type_names() + ")");
+      SourceTensorInfo info;
+      info.name = hf_name(t.name);
+      info.dtype = dtype_of(t.type);
+      for (auto d = t.dims.rbegin(); d != t.dims.rend(); ++d) info.shape.push_back(*d);
+      info.stored_type = std::string(type->name);
+      info.stored_bytes = t.nbytes;
+      if (!by_name_.emplace(info.name, &t).second) throw FormatError(where + ": tensor " + info.name + " appears twice");
+      infos_.push_back(std::move(info));
+    }
+  }
+
+  std::string kind() const override { return "gguf"; }
+  const std::vector<SourceTensorInfo>& tensors() const override { return infos_; }
+  nlohmann::json model_config() const override { return config_; }
+
+  FloatTensor read_f32(const std::string& name) const override {
+    const GgufTensor& t = tensor(name);
+    FloatTensor out{name, {}, std::vector<float>(size_t(t.elements()))};
+    for (auto d = t.dims.rbegin(); d != t.dims.rend(); ++d) out.shape.push_back(*d);
+    ggml::type_info(t.type)->to_f32(t.data, out.values.data(), t.elements());
+    if (arch_->permuted_qk) {
+      const bool q = name.find(".self_attn.q_proj.") != std::string::npos;
+      const bool k = name.find(".self_attn.k_proj.") != std::string::npos;
+      if (q || k) unpermute_rows(out, q ? config_["num_attention_heads"].get<int64_t>()
+                                        : config_["num_key_value_heads"].get<int64_t>());
+    }
+    return out;
+  }
+
+  std::vector<uint8_t> read_raw(const std::string& name) const override {
+    const GgufTensor& t = tensor(name);
+    return std::vector<uint8_t>(t.data, t.data + t.nbytes);
+  }
+
+  std::vector<CompanionFile> made_companions() const override {
+    if (!g_.has("tokenizer.ggml.model")) return {};
+    return {{"tokenizer.gguf", g_.vocabulary_file()}};
+  }
+
+ private:
+  const GgufTensor& tensor(const std::string& name) const {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) throw ValueError("no tensor named " + name);
+    return *it->second;
+  }
+
+  // llama.cpp's convert_hf_to_gguf.py reorders each head's rows from Hugging Face's two rotary halves
+  // [x0..x(d/2-1) | y0..y(d/2-1)] to interleaved pairs [x0 y0 x1 y1 ...] (its rope pairs adjacent
+  // values); this puts them back, so the weights are the Hugging Face model's.
+  void unpermute_rows(FloatTensor& t, int64_t heads) const {
+    const int64_t rows = t.shape[0], cols = t.values.size() / size_t(rows);
+    if (rows % heads != 0 || (rows / heads) % 2 != 0)
+      throw FormatError(g_.path() + ": " + t.name + " has " + std::to_string(rows) + " rows, not " +
+                        std::to_string(heads) + " heads of even size");
+    const int64_t head = rows / heads, half = head / 2;
+    std::vector<float> out(t.values.size());
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < half; ++i)
+        for (int64_t s = 0; s < 2; ++s) {
+          const float* src = t.values.data() + size_t((h * head + 2 * i + s) * cols);
+          std::copy(src, src + cols, out.data() + size_t((h * head + s * half + i) * cols));
+        }
+    t.values = std::move(out);
+  }
+
+  GgufFile g_;
+  const Architecture* arch_ = nullptr;
+  nlohmann::json config_;
+  std::vector<SourceTensorInfo> infos_;
+  std::map<std::string, const GgufTensor*> by_name_;
+};
+
+}  // namespace
+
+std::unique_ptr<TensorSource> open_gguf_source(const std::string& path) { return std::make_unique<GgufSource>(path); }
+
+}  // namespace arrowquant
