@@ -104,6 +104,39 @@ def gguf_model_bytes(rng):
     return out + b"\0" * (-len(out) % 32) + data
 
 
+def gguf_vocab_bytes(model):
+    """A vocabulary-only GGUF as the GGUF source writes beside a model: gpt2 BPE (with specials and
+    a ChatML template) or llama SPM (scores, byte tokens, control tokens)."""
+    def s(x):
+        b = x.encode()
+        return struct.pack("<Q", len(b)) + b
+    def arr(t, items):
+        return struct.pack("<IQ", t, len(items)) + b"".join(items)
+    if model == "gpt2":
+        tokens = ["<|im_start|>", "<|im_end|>", "a", "b", "\u0120", "ab", "\u0120a", "\u010a", "1"]
+        kv = [("tokenizer.ggml.merges", 9, arr(8, [s("a b"), s("\u0120 a")])),
+              ("tokenizer.ggml.pre", 8, s("smollm")),
+              ("tokenizer.chat_template", 8, s("{% for message in messages %}{{'<|im_start|>' + message['role'] + "
+                                               "'\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+                                               "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"))]
+        types = [3, 3] + [1] * (len(tokens) - 2)
+    else:
+        tokens = ["<unk>", "<s>", "</s>", "<0x0A>", "\u2581", "\u2581a", "a", "b", "\u2581ab"]
+        kv = [("tokenizer.ggml.scores", 9, arr(6, [struct.pack("<f", -float(i)) for i in range(len(tokens))])),
+              ("tokenizer.ggml.add_space_prefix", 7, b"\x01")]
+        types = [2, 3, 3, 6] + [1] * (len(tokens) - 4)
+    kv = [("general.architecture", 8, s("llama")), ("tokenizer.ggml.model", 8, s(model)),
+          ("tokenizer.ggml.tokens", 9, arr(8, [s(t) for t in tokens])),
+          ("tokenizer.ggml.token_type", 9, arr(5, [struct.pack("<i", t) for t in types])),
+          ("tokenizer.ggml.bos_token_id", 4, struct.pack("<I", 1)),
+          ("tokenizer.ggml.eos_token_id", 4, struct.pack("<I", 1 if model == "gpt2" else 2)),
+          ("tokenizer.ggml.add_bos_token", 7, b"\x00")] + kv
+    out = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv))
+    for k, t, v in kv:
+        out += s(k) + struct.pack("<I", t) + v
+    return out
+
+
 def tiny_bpe_json():
     vocab = {c: i for i, c in enumerate(["a", "b", "c", "\u0120", "ab", "\u0120a", "abc"])}
     return json.dumps({
@@ -129,6 +162,8 @@ def main():
                                                           "b.weight": "model-00002-of-00002.safetensors"}}))
     put("gguf_reader_fuzz", "tiny.gguf", gguf_bytes())
     put("gguf_reader_fuzz", "tiny_model.gguf", gguf_model_bytes(rng))
+    put("gguf_tokenizer_fuzz", "gpt2_vocab.gguf", gguf_vocab_bytes("gpt2"))
+    put("gguf_tokenizer_fuzz", "llama_vocab.gguf", gguf_vocab_bytes("llama"))
     put("calibration_text_fuzz", "lines.txt", b"\x00Once upon a time.\r\n\n  \nThe end.\n")
     put("calibration_text_fuzz", "docs.jsonl", b"\x01" + b'{"text": "one"}\n{"text": "two", "id": 3}\n')
     put("bpe_tokenizer_fuzz", "tiny.json", tiny_bpe_json())

@@ -9,6 +9,9 @@ namespace arrowquant::kernels {
 
 void set_blas_threads(int threads) { openblas_set_num_threads(threads > 0 ? threads : 0); }
 
+SingleThreadedBlas::SingleThreadedBlas() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+SingleThreadedBlas::~SingleThreadedBlas() { openblas_set_num_threads(saved_); }
+
 void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias,
                 float* y) {
   if (n == 1) {  // one token: a matrix-vector product, which BLAS does at memory speed

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <vector>
 
+#include "kernels/dense_ops.h"
 #include "kernels/kernel_clock.h"
 #include "kernels/packed_f32_hwy.h"
 #include "kernels/packed_prepared.h"
@@ -60,12 +61,7 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_
   // row through single-threaded BLAS. One thread pool, not ours plus OpenBLAS's: the two competing
   // for two cores made a 20-token prefill 6x slower than FP32.
   const int64_t tr = tile_rows(g.cols), tiles = (g.rows + tr - 1) / tr;
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-  struct RestoreBlas {
-    int n;
-    ~RestoreBlas() { openblas_set_num_threads(n); }
-  } restore{blas_threads};
+  const SingleThreadedBlas single_threaded_blas;
   std::atomic<int64_t> dequant_ns{0}, blas_ns{0};
   const auto start = std::chrono::steady_clock::now();
   auto since = [](std::chrono::steady_clock::time_point t) {

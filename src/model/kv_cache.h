@@ -17,6 +17,9 @@ class KVStore {
   // Floats [offset, offset + n) of row `pos`; offset and n must be multiples of the block size.
   void read(int64_t pos, int64_t offset, int64_t n, float* out) const;
   size_t bytes() const;  // memory held, codes and scales
+  // The rows themselves, `width` floats apart, when the store keeps float32 (null otherwise).
+  const float* f32_rows() const { return f32_.empty() ? nullptr : f32_.data(); }
+  int64_t width() const { return width_; }
 
  private:
   KVQuantPlan plan_;

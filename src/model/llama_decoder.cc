@@ -1,5 +1,7 @@
 #include "model/llama_decoder.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -168,32 +170,59 @@ void LlamaDecoder::rope(float* x, int64_t rows, int64_t heads, int64_t pos0) con
   }
 }
 
+// Causal grouped-query attention of t_count new tokens (at positions pos0...) over the cache, as
+// matrix products: each KV head's keys and values are read out of the cache once (dequantised when
+// the cache is quantised), then for each query head and each tile of query rows
+// S = scale·Q·Kᵀ over the keys the tile can see, a masked softmax per row, and O = P·V. Work items
+// are (head, tile) pairs on our pool, with the BLAS kept on each worker's own thread.
 void LlamaDecoder::attention(const float* q, DecoderState& st, int64_t layer, int64_t t_count, int64_t pos0,
                              float* out) const {
-  const int64_t D = cfg_.head_dim, heads = cfg_.heads, group = cfg_.heads / cfg_.kv_heads;
+  const int64_t D = cfg_.head_dim, heads = cfg_.heads, kv_heads = cfg_.kv_heads, group = heads / kv_heads;
+  const int64_t qd = heads * D, n_all = pos0 + t_count;
   const float scale = 1.0f / std::sqrt(float(D));
   const KVStore& K = st.keys[size_t(layer)];
   const KVStore& V = st.values[size_t(layer)];
-  parallel_for(t_count * heads, threads_, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(pos0 + t_count)), kv(static_cast<size_t>(D));
-    for (int64_t th = begin; th < end; ++th) {
-      const int64_t t = th / heads, h = th % heads, kvh = h / group;
-      const int64_t n = pos0 + t + 1;  // causal: this token and everything before it
-      const float* qv = q + (t * heads + h) * D;
-      for (int64_t j = 0; j < n; ++j) {
-        K.read(j, kvh * D, D, kv.data());
-        float s = 0;
-        for (int64_t i = 0; i < D; ++i) s += qv[i] * kv[size_t(i)];
-        scores[size_t(j)] = s * scale;
+  // Keys and values of KV head h: rows `ld` floats apart. A float32 cache is read in place; a
+  // quantised one is dequantised once per KV head into [kv_heads][n_all][D].
+  std::vector<float> keys, values;
+  const float *k_base = K.f32_rows(), *v_base = V.f32_rows();
+  int64_t ld = K.width(), head_stride = D;
+  if (!k_base || !v_base) {
+    keys.resize(size_t(kv_heads * n_all * D));
+    values.resize(keys.size());
+    parallel_for(kv_heads * n_all, threads_, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t kvh = i / n_all, j = i % n_all;
+        K.read(j, kvh * D, D, keys.data() + i * D);
+        V.read(j, kvh * D, D, values.data() + i * D);
       }
-      kernels::softmax(scores.data(), n);
-      float* o = out + (t * heads + h) * D;
-      std::fill(o, o + D, 0.0f);
-      for (int64_t j = 0; j < n; ++j) {
-        V.read(j, kvh * D, D, kv.data());
-        const float p = scores[size_t(j)];
-        for (int64_t i = 0; i < D; ++i) o[i] += p * kv[size_t(i)];
+    });
+    k_base = keys.data();
+    v_base = values.data();
+    ld = D;
+    head_stride = n_all * D;
+  }
+  constexpr int64_t kTileRows = 64;  // bounds the score buffer at 64 × context floats per worker
+  const int64_t tiles = (t_count + kTileRows - 1) / kTileRows;
+  const kernels::SingleThreadedBlas single_threaded_blas;
+  parallel_for(heads * tiles, threads_, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t h = item / tiles, t0 = (item % tiles) * kTileRows, rows = std::min(kTileRows, t_count - t0);
+      const int64_t n = pos0 + t0 + rows;  // keys the last row of the tile sees
+      const float* kh = k_base + (h / group) * head_stride;
+      const float* vh = v_base + (h / group) * head_stride;
+      scores.resize(size_t(rows * n));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(rows), blasint(n), blasint(D), scale,
+                  q + (t0 * heads + h) * D, blasint(qd), kh, blasint(ld), 0.0f, scores.data(), blasint(n));
+      for (int64_t r = 0; r < rows; ++r) {
+        float* sr = scores.data() + r * n;
+        const int64_t seen = pos0 + t0 + r + 1;  // causal: this token and everything before it
+        kernels::softmax(sr, seen);
+        std::fill(sr + seen, sr + n, 0.0f);
       }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(D), blasint(n), 1.0f,
+                  scores.data(), blasint(n), vh, blasint(ld), 0.0f, out + (t0 * heads + h) * D, blasint(qd));
     }
   });
 }
