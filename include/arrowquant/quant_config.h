@@ -46,6 +46,7 @@ struct QuantConfig {
   double smooth_alpha = 0.5;  // SmoothQuant migration strength
   bool float_targets = false; // GPTQ: fit each layer to the float model's output (see calibrated_quantizer.h)
   bool bias_correction = true; // calibrated runs: b += (W - Ŵ)·E[x] for Linears that have a bias
+  bool importance = true;       // RTN with calibration text: errors weighted by each input's mean square
   double min_accuracy = 0;    // a layer whose output cosine falls below this is redone wider (0 = off)
   double target_bpw = 0;      // automatic bit allocation to this many bits per weight (0 = off)
   double target_size_mb = 0;  // or to this file size in MB (10^6 bytes)
@@ -59,6 +60,9 @@ struct QuantConfig {
   bool needs_calibration() const {
     return method != Method::Rtn || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0;
   }
+  // Whether the run reads calibration text: when it needs it, and whenever it is given (RTN then
+  // runs block by block on it: importance-weighted, and each layer's output error measured).
+  bool uses_calibration() const { return needs_calibration() || !calibration.empty(); }
 };
 
 // The names of the profiles and what each sets.

@@ -43,6 +43,10 @@ OUR_SETTINGS = {
     "rtn-int4-g128": ["--method", "rtn", "--bits", "4", "--group-size", "128"],
     "rtn-int3-g64": ["--method", "rtn", "--bits", "3", "--group-size", "64"],
     "rtn-int2-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64"],
+    # RTN given the calibration text: importance-weighted (llama.cpp's imatrix idea).
+    "imp-int4-g32": ["--method", "rtn", "--bits", "4", "--group-size", "32"],
+    "imp-int3-g64": ["--method", "rtn", "--bits", "3", "--group-size", "64"],
+    "imp-int2-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64"],
     "gptq-int4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128"],
     "gptq-int3-g64": ["--method", "gptq", "--bits", "3", "--group-size", "64"],
     "gptq-int2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64"],
@@ -53,7 +57,6 @@ OUR_SETTINGS = {
     "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
     "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],
 }
-CALIBRATED = ("--method", "gptq", "awq")
 
 
 def log(msg):
@@ -117,6 +120,16 @@ def parse_llama_ppl(text):
     return r
 
 
+def ours_ppl(path):
+    """arrowquant ppl --json, in the keys parse_llama_ppl uses."""
+    j = json.load(open(path))
+    r = {"ppl": j["perplexity"], "scored_tokens": j["scored_tokens"], "seconds": j["seconds"]}
+    base = j.get("against_base")
+    if base:
+        r.update({"kl_mean": base["kl_mean"], "top1_agreement": base["top1_agreement"], "base_ppl": base["base_perplexity"]})
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf"))
@@ -127,6 +140,7 @@ def main():
     ap.add_argument("--calib-chunks", type=int, default=128, help="calibration sequences of --ctx tokens")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--only", default="", help="comma-separated row names to run (default: all)")
+    ap.add_argument("--skip", default="", help="comma-separated row names to leave out of this run and its table")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--force", action="store_true", help="rerun cached results")
     a = ap.parse_args()
@@ -134,7 +148,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     cache = Cache(work, a.force)
     only = set(filter(None, a.only.split(",")))
-    wanted = lambda name: not only or name in only or name == "F32"
+    skip = set(filter(None, a.skip.split(",")))
+    wanted = lambda name: name == "F32" or (name not in skip and (not only or name in only))
 
     subprocess.check_call([os.path.join(ROOT, "scripts", "peers", "llamacpp.sh"), "build"])
     f32 = os.path.join(work, "f32.gguf")
@@ -185,7 +200,7 @@ def main():
         js = os.path.join(work, "ours-f32-ppl.json")
         run([a.cli, "ppl", f32, "-f", wiki, "--ctx", str(a.ctx), "--chunks", str(a.chunks), "-q", "--json", js,
              "--threads", str(a.threads)])
-        return json.load(open(js))
+        return ours_ppl(js)
     obase = cache.get("ours-F32", ours_base)
     parity = abs(obase["ppl"] / lbase["ppl"] - 1)
     log(f"F32 perplexity: llama.cpp {lbase['ppl']:.4f}, ArrowQuant {obase['ppl']:.4f} ({100 * parity:.3f} % apart)")
@@ -221,7 +236,7 @@ def main():
         def one(name=name, flags=flags):
             out_dir = os.path.join(work, "ours-" + name)
             extra = []
-            if any(f in flags for f in ("gptq", "awq")) or "--target-bpw" in flags:
+            if any(f in flags for f in ("gptq", "awq")) or "--target-bpw" in flags or name.startswith("imp-"):
                 extra = ["--calibration", calib, "--samples", str(a.calib_chunks), "--seq-len", str(a.ctx)]
             log(f"ArrowQuant {name}")
             _, secs, peak = run([a.cli, "quantize", f32, "-o", out_dir, "--force", "-q", "--threads", str(a.threads)] +
@@ -229,7 +244,7 @@ def main():
             js = os.path.join(work, f"ppl-{name}.json")
             run([a.cli, "ppl", out_dir, "-f", wiki, "--ctx", str(a.ctx), "--chunks", str(a.chunks), "--kl-base", f32,
                  "-q", "--json", js, "--threads", str(a.threads)])
-            r = json.load(open(js))
+            r = ours_ppl(js)
             r.update({"tool": "ArrowQuant", "name": name, "bytes": os.path.getsize(os.path.join(out_dir, "model.parquet")),
                       "quant_seconds": secs, "quant_peak_mb": peak, "flags": " ".join(flags), "file": out_dir})
             return r

@@ -54,7 +54,9 @@ CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const Qu
   FloatTensor w{weight_name(l), {l.out, l.in}, target ? *target : l.float_weight()};
   const ClipMethod clip = cfg.clip;
   CalibratedTensor r;
-  QuantizedTensor rtn = quantize_rtn({w.name, w.shape, l.float_weight()}, {fmt, group_size, clip, cfg.threads});
+  const bool weighted = cfg.method == Method::Rtn && cfg.importance;
+  const std::vector<float> importance = weighted ? st.mean_square() : std::vector<float>{};
+  QuantizedTensor rtn = quantize_rtn({w.name, w.shape, l.float_weight()}, {fmt, group_size, clip, cfg.threads}, importance);
   const std::vector<float> rtn_back = dequantize(rtn);
   const OutputError rtn_err = output_error(w.values.data(), rtn_back.data(), l.out, l.in, st.hessian);
   if (cfg.method == Method::Gptq) {
@@ -81,7 +83,7 @@ CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const Qu
     return r;
   }
   r.tensor = std::move(rtn);
-  r.method = cfg.method == Method::Rtn ? "rtn" : method_name(cfg.method) + "+rtn";
+  r.method = cfg.method == Method::Rtn ? (weighted ? "rtn (importance-weighted)" : "rtn") : method_name(cfg.method) + "+rtn";
   r.error = rtn_err;
   return r;
 }

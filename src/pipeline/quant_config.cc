@@ -68,6 +68,9 @@ void QuantConfig::visit(SettingVisitor& v) {
                                            "sees)", kCalibration});
   v.visit(bias_correction, {"bias_correction", "Calibrated runs: move each layer's mean output error into its bias, "
                                                "when it has one (on|off; default on)", kCalibration});
+  v.visit(importance, {"importance", "RTN given --calibration: weigh each weight's rounding error by the mean square "
+                                     "of its input on the calibration text when choosing group scales (llama.cpp's "
+                                     "importance matrix; on|off; default on)", kCalibration});
   v.visit(min_accuracy, {"min_accuracy", "Redo a layer at INT4, then INT8, when its output cosine on the calibration "
                                          "data falls below this (e.g. 0.99; 0 = off), in [0, 1)", kCalibration, 0, 1});
   v.visit(target_bpw, {"target_bpw", "Allocate widths per tensor by measured sensitivity to reach this many bits "
@@ -80,7 +83,7 @@ nlohmann::json QuantConfig::to_json() const {
   QuantConfig copy = *this;  // visit() takes members by reference; reading needs no change
   const VisitSettings visit = [&](SettingVisitor& v) { copy.visit(v); };
   nlohmann::json j = settings_json(visit, [](const SettingInfo& s) { return s.group != kCalibration; });
-  if (needs_calibration())
+  if (uses_calibration())
     j["calibration"] = settings_json(visit, [](const SettingInfo& s) { return s.group == kCalibration; });
   return j;
 }

@@ -141,7 +141,7 @@ class QuantizationRun {
     // an error later removes it again.
     AtomicDir out(output_dir_, overwrite_);
     if (cfg_.target_bpw > 0 || cfg_.target_size_mb > 0) decisions_ = allocate_bits(session_, cfg_, plans_, log_);
-    if (cfg_.needs_calibration()) calibrate();
+    if (cfg_.uses_calibration()) calibrate();
     open_checkpoint();
 
     const std::string parquet_path = (fs::path(out.temp_path()) / parquet_v2::kWeightsFile).string();

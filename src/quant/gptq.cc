@@ -106,7 +106,7 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
         if (static_groups)
           for (int64_t g = 0; g < groups; ++g) {
             const int64_t c0 = g * gs, n = std::min(gs, C - c0);
-            params[size_t(r * groups + g)] = choose_params(row.data() + c0, n, f, opt.clip);
+            params[size_t(r * groups + g)] = choose_params(row.data() + c0, nullptr, n, f, opt.clip);
           }
         for (int64_t c = 0; c < C; ++c) W[size_t(r * C + c)] = row[size_t(perm[size_t(c)])];
       }
@@ -121,7 +121,7 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
             GroupParams& p = params[size_t(r * groups + g)];
             // Without activation order, columns are natural: a group's parameters come from its
             // weights as updated by everything quantised before it.
-            if (!static_groups && nat % gs == 0) p = choose_params(wr + col, std::min(gs, C - col), f, opt.clip);
+            if (!static_groups && nat % gs == 0) p = choose_params(wr + col, nullptr, std::min(gs, C - col), f, opt.clip);
             const float x = wr[col];
             const int code = code_of(x, p, f.max_code());
             codes[size_t(r * C + nat)] = uint8_t(code);

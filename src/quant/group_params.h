@@ -37,16 +37,36 @@ inline int code_of(float x, const GroupParams& p, int max_code) {
   return std::clamp(int(std::nearbyint(x / p.scale)) + p.zero, 0, max_code);
 }
 
-inline double group_sq_error(const float* x, int64_t n, const GroupParams& p, int max_code) {
+// Squared error of a group under p, each value's error weighted by w[i] (w null: all 1).
+inline double group_sq_error(const float* x, const float* w, int64_t n, const GroupParams& p, int max_code) {
   double err = 0;
   for (int64_t i = 0; i < n; ++i) {
     const float d = x[i] - p.scale * float(code_of(x[i], p, max_code) - p.zero);
-    err += double(d) * d;
+    err += double(w ? w[i] : 1.0f) * double(d) * d;
   }
   return err;
 }
 
-inline GroupParams choose_params(const float* x, int64_t n, const QuantFormat& f, ClipMethod clip) {
+// With the codes and zero point of p fixed, the scale that minimises the weighted squared error,
+// Σw·x·(q−z) / Σw·(q−z)², rounded to float16 as stored; p itself when that is not better.
+inline GroupParams refit_scale(const float* x, const float* w, int64_t n, const GroupParams& p, int max_code) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double q = double(code_of(x[i], p, max_code) - p.zero), wi = w ? w[i] : 1.0;
+    num += wi * x[i] * q;
+    den += wi * q * q;
+  }
+  if (den <= 0 || num <= 0) return p;
+  GroupParams r = p;
+  r.scale_f16 = f32_to_f16(float(num / den));
+  r.scale = f16_to_f32(r.scale_f16);
+  return group_sq_error(x, w, n, r, max_code) < group_sq_error(x, w, n, p, max_code) ? r : p;
+}
+
+// The group's scale and zero point. With importance weights w (llama.cpp's importance matrix: the
+// mean square of each input on calibration data), the clip search minimises the weighted error and
+// the scale is then refitted by weighted least squares; w null keeps plain round-to-nearest.
+inline GroupParams choose_params(const float* x, const float* w, int64_t n, const QuantFormat& f, ClipMethod clip) {
   float lo = 0, hi = 0;  // affine ranges always include zero so the zero point is a valid code
   for (int64_t i = 0; i < n; ++i) { lo = std::min(lo, x[i]); hi = std::max(hi, x[i]); }
   const int qmax = f.max_code();
@@ -61,17 +81,19 @@ inline GroupParams choose_params(const float* x, int64_t n, const QuantFormat& f
   // and the one that maps it to mid-1 (which one fits better depends on the sign of the extreme).
   const int den_a = f.mid_code(), den_b = std::max(1, f.mid_code() - 1);
   GroupParams best = candidate(1.0f, den_a);
-  if (clip == ClipMethod::MinMax && !f.symmetric) return best;
-  double best_err = group_sq_error(x, n, best, qmax);
-  const int steps = clip == ClipMethod::Mse ? 20 : 1;
+  if (clip == ClipMethod::MinMax && !f.symmetric && !w) return best;
+  double best_err = group_sq_error(x, w, n, best, qmax);
+  const int steps = clip == ClipMethod::Mse || w ? 20 : 1;
   for (int den : {den_a, den_b}) {
     for (int s = 0; s < steps; ++s) {
       const float shrink = 1.0f - 0.025f * float(s);
       GroupParams p = candidate(shrink, den);
-      double e = group_sq_error(x, n, p, qmax);
+      double e = group_sq_error(x, w, n, p, qmax);
       if (e < best_err) { best_err = e; best = p; }
     }
   }
+  if (w)
+    for (int iter = 0; iter < 2; ++iter) best = refit_scale(x, w, n, best, qmax);
   return best;
 }
 

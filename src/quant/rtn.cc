@@ -12,7 +12,7 @@
 
 namespace arrowquant {
 
-QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt) {
+QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt, std::span<const float> importance) {
   if (!opt.format) throw ValueError("no quantisation format given for " + t.name);
   const QuantFormat& f = *opt.format;
   QuantizedTensor q;
@@ -27,6 +27,10 @@ QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt) {
     throw ValueError("tensor " + t.name + " has a non-finite value (" + std::to_string(t.values[bad]) +
                      ") at flat index " + std::to_string(bad) + "; refusing to quantise it");
   const auto& g = q.geom;
+  if (!importance.empty() && int64_t(importance.size()) != g.cols)
+    throw ValueError("tensor " + t.name + ": " + std::to_string(importance.size()) + " importance weights for " +
+                     std::to_string(g.cols) + " columns");
+  const float* weights = importance.empty() ? nullptr : importance.data();
   const int64_t groups = g.groups_per_row();
   const size_t row_bytes = packed_row_bytes(g.cols, f.bits);
   q.codes.assign(size_t(g.rows) * row_bytes, 0);
@@ -39,7 +43,7 @@ QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt) {
       const float* row = t.values.data() + r * g.cols;
       for (int64_t gi = 0; gi < groups; ++gi) {
         const int64_t c0 = gi * g.group_size, n = std::min(g.group_size, g.cols - c0);
-        GroupParams p = choose_params(row + c0, n, f, opt.clip);
+        GroupParams p = choose_params(row + c0, weights ? weights + c0 : nullptr, n, f, opt.clip);
         for (int64_t i = 0; i < n; ++i) codes[size_t(c0 + i)] = uint8_t(code_of(row[c0 + i], p, f.max_code()));
         const size_t k = size_t(r * groups + gi);
         if (std::isinf(p.scale))

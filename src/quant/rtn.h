@@ -2,6 +2,7 @@
 // error-minimising clipping. Rows are independent, so work is split over threads by rows.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,10 @@ struct QuantizeOptions {
   int threads = 0;           // 0 = all cores
 };
 
-// Throws ValueError naming the tensor when a value is NaN or infinite or a scale overflows float16.
-QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt);
+// importance, per input column (cols values): how much an error in that column costs, e.g. the mean
+// square of the layer's input there on calibration data; empty: every column alike (plain RTN).
+// Throws ValueError naming the tensor when a value is NaN or infinite, a scale overflows float16, or
+// the importance has the wrong length.
+QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt, std::span<const float> importance = {});
 
 }  // namespace arrowquant
