@@ -1,43 +1,92 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install what is missing, build, then quantise the bundled real
-# all-MiniLM-L6-v2 at INT8, INT4 and INT2, run each quantised encoder against the original on every
-# STS-B test sentence, and print size, compression, time, weight error and embedding accuracy.
+# The main job on a fresh machine: install what is missing, build, then
+#  1. quantise the bundled real encoder all-MiniLM-L6-v2 at INT8, INT4 and INT2 and run each against
+#     the original on every STS-B test sentence (size, compression, time, weight error, accuracy);
+#  2. quantise the bundled real decoder SmolLM2-135M-Instruct (a GGUF) at 8 bits and at 4 bits
+#     (importance-weighted round-to-nearest, calibrated on text kept apart from the evaluation), score each on
+#     WikiText-2 against the original (perplexity, KL, top-1 agreement) and ask the 4-bit file a
+#     question through its chat template.
+# Set-up and build output go to out/demo/setup.log; one line per step here.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-./scripts/setup.sh
-./scripts/build.sh >/dev/null
 OUT="$ROOT/out/demo"
 mkdir -p "$OUT"
-MODEL=models/all-MiniLM-L6-v2
-run() {  # name, flags...
-  local name=$1; shift
-  ./build/arrowquant quantize "$MODEL" -o "$OUT/$name" --force -q --json "$OUT/$name.json" "$@" >/dev/null
+LOG="$OUT/setup.log"
+: >"$LOG"
+step() {  # message, command...
+  local msg=$1; shift
+  echo "[demo] $msg" >&2
+  "$@" >>"$LOG" 2>&1 || { echo "[demo] failed: $msg; the end of $LOG:" >&2; tail -30 "$LOG" >&2; exit 1; }
 }
-run int8 --bits 8 --group-size 128 --embedding-bits 8
-run int4 --bits 4 --group-size 128 --embedding-bits 8
-run int2 --bits 2 --group-size 128 --embedding-bits 4
-for name in int8 int4 int2; do
-  echo "validating $name against FP32 on STS-B (2758 sentences)..." >&2
-  ./build/arrowquant validate "$MODEL" "$OUT/$name" -q --json "$OUT/$name.validate.json" >/dev/null
-done
+step "setting up (Debian and Python packages, bundled models)" ./scripts/setup.sh
+step "building" ./scripts/build.sh
+AQ=./build/arrowquant
+
+# 1. The encoder.
+MINILM=models/all-MiniLM-L6-v2
+encoder() {  # name, flags...
+  local name=$1; shift
+  $AQ quantize "$MINILM" -o "$OUT/$name" --force -q --json "$OUT/$name.json" "$@" >/dev/null
+  $AQ validate "$MINILM" "$OUT/$name" -q --json "$OUT/$name.validate.json" >/dev/null
+}
+step "all-MiniLM-L6-v2: INT8, validated on STS-B (2758 sentences)" encoder int8 --bits 8 --group-size 128 --embedding-bits 8
+step "all-MiniLM-L6-v2: INT4" encoder int4 --bits 4 --group-size 128 --embedding-bits 8
+step "all-MiniLM-L6-v2: INT2" encoder int2 --bits 2 --group-size 128 --embedding-bits 4
+
+# 2. The decoder. Evaluation: the first 8 chunks of 512 tokens of WikiText-2 test (the full side by
+# side with llama.cpp is scripts/peers/compare_llamacpp.py).
+SMOL=models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
+WIKI=../shared/data/wikitext2/wiki.test.raw
+decoder() {  # name, flags...
+  local name=$1; shift
+  $AQ quantize "$SMOL" -o "$OUT/smollm2-$name" --force -q --json "$OUT/smollm2-$name.json" "$@" >/dev/null
+  $AQ ppl "$OUT/smollm2-$name" -f "$WIKI" --ctx 512 --chunks 8 --kl-base "$SMOL" -q --json "$OUT/smollm2-$name.ppl.json" >/dev/null
+}
+step "SmolLM2-135M: perplexity of the original GGUF" \
+  $AQ ppl "$SMOL" -f "$WIKI" --ctx 512 --chunks 8 -q --json "$OUT/smollm2-base.ppl.json"
+step "SmolLM2-135M: INT8" decoder int8 --bits 8 --group-size 128
+# Calibration for the importance-weighted INT4: the second half of the same file, which the
+# evaluation chunks never reach.
+tail -n +1446 "$WIKI" >"$OUT/calibration.txt"
+step "SmolLM2-135M: INT4, importance-weighted on 32 x 512 calibration tokens" \
+  decoder int4 --bits 4 --group-size 32 --calibration "$OUT/calibration.txt" --samples 32 --seq-len 512
+step "SmolLM2-135M: chat with the INT4 file" sh -c \
+  "$AQ generate '$OUT/smollm2-int4' --chat -p 'What is the capital of France?' -n 40 --temperature 0 -q > '$OUT/chat.txt'"
+
 .venv/bin/python - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
+load = lambda name: json.load(open(os.path.join(out, name)))
 print("all-MiniLM-L6-v2 (22.7 M parameters, FP32 safetensors 90.9 MB, FP16 45.4 MB)\n")
 print("| format | file | vs FP16 (file) | linear weights vs FP16 | quantise time | mean rel. RMSE | min weight cosine "
       "| embedding cosine mean / min | STS-B Spearman |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, label in [("int8", "INT8 g128, emb 8-bit"), ("int4", "INT4 g128, emb 8-bit"), ("int2", "INT2 g128, emb 4-bit")]:
-    j = json.load(open(os.path.join(out, name + ".json")))
+    j = load(name + ".json")
     lin = [t for t in j["tensors"] if "cosine" in t and "embed" not in t["name"]]
     lin_ratio = sum(2 * t["num_params"] for t in lin) / sum(t["bytes"] for t in lin)
     q = [t for t in j["tensors"] if "cosine" in t]
-    v = json.load(open(os.path.join(out, name + ".validate.json")))
+    v = load(name + ".validate.json")
     c, s = v["embedding_cosine"], v["stsb"]
     print(f"| {label} | {j['file_bytes']/1e6:.2f} MB | {j['compression_vs_fp16']:.2f}x | {lin_ratio:.2f}x | "
           f"{j['seconds']:.2f} s | {sum(t['rel_rmse'] for t in q)/len(q):.4f} | {min(t['cosine'] for t in q):.5f} "
           f"| {c['mean']:.4f} / {c['min']:.4f} | {s['spearman_quantized']:.4f} (FP32 {s['spearman_original']:.4f}) |")
 print("\nEmbedding cosine: the quantised model's sentence embedding against FP32's, over all 2758 STS-B test sentences.")
-print(f"Outputs in {out}/ (model folders); inspect one with: ./build/arrowquant inspect {out}/int2")
+
+base = load("smollm2-base.ppl.json")
+gguf = os.path.join(out, "..", "..", "models", "smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf")
+print("\nSmolLM2-135M-Instruct (134.5 M parameters, bundled as GGUF Q4_1): WikiText-2 test, first "
+      f"8 chunks of 512 tokens ({base['scored_tokens']} scored); calibration: the file's second half\n")
+print("| model | file | quantise time | perplexity | Δ perplexity | mean KL | top-1 agreement |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+print(f"| original (GGUF Q4_1, dequantised) | {os.path.getsize(gguf)/1e6:.1f} MB "
+      f"| | {base['perplexity']:.3f} | | | |")
+for name, label in [("int8", "INT8 g128"), ("int4", "INT4 g32, importance-weighted")]:
+    j, p = load(f"smollm2-{name}.json"), load(f"smollm2-{name}.ppl.json")
+    print(f"| {label} | {j['file_bytes']/1e6:.1f} MB | {j['seconds']:.1f} s | {p['perplexity']:.3f} | {100 * (p['perplexity'] / base['perplexity'] - 1):+.1f} % "
+          f"| {p['against_base']['kl_mean']:.4f} | {100 * p['against_base']['top1_agreement']:.1f} % |")
+print("\nThe INT4 file, asked 'What is the capital of France?' through its chat template (greedy):\n")
+print("    " + open(os.path.join(out, "chat.txt")).read().strip().replace("\n", "\n    "))
+print(f"\nOutputs in {out}/. Try: ./build/arrowquant chat {out}/smollm2-int4   |   ./build/arrowquant inspect {out}/int2")
 PY

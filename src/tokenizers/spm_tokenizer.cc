@@ -12,6 +12,8 @@ namespace arrowquant {
 
 SpmTokenizer::SpmTokenizer(SpmVocabulary v, std::string kind) : v_(std::move(v)), kind_(std::move(kind)) {
   if (v_.scores.size() != v_.tokens.size()) throw FormatError("SentencePiece vocabulary: scores and tokens differ in number");
+  for (int32_t* id : {&v_.bos, &v_.eos, &v_.unk})  // an id outside the vocabulary is none
+    if (*id < 0 || size_t(*id) >= v_.tokens.size()) *id = -1;
   for (size_t i = 0; i < v_.tokens.size(); ++i) ids_.emplace(v_.tokens[i], int32_t(i));
   for (int b = 0; b < 256; ++b) {
     char name[8];
@@ -87,9 +89,9 @@ std::unique_ptr<SpmTokenizer> SpmTokenizer::from_gguf(const GgufFile& g) {
         if (t == 3 || t == 4) v.specials.push_back(v.tokens[i]);  // control and user-defined
       }
     }
+    // An id outside the vocabulary (given, or the default in a vocabulary too small for it) is none.
     auto token_id = [&](const char* key, int32_t def) -> int32_t {
-      if (!g.has(key)) return def;
-      const int64_t id = json_as_int(g.at(key), path + ": " + key);
+      const int64_t id = g.has(key) ? json_as_int(g.at(key), path + ": " + key) : def;
       return id >= 0 && size_t(id) < v.tokens.size() ? int32_t(id) : -1;
     };
     v.bos = token_id("tokenizer.ggml.bos_token_id", 1);

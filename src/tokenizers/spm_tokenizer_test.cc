@@ -50,3 +50,20 @@ TEST(SpmTokenizer, LlamaCppSpmVectors) {
   EXPECT_EQ(t->encode("a", true), (std::vector<int32_t>{1, 263}));
   EXPECT_EQ(t->special_id("</s>"), 2);
 }
+
+// A GGUF vocabulary too small for the default special ids (no unknown/bos/eos keys given): those ids
+// are none, never an index past the vocabulary (the fuzzer's input, kept as a regression).
+TEST(SpmTokenizer, DefaultIdsOutsideTheVocabularyAreNone) {
+  const std::string path =
+      aqtest::source_dir() + "/tests/fuzz/regressions/gguf_tokenizer_fuzz/default_ids_outside_vocabulary.gguf";
+  const auto t = load_text_tokenizer_file(path);
+  const int64_t n = int64_t(t->vocab_size());
+  for (int32_t id : {t->bos_id(), t->eos_id()}) EXPECT_TRUE(id == -1 || (id >= 0 && id < n)) << id;
+  for (const char* text : {"Once upon a time, 2024 caf\xc3\xa9", " a  b\n\n", "ab"}) {
+    try {
+      for (int32_t id : t->encode(text, true)) EXPECT_TRUE(id >= 0 && id < n) << id;
+    } catch (const FormatError&) {
+      // no token for a byte and no <unk>: a clear error is the right answer
+    }
+  }
+}
