@@ -1,6 +1,6 @@
 // Float32 building blocks of the transformer forward pass. Matrix products go to OpenBLAS; the
-// element-wise parts are plain loops the compiler vectorises. (The packed low-bit kernels live
-// beside these once they exist; until then a quantised weight is dequantised once at load.)
+// element-wise parts are plain loops the compiler vectorises. The packed low-bit products are
+// packed_f32 / packed_i8.
 #pragma once
 #include <cstdint>
 
