@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "arrowquant/dtype.h"
+#include "arrowquant/input_rotation.h"
 #include "arrowquant/quant_format.h"
 #include "arrowquant/tensor.h"
 
@@ -23,6 +24,8 @@ struct QuantizedTensor {
   std::vector<uint8_t> codes;        // rows x packed_row_bytes
   std::vector<uint8_t> scales;       // rows x groups float16, little-endian
   std::vector<uint8_t> zero_points;  // rows x groups uint8; empty when symmetric
+  // The input space the codes live in: W' = W·Rᵀ (input_rotation.h); none = the model's own.
+  InputRotation rotation;
   size_t stored_bytes() const { return codes.size() + scales.size() + zero_points.size(); }
 };
 
@@ -44,13 +47,14 @@ inline float scale_at(const PackedView& v, size_t k) {
   std::memcpy(&s, v.scales + 2 * k, 2);
   return f16_to_f32(s);
 }
-inline float zero_at(const PackedView& v, size_t k) {  // the format's middle code when symmetric
-  return v.format->symmetric ? float(v.format->mid_code()) : float(v.zero_points[k]);
+inline float zero_at(const PackedView& v, size_t k) {  // the format's centre() when symmetric
+  return v.format->symmetric ? v.format->centre() : float(v.zero_points[k]);
 }
 
-// Reference dequantisation of rows [row_begin, row_end) of v into out (row-major, cols per row).
+// Reference dequantisation of rows [row_begin, row_end) of v into out (row-major, cols per row), in
+// the space the codes are stored in (what the kernels multiply rotated inputs with).
 void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, float* out);
-// The whole tensor as float32 [rows x cols].
+// The whole tensor as float32 [rows x cols] in the model's own space: a rotation is undone.
 std::vector<float> dequantize(const QuantizedTensor& q);
 
 }  // namespace arrowquant

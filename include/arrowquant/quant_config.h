@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arrowquant/quant_format.h"
 #include "arrowquant/quant_options.h"
 #include "arrowquant/settings.h"
 
@@ -27,8 +28,12 @@ struct QuantConfig {
   int bits = 4;
   int64_t group_size = 128;   // 0 = per output channel
   bool symmetric = false;
+  bool half = false;          // half-offset symmetric grid (no zero level); implies symmetric
   Method method = Method::Rtn;
   ClipMethod clip = ClipMethod::Mse;
+  RotationKind rotation = RotationKind::None;  // input space weight matrices are quantised in
+  int64_t rotation_seed = 1;                   // of the rotation's random signs
+  int64_t rotation_block = 0;                  // largest Hadamard block (0: the whole row where it can)
   int embedding_bits = 8;     // embeddings and LM head; 16 or 32 keep them float
   std::vector<PinRule> pins;  // first match wins; applied before the built-in rules
   bool allow_nonfinite = false;
@@ -56,6 +61,8 @@ struct QuantConfig {
   // The recorded settings; those of the "Calibration" section under "calibration", when the run needs
   // calibration (threads and other settings that cannot change the result are left out).
   nlohmann::json to_json() const;
+  // The format of the run's grid at a width (nullptr when the table has none).
+  const QuantFormat* format_for(int width) const { return find_quant_format(width, symmetric || half, half); }
   // Whether the run needs calibration text: a calibrated method, or allocation by measurement.
   bool needs_calibration() const {
     return method != Method::Rtn || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0;

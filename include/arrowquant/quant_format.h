@@ -6,6 +6,8 @@
 // Codes are unsigned integers in [0, 2^bits - 1]. Dequantisation of code c in group g:
 //   affine     w = scale[g] * (c - zero_point[g])      zero_point: uint8 in the code range
 //   symmetric  w = scale[g] * (c - 2^(bits-1))         no zero points stored
+//   half       w = scale[g] * (c - (2^bits - 1) / 2)   symmetric with no zero level: the levels sit
+//              at ±0.5, ±1.5, ... scales (AngelSlim's SEQ grid at 2 bits: s·{±0.75, ±0.25} for s = 2·scale)
 // Scales are IEEE float16. Layout of the packed codes: src/format/pack.h and docs/FORMAT.md.
 #pragma once
 #include <cstddef>
@@ -17,7 +19,10 @@
 namespace arrowquant {
 
 // Index of a format in the table; the kernel table is keyed by it too.
-enum class FormatId : uint8_t { Int8Asym, Int8Sym, Int4Asym, Int4Sym, Int3Asym, Int3Sym, Int2Asym, Int2Sym };
+enum class FormatId : uint8_t {
+  Int8Asym, Int8Sym, Int4Asym, Int4Sym, Int3Asym, Int3Sym, Int2Asym, Int2Sym,
+  Int8Half, Int4Half, Int3Half, Int2Half
+};
 
 // How a code becomes a value. Uniform: the integer grid above. Codebook (non-uniform levels per
 // tensor or group: k-means, NF4, ...) has its place here; no stored format uses it yet.
@@ -37,7 +42,8 @@ struct QuantFormat {
   FormatId id;
   std::string_view name;  // the quant_type column value, e.g. "int4_asym"
   int bits;               // code width
-  bool symmetric;         // no zero points; codes centred on 2^(bits-1)
+  bool symmetric;         // no zero points; codes centred on centre()
+  bool half_offset = false;  // symmetric, centred between two codes: no level at zero
   CodeGrid grid = CodeGrid::Uniform;
   // How a row's codes are laid out (the packing column): "lsb_rows_v1", see src/format/pack.h.
   std::string_view layout = "lsb_rows_v1";
@@ -45,14 +51,18 @@ struct QuantFormat {
   int codes() const { return 1 << bits; }
   int max_code() const { return (1 << bits) - 1; }
   int mid_code() const { return 1 << (bits - 1); }
+  // The code value that stands for 0 in a symmetric format: 2^(bits-1), or 2^(bits-1) - 1/2 for
+  // half-offset grids (what the kernels subtract).
+  float centre() const { return float(mid_code()) - (half_offset ? 0.5f : 0.0f); }
 };
 
-// The table, ordered by FormatId: int8/int4/int3/int2, each affine then symmetric.
+// The table, ordered by FormatId: int8/int4/int3/int2, each affine then symmetric, then the half-offset
+// symmetric grids.
 const std::vector<QuantFormat>& quant_formats();
 const QuantFormat& format_of(FormatId id);
 // nullptr when no such format.
 const QuantFormat* find_quant_format(std::string_view name);
-const QuantFormat* find_quant_format(int bits, bool symmetric);
+const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset = false);
 // Throws ValueError listing the known names.
 const QuantFormat& quant_format_or_throw(std::string_view name);
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include "arrowquant/input_rotation.h"
 #include "arrowquant/settings.h"
 
 namespace arrowquant {
@@ -20,5 +21,9 @@ enum class ClipMethod {
 };
 inline constexpr EnumOption kClipNames[] = {{int(ClipMethod::MinMax), "minmax"}, {int(ClipMethod::Mse), "mse"}};
 inline std::string clip_name(ClipMethod c) { return std::string(enum_option_name(kClipNames, int(c))); }
+
+// The rotation weight matrices are quantised in (input_rotation.h).
+inline constexpr EnumOption kRotationNames[] = {{int(RotationKind::None), "none"},
+                                                {int(RotationKind::Hadamard), "hadamard"}};
 
 }  // namespace arrowquant

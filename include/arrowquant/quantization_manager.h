@@ -19,6 +19,7 @@ struct TensorReport {
   Shape shape;
   std::string format;      // quant_type or the stored dtype
   int64_t group_size = 0;
+  std::string rotation;    // the input space of its codes ("hadamard/576/seed 1"); "" when none
   int64_t num_params = 0;
   size_t stored_bytes = 0;
   double bits_per_weight = 0;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "arrowquant/input_rotation.h"
 #include "arrowquant/quant_format.h"
 #include "arrowquant/tensor.h"
 
@@ -30,6 +31,7 @@ struct StoredTensor {
   DType dtype = DType::F32;               // unquantised element type (of raw data when format is null)
   const QuantFormat* format = nullptr;    // nullptr: stored unquantised
   int64_t group_size = 0;
+  InputRotation rotation;                 // of the stored codes (quantised tensors only)
   int64_t num_params = 0;
   std::vector<StoredChunk> chunks;
   double rel_rmse = -1, cosine = -1;      // < 0 when unknown

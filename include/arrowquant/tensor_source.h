@@ -21,6 +21,8 @@ struct SourceTensorInfo {
   // A source's own encoding that read_f32() converts from (GGUF: "Q4_1", "Q8_0", ...); "" otherwise.
   std::string stored_type;
   size_t stored_bytes = 0;  // bytes the tensor takes in the source (0: not known)
+  // The input space read_packed() views are in (read_f32() undoes it); none for most sources.
+  InputRotation rotation = {};
 };
 
 // A file a source makes for a model folder, rather than copies (GGUF: the vocabulary as tokenizer.gguf).

@@ -53,6 +53,26 @@ OUR_SETTINGS = {
     "awq-int4-g128": ["--method", "awq", "--bits", "4", "--group-size", "128"],
     "awq-int3-g64": ["--method", "awq", "--bits", "3", "--group-size", "64"],
     "awq-int2-g64": ["--method", "awq", "--bits", "2", "--group-size", "64"],
+    # The same in a randomised Hadamard input space (--rotation hadamard).
+    "rot-rtn-int4-g32": ["--method", "rtn", "--bits", "4", "--group-size", "32", "--rotation", "hadamard"],
+    "rot-rtn-int3-g64": ["--method", "rtn", "--bits", "3", "--group-size", "64", "--rotation", "hadamard"],
+    "rot-rtn-int2-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64", "--rotation", "hadamard"],
+    "rot64-rtn-int4-g32": ["--method", "rtn", "--bits", "4", "--group-size", "32", "--rotation", "hadamard",
+                           "--rotation-block", "64"],
+    "rot-imp-int4-g32": ["--method", "rtn", "--bits", "4", "--group-size", "32", "--rotation", "hadamard"],
+    "rot-imp-int3-g64": ["--method", "rtn", "--bits", "3", "--group-size", "64", "--rotation", "hadamard"],
+    "rot-imp-int2-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64", "--rotation", "hadamard"],
+    "rot-gptq-int4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--rotation", "hadamard"],
+    "rot-gptq-int3-g64": ["--method", "gptq", "--bits", "3", "--group-size", "64", "--rotation", "hadamard"],
+    "rot-gptq-int2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--rotation", "hadamard"],
+    # Rotated, on the half-offset symmetric grid (--half: no level at zero; AngelSlim's SEQ at 2 bits).
+    "rot-rtn-int2h-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64", "--half", "--rotation", "hadamard"],
+    "rot-imp-int2h-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64", "--half", "--rotation", "hadamard"],
+    "rot-gptq-int2h-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--half", "--rotation", "hadamard"],
+    "imp-int2h-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64", "--half"],
+    "imp-int3h-g64": ["--method", "rtn", "--bits", "3", "--group-size", "64", "--half"],
+    "imp-int4h-g64": ["--method", "rtn", "--bits", "4", "--group-size", "64", "--half"],
+    "gptq-int2h-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--half"],
     "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],
     "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
     "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],
@@ -236,7 +256,7 @@ def main():
         def one(name=name, flags=flags):
             out_dir = os.path.join(work, "ours-" + name)
             extra = []
-            if any(f in flags for f in ("gptq", "awq")) or "--target-bpw" in flags or name.startswith("imp-"):
+            if any(f in flags for f in ("gptq", "awq")) or "--target-bpw" in flags or "imp-" in name:
                 extra = ["--calibration", calib, "--samples", str(a.calib_chunks), "--seq-len", str(a.ctx)]
             log(f"ArrowQuant {name}")
             _, secs, peak = run([a.cli, "quantize", f32, "-o", out_dir, "--force", "-q", "--threads", str(a.threads)] +

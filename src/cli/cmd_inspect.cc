@@ -67,15 +67,18 @@ Runner add_inspect(CLI::App& app) {
     }
     printf("%s: Parquet weights V%d, %zu tensors, %s\n\n", w->path().c_str(), w->format_version(),
            w->tensors().size(), human_bytes(double(r.file_bytes)).c_str());
-    printf("%-52s %-16s %-10s %6s %7s %12s %9s %9s\n", "tensor", "shape", "format", "group", "bits/w", "bytes",
-           "rel_rmse", "cosine");
+    bool rotated = false;
+    for (const auto& t : r.tensors) rotated |= !t.rotation.empty();
+    printf("%-52s %-16s %-10s %6s %7s %12s %9s %9s%s\n", "tensor", "shape", "format", "group", "bits/w", "bytes",
+           "rel_rmse", "cosine", rotated ? "  rotation" : "");
     size_t bytes = 0;
     int64_t params = 0;
     for (const auto& t : r.tensors) {
       char e1[16] = "-", e2[16] = "-";
       if (t.rel_rmse >= 0) { snprintf(e1, sizeof e1, "%.4f", t.rel_rmse); snprintf(e2, sizeof e2, "%.5f", t.cosine); }
-      printf("%-52s %-16s %-10s %6lld %7.3f %12zu %9s %9s\n", t.name.c_str(), shape_str(t.shape).c_str(),
-             t.format.c_str(), (long long)t.group_size, t.bits_per_weight, t.stored_bytes, e1, e2);
+      printf("%-52s %-16s %-10s %6lld %7.3f %12zu %9s %9s%s%s\n", t.name.c_str(), shape_str(t.shape).c_str(),
+             t.format.c_str(), (long long)t.group_size, t.bits_per_weight, t.stored_bytes, e1, e2,
+             t.rotation.empty() ? "" : "  ", t.rotation.c_str());
       bytes += t.stored_bytes;
       params += t.num_params;
     }

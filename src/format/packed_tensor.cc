@@ -34,6 +34,7 @@ void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, fl
 std::vector<float> dequantize(const QuantizedTensor& q) {
   std::vector<float> out(size_t(q.geom.rows * q.geom.cols));
   dequantize_rows(view_of(q), 0, q.geom.rows, out.data());
+  if (!q.rotation.is_none()) PreparedRotation(q.rotation, q.geom.cols).unrotate(out.data(), q.geom.rows);
   return out;
 }
 

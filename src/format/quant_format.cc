@@ -13,6 +13,8 @@ constexpr QuantFormat kTable[] = {
     {FormatId::Int4Asym, "int4_asym", 4, false}, {FormatId::Int4Sym, "int4_sym", 4, true},
     {FormatId::Int3Asym, "int3_asym", 3, false}, {FormatId::Int3Sym, "int3_sym", 3, true},
     {FormatId::Int2Asym, "int2_asym", 2, false}, {FormatId::Int2Sym, "int2_sym", 2, true},
+    {FormatId::Int8Half, "int8_half", 8, true, true},  {FormatId::Int4Half, "int4_half", 4, true, true},
+    {FormatId::Int3Half, "int3_half", 3, true, true},  {FormatId::Int2Half, "int2_half", 2, true, true},
 };
 constexpr bool ordered_by_id() {
   for (size_t i = 0; i < std::size(kTable); ++i)
@@ -34,9 +36,10 @@ const QuantFormat* find_quant_format(std::string_view name) {
   return nullptr;
 }
 
-const QuantFormat* find_quant_format(int bits, bool symmetric) {
+const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset) {
+  symmetric |= half_offset;
   for (const auto& f : quant_formats())
-    if (f.bits == bits && f.symmetric == symmetric) return &f;
+    if (f.bits == bits && f.symmetric == symmetric && f.half_offset == half_offset) return &f;
   return nullptr;
 }
 

@@ -8,7 +8,12 @@
 using namespace arrowquant;
 
 TEST(QuantFormat, TableLookups) {
-  EXPECT_EQ(quant_formats().size(), 8u);
+  EXPECT_EQ(quant_formats().size(), 12u);
+  EXPECT_EQ(find_quant_format(2, true, true)->name, "int2_half");
+  EXPECT_EQ(find_quant_format(2, false, true)->name, "int2_half");  // half-offset is symmetric
+  EXPECT_EQ(find_quant_format(2, true)->name, "int2_sym");
+  EXPECT_EQ(find_quant_format("int4_half")->centre(), 7.5f);
+  EXPECT_EQ(find_quant_format("int4_sym")->centre(), 8.0f);
   EXPECT_EQ(find_quant_format("int3_sym")->bits, 3);
   EXPECT_EQ(find_quant_format(2, false)->name, "int2_asym");
   EXPECT_EQ(find_quant_format(5, false), nullptr);

@@ -40,6 +40,7 @@ class Columns {
     if (!nullable && col->null_count() > 0) throw FormatError(file_ + ": column \"" + name + "\" has nulls");
     return std::static_pointer_cast<ArrayT>(col->chunk(0));
   }
+  bool has(const char* name) const { return t_->schema()->GetFieldIndex(name) >= 0; }
 
  private:
   std::string file_;
@@ -157,6 +158,10 @@ struct V2Columns {
   std::shared_ptr<arrow::Int32Array> group_size, chunk_index, num_chunks;
   std::shared_ptr<arrow::UInt64Array> checksum;
   std::shared_ptr<arrow::DoubleArray> rel_rmse, cosine;
+  // Absent in files written before rotations existed.
+  std::shared_ptr<arrow::Array> rotation;
+  std::shared_ptr<arrow::Int32Array> rotation_block;
+  std::shared_ptr<arrow::UInt64Array> rotation_seed;
   explicit V2Columns(const Columns& c) {
     using T = arrow::Type;
     names = c.get(col::kLayerName, {T::STRING, T::LARGE_STRING});
@@ -174,8 +179,26 @@ struct V2Columns {
     checksum = c.get<arrow::UInt64Array>(col::kChecksum, {T::UINT64});
     rel_rmse = c.get<arrow::DoubleArray>(col::kRelRmse, {T::DOUBLE}, true);
     cosine = c.get<arrow::DoubleArray>(col::kCosine, {T::DOUBLE}, true);
+    if (c.has(col::kRotation) || c.has(col::kRotationBlock) || c.has(col::kRotationSeed)) {
+      rotation = c.get(col::kRotation, {T::STRING, T::LARGE_STRING});
+      rotation_block = c.get<arrow::Int32Array>(col::kRotationBlock, {T::INT32});
+      rotation_seed = c.get<arrow::UInt64Array>(col::kRotationSeed, {T::UINT64});
+    }
   }
 };
+
+// Row i's input rotation, checked against the tensor it belongs to.
+InputRotation rotation_at(const V2Columns& c, int64_t i, const StoredTensor& t, const std::string& where) {
+  InputRotation r;
+  if (!c.rotation) return r;
+  const std::string kind = string_at(*c.rotation, i);
+  if (!rotation_kind_from_name(kind, r.kind)) throw FormatError(where + ": unknown rotation \"" + kind + "\"");
+  r.block = c.rotation_block->Value(i);
+  r.seed = c.rotation_seed->Value(i);
+  if (!r.is_none() && !t.format) throw FormatError(where + ": an unquantised tensor cannot be stored rotated");
+  if (const std::string p = rotation_problem(r, cols_of(t.shape)); !p.empty()) throw FormatError(where + ": " + p);
+  return r;
+}
 
 // The tensor a tensor's first row describes: name, shape, dtype, format.
 StoredTensor tensor_from_row(const V2Columns& c, int64_t i, const std::string& where) {
@@ -194,6 +217,7 @@ StoredTensor tensor_from_row(const V2Columns& c, int64_t i, const std::string& w
       throw FormatError(where + ": quantised tensor with group size " + std::to_string(t.group_size));
   }
   t.num_params = num_elements(t.shape);
+  t.rotation = rotation_at(c, i, t, where);
   if (!c.rel_rmse->IsNull(i)) t.rel_rmse = c.rel_rmse->Value(i);
   if (!c.cosine->IsNull(i)) t.cosine = c.cosine->Value(i);
   return t;
@@ -263,6 +287,8 @@ void read_v2_rows(const Columns& cols, const parquet::FileMetaData& md, int data
     auto [it, fresh] = index.emplace(name, out.tensors.size());
     if (fresh) out.tensors.push_back(tensor_from_row(c, i, where));
     StoredTensor& t = out.tensors[it->second];
+    if (!fresh && !(rotation_at(c, i, t, where) == t.rotation))
+      throw FormatError(where + ": chunks disagree about the rotation");
     if (c.chunk_index->Value(i) != int32_t(t.chunks.size())) throw FormatError(where + ": chunks out of order");
     t.chunks.push_back(chunk_from_row(c, md, i, data_col, t, bytes, size, where));
     if (int32_t(t.chunks.size()) > c.num_chunks->Value(i)) throw FormatError(where + ": too many chunks");

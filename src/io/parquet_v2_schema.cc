@@ -27,6 +27,9 @@ std::shared_ptr<arrow::Schema> v2_schema() {
       field(col::kChecksum, uint64(), false),
       field(col::kRelRmse, float64(), true),
       field(col::kCosine, float64(), true),
+      field(col::kRotation, utf8(), false),
+      field(col::kRotationBlock, int32(), false),
+      field(col::kRotationSeed, uint64(), false),
   });
 }
 

@@ -16,9 +16,13 @@
 //   row_start   int64         first tensor row (product of leading dims) held by this row
 //   checksum    uint64        XXH3-64 of data, scales, zero_points
 //   rel_rmse, cosine  float64 weight error measured at quantisation time (null if not quantised)
+//   rotation    string        input space of the codes: "none" or "hadamard" (input_rotation.h)
+//   rotation_block int32      channels per Hadamard block (0 when none)
+//   rotation_seed  uint64     seed of the rotation's random signs
 // Every Parquet row is its own row group with a single-page data column, so a reader can locate
 // each data value in the file and point into a memory map of it.
 //
+// Files written before rotations existed have no rotation columns: their codes are unrotated.
 // V1 (as written by earlier tools): layer_name, shape, dtype, data, num_params; FP16/FP32. A table
 // is V2 when it has a quant_type column.
 #pragma once
@@ -40,7 +44,9 @@ inline constexpr const char *kLayerName = "layer_name", *kShape = "shape", *kDty
                             *kNumParams = "num_params", *kQuantType = "quant_type", *kGroupSize = "group_size",
                             *kScales = "scales", *kZeroPoints = "zero_points", *kPacking = "packing",
                             *kChunkIndex = "chunk_index", *kNumChunks = "num_chunks", *kRowStart = "row_start",
-                            *kChecksum = "checksum", *kRelRmse = "rel_rmse", *kCosine = "cosine";
+                            *kChecksum = "checksum", *kRelRmse = "rel_rmse", *kCosine = "cosine",
+                            *kRotation = "rotation", *kRotationBlock = "rotation_block",
+                            *kRotationSeed = "rotation_seed";
 }  // namespace col
 
 // The quant_type of a tensor stored unquantised, and the packing of its rows.

@@ -43,6 +43,7 @@ struct RowValues {
   int32_t chunk_index, num_chunks;
   int64_t row_start;
   RowStats stats;
+  InputRotation rotation;
 };
 
 }  // namespace
@@ -71,6 +72,7 @@ struct ParquetV2Writer::Impl {
     };
     auto i32 = [&](int32_t x) { Int32Builder b(pool); check(b.Append(x), "build"); return check(b.Finish(), "build"); };
     auto i64 = [&](int64_t x) { Int64Builder b(pool); check(b.Append(x), "build"); return check(b.Finish(), "build"); };
+    auto u64 = [&](uint64_t x) { UInt64Builder b(pool); check(b.Append(x), "build"); return check(b.Finish(), "build"); };
     auto f64 = [&](bool valid, double x) {
       DoubleBuilder b(pool);
       check(valid ? b.Append(x) : b.AppendNull(), "build");
@@ -90,7 +92,8 @@ struct ParquetV2Writer::Impl {
         i64(v.num_params), str(v.quant_type), i32(v.group_size), bin(v.scales, v.scales_nbytes),
         bin(v.zps, v.zps_nbytes), str(v.packing), i32(v.chunk_index), i32(v.num_chunks),
         i64(v.row_start), check(ck.Finish(), "build"),
-        f64(v.stats.has_error, v.stats.rel_rmse), f64(v.stats.has_error, v.stats.cosine)};
+        f64(v.stats.has_error, v.stats.rel_rmse), f64(v.stats.has_error, v.stats.cosine),
+        str(std::string(rotation_kind_name(v.rotation.kind))), i32(int32_t(v.rotation.block)), u64(v.rotation.seed)};
     auto table = Table::Make(schema, cols, 1);
     check(writer->WriteTable(*table, 1), "writing " + path);
     ++rows;
@@ -146,7 +149,7 @@ void ParquetV2Writer::write_quantized(const QuantizedTensor& q, DType source_dty
                 (r1 - r0) * g.cols, std::string(q.format->name), int32_t(g.group_size),
                 q.scales.data() + 2 * k0, 2 * nk,
                 q.format->symmetric ? nullptr : q.zero_points.data() + k0, q.format->symmetric ? 0 : nk,
-                std::string(q.format->layout), int32_t(i), int32_t(runs.size()), r0, stats};
+                std::string(q.format->layout), int32_t(i), int32_t(runs.size()), r0, stats, q.rotation};
     impl_->write_row(v);
   }
 }
@@ -164,7 +167,7 @@ void ParquetV2Writer::write_raw(const std::string& name, DType dtype, const Shap
     auto [r0, r1] = runs[i];
     RowValues v{name, shape, std::string(dtype_name(dtype)), data + size_t(r0) * row_bytes,
                 size_t(r1 - r0) * row_bytes, (r1 - r0) * cols, parquet_v2::kQuantTypeNone, 0,
-                nullptr, 0, nullptr, 0, parquet_v2::kPackingRaw, int32_t(i), int32_t(runs.size()), r0, RowStats{}};
+                nullptr, 0, nullptr, 0, parquet_v2::kPackingRaw, int32_t(i), int32_t(runs.size()), r0, RowStats{}, {}};
     impl_->write_row(v);
   }
 }

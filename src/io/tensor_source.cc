@@ -134,7 +134,10 @@ class Llama2cSource : public ViewSource {
 class ParquetSource : public TensorSource {
  public:
   explicit ParquetSource(const std::string& path) : w_(WeightLoader::open(path)) {
-    for (const auto& t : w_->tensors()) infos_.push_back({t.name, t.dtype, t.shape, t.format});
+    for (const auto& t : w_->tensors()) {
+      infos_.push_back({t.name, t.dtype, t.shape, t.format});
+      infos_.back().rotation = t.rotation;
+    }
     companions_ = companions_in(fs::path(w_->path()).parent_path());
   }
   std::string kind() const override { return w_->format_version() == 1 ? "parquet-v1" : "parquet-v2"; }

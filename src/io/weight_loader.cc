@@ -1,6 +1,7 @@
 #include "arrowquant/weight_loader.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "arrowquant/error.h"
 #include "io/json_file.h"
@@ -88,6 +89,8 @@ FloatTensor WeightLoader::dequantize(const std::string& name) const {
   verify_checksums(t);
   FloatTensor out{t.name, t.shape, std::vector<float>(size_t(t.num_params))};
   const int64_t cols = t.shape.empty() ? 1 : t.shape.back();
+  std::optional<PreparedRotation> rotation;
+  if (t.format && !t.rotation.is_none()) rotation.emplace(t.rotation, cols);
   for (size_t i = 0; i < t.chunks.size(); ++i) {
     const auto& c = t.chunks[i];
     float* dst = out.values.data() + c.row_start * cols;
@@ -95,7 +98,10 @@ FloatTensor WeightLoader::dequantize(const std::string& name) const {
       PackedView v = packed(t, i);
       // Rows are independent: split big tensors over the cores (a small one stays on this thread).
       const int threads = c.rows * cols >= (int64_t(1) << 16) ? 0 : 1;
-      parallel_for(c.rows, threads, [&](int64_t r0, int64_t r1) { dequantize_rows(v, r0, r1, dst + r0 * cols); });
+      parallel_for(c.rows, threads, [&](int64_t r0, int64_t r1) {
+        dequantize_rows(v, r0, r1, dst + r0 * cols);
+        if (rotation) rotation->unrotate(dst + r0 * cols, r1 - r0);  // back to the model's own space
+      });
     } else {
       if (!dtype_is_float(t.dtype))
         throw ValueError("tensor " + t.name + " holds " + std::string(dtype_name(t.dtype)) + ", not floats");

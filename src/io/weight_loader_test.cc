@@ -2,6 +2,7 @@
 #include <arrow/io/file.h>
 #include <parquet/arrow/writer.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -23,12 +24,11 @@ struct Written {
   std::vector<float> bias;
 };
 
-Written write_model(const std::string& path, int64_t chunk_bytes, const QuantFormat& f) {
+Written write_model(const std::string& path, int64_t chunk_bytes, const QuantFormat& f, InputRotation rotation = {}) {
   Written m;
   m.w = {"layer.weight", {48, 96}, aqtest::random_floats(48 * 96, 42, 0.1f)};
-  m.q = quantize_rtn(m.w, {&f, 32, ClipMethod::Mse, 1});
-  m.expected.resize(m.w.values.size());
-  dequantize_rows(view_of(m.q), 0, m.q.geom.rows, m.expected.data());
+  m.q = quantize_rtn(m.w, {&f, 32, ClipMethod::Mse, 1, rotation});
+  m.expected = dequantize(m.q);  // in the model's own space
   m.bias = aqtest::random_floats(48, 1);
   ParquetV2Writer w(path, chunk_bytes);
   w.write_quantized(m.q, DType::F32, {true, 0.1, 0.99});
@@ -226,4 +226,45 @@ TEST(WeightLoader, MissingOrMistypedColumn) {
       {strings({"a.weight"}), shapes({{3}}), strings({"float32"}), blobs({"abcd"})});
   write_table(dir / "size.parquet", wrong_size);
   EXPECT_NE(open_error(dir / "size.parquet").find("a.weight"), std::string::npos);
+}
+
+// A tensor quantised in a rotated input space: the file says so (kind, block, seed), the packed
+// view is in the rotated space, and dequantising undoes the rotation with nothing beside the file.
+TEST(WeightLoader, RotatedTensorsReadBackInTheModelsOwnSpace) {
+  aqtest::TempDir dir;
+  const InputRotation rot = hadamard_rotation(96, 3);
+  ASSERT_EQ(rot.block, 96);
+  for (int64_t chunk : {int64_t(1) << 20, int64_t(7 * 48)}) {  // one chunk, and chunks of 7 rows
+    auto m = write_model(dir / "r.parquet", chunk, *find_quant_format(4, false), rot);
+    auto w = WeightLoader::open(dir / "r.parquet");
+    const StoredTensor& t = w->tensor("layer.weight");
+    EXPECT_EQ(t.rotation, rot);
+    EXPECT_TRUE(w->tensor("layer.bias").rotation.is_none());
+    EXPECT_EQ(w->dequantize("layer.weight").values, m.expected);
+    // Close to the original weights (the rotation is undone, not left in).
+    double num = 0, den = 0;
+    for (size_t i = 0; i < m.expected.size(); ++i)
+      num += double(m.expected[i] - m.w.values[i]) * (m.expected[i] - m.w.values[i]), den += double(m.w.values[i]) * m.w.values[i];
+    EXPECT_LT(std::sqrt(num / den), 0.15);
+    // The views hold the rotated codes as written.
+    EXPECT_EQ(std::memcmp(t.chunks[0].data, m.q.codes.data(), t.chunks[0].nbytes), 0);
+  }
+  // A block that is no Hadamard order, or does not divide the row: refused, naming the tensor.
+  for (InputRotation bad : {InputRotation{RotationKind::Hadamard, 20, 0}, InputRotation{RotationKind::Hadamard, 64, 0}}) {
+    Written m;
+    m.w = {"layer.weight", {4, 96}, aqtest::random_floats(4 * 96, 1, 0.1f)};
+    m.q = quantize_rtn(m.w, {find_quant_format(4, false), 32, ClipMethod::Mse, 1});
+    m.q.rotation = bad;
+    {
+      ParquetV2Writer wr(dir / "bad.parquet", 1 << 20);
+      wr.write_quantized(m.q, DType::F32, {});
+      wr.close({});
+    }
+    const std::string e = open_error(dir / "bad.parquet");
+    EXPECT_NE(e.find("rotation block"), std::string::npos) << e;
+    EXPECT_NE(e.find("layer.weight"), std::string::npos) << e;
+  }
+  // Files written before rotations existed have no rotation columns: read as unrotated.
+  auto old = WeightLoader::open(aqtest::source_dir() + "/tests/fuzz/corpus/weight_loader_fuzz/int4.parquet");
+  for (const auto& t : old->tensors()) EXPECT_TRUE(t.rotation.is_none()) << t.name;
 }

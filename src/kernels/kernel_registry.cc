@@ -94,6 +94,11 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Int3Sym, {&kRowsF32, &kScalar, &kCuda}},
       {FormatId::Int2Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int2Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      // Half-offset grids: the symmetric kernels, subtracting the format's centre().
+      {FormatId::Int8Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      {FormatId::Int4Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      {FormatId::Int3Half, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int2Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
   };
   return t;
 }

@@ -202,7 +202,7 @@ void RowRangeScales(const PackedView& v, int64_t r0, int64_t r1, std::vector<flo
 // R rows from r0 (scales from row k0 of the converted range). Codes are unsigned, so
 //   y = Σ_lanes w_scale · a_scale · Σ code·q  −  Σ_groups w_scale · zero · (Σ_blocks a_scale · Σq)
 // The first sum is the loop over chunks (a_scale per lane from PrepareI8); the second, the zero-point
-// term, is one short dot product per row over its groups (zero = the format's middle code when SYM).
+// term, is one short dot product per row over its groups (zero = the format's centre() when SYM).
 // ONE: a chunk lies inside one weight group, whose scale is then a broadcast; otherwise (chunks of
 // several groups) each lane picks its group's with a table lookup.
 // Each row's stream is prefetched 4 KB ahead: at 8192-wide rows, 4 rows × 2–4 KB strides, it gained
@@ -267,7 +267,7 @@ HWY_INLINE void RowsI8T(const PackedView& v, const PreparedI8& p, int64_t r0, in
     for (; gz + n8 <= groups; gz += n8) zv = hn::MulAdd(hn::LoadU(d8, zk + gz), hn::LoadU(d8, p.group_aq.data() + gz), zv);
     float corr = hn::GetLane(hn::SumOfLanes(d8, zv));
     for (; gz < groups; ++gz) corr += zk[gz] * p.group_aq[size_t(gz)];
-    if (SYM) corr *= float(v.format->mid_code());
+    if (SYM) corr *= v.format->centre();
     y[r0 + k] = hn::GetLane(hn::SumOfLanes(df, f[k])) + tail - corr;
   }
 }

@@ -18,10 +18,11 @@ using aqtest::make_case;
 TEST(PackedI8, Int8ActivationsEqualTheirReferenceAndStayCloseToFloat) {
   for_each_target([](const std::string& target) {
   SCOPED_TRACE(target);
-  for (const char* name : {"int2_asym", "int2_sym", "int4_asym", "int4_sym", "int8_asym", "int8_sym"})
+  for (const QuantFormat& f : quant_formats())
     for (int64_t cols : {64, 172, 256, 600, 1024})
       for (int64_t group : {32, 64, 96, 128, 256, 0}) {
-        const QuantFormat& f = quant_format_or_throw(name);
+        if (f.bits == 3) continue;  // no int8 kernel (refused: the test below)
+        const std::string name(f.name);
         const int64_t rows = 23;
         Case c = make_case(f, rows, cols, group, uint32_t(5 + cols + group));
         for (size_t mis : {0, 3}) {
@@ -31,7 +32,7 @@ TEST(PackedI8, Int8ActivationsEqualTheirReferenceAndStayCloseToFloat) {
             EXPECT_THROW(kernels::matvec_i8(v, x.data(), y.data(), 1), ValueError);
             continue;
           }
-          const std::string what = std::string(name) + " cols " + std::to_string(cols) + " g " + std::to_string(group);
+          const std::string what = name + " cols " + std::to_string(cols) + " g " + std::to_string(group);
           std::vector<float> x = aqtest::random_floats(size_t(cols), 7, 1.0f), y(rows), ref(rows), f32(rows);
           kernels::matvec_i8(v, x.data(), y.data(), 2);
           kernels::matvec_i8_reference(v, x.data(), ref.data());

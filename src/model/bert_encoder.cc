@@ -130,9 +130,7 @@ void BertEncoder::embed(const std::vector<std::vector<int32_t>>& batch, int64_t 
 void BertEncoder::layer_forward(const Layer& Lr, float* x, const std::vector<int32_t>& lengths, int64_t L) const {
   const int64_t H = cfg_.hidden, I = cfg_.intermediate, N = int64_t(lengths.size()) * L;
   std::vector<float> q(size_t(N * H)), k(q.size()), v(q.size()), ctx(q.size()), a(q.size()), inter(size_t(N * I));
-  Lr.query.forward(x, N, q.data());
-  Lr.key.forward(x, N, k.data());
-  Lr.value.forward(x, N, v.data());
+  Linear::forward_shared({{&Lr.query, q.data()}, {&Lr.key, k.data()}, {&Lr.value, v.data()}}, x, N);
   attention(q.data(), k.data(), v.data(), lengths, L, ctx.data());
   Lr.attn_out.forward(ctx.data(), N, a.data());
   parallel_for(N, threads_, [&](int64_t b, int64_t e) {

@@ -5,8 +5,19 @@
 #include "arrowquant/error.h"
 #include "kernels/packed_f32.h"
 #include "kernels/dense_ops.h"
+#include "util/thread_pool.h"
 
 namespace arrowquant {
+
+namespace {
+
+// Rows rotated in place, spread over the pool when there are many (prefill, encoder batches).
+void rotate_rows(const PreparedRotation& r, float* x, int64_t n, int threads) {
+  if (n < 16) return r.rotate(x, n);
+  parallel_for(n, threads, [&](int64_t r0, int64_t r1) { r.rotate(x + r0 * r.cols(), r1 - r0); });
+}
+
+}  // namespace
 
 Linear Linear::from_tensor(const ModelWeights& w, const std::string& name, int64_t out, int64_t in, int threads) {
   Linear l;
@@ -15,8 +26,12 @@ Linear Linear::from_tensor(const ModelWeights& w, const std::string& name, int64
   l.out = out;
   l.threads = threads;
   l.packed = w.packed(name, {out, in});
-  if (l.packed.empty()) l.weight = std::make_shared<const std::vector<float>>(w.load(name, {out, in}));
-  else l.kernel = w.kernel_for(l.packed[0].view).kernel;
+  if (l.packed.empty()) {
+    l.weight = std::make_shared<const std::vector<float>>(w.load(name, {out, in}));
+  } else {
+    l.kernel = w.kernel_for(l.packed[0].view).kernel;
+    l.rotation = w.rotation(name);
+  }
   return l;
 }
 
@@ -28,6 +43,7 @@ Linear Linear::tied_to(const Embedding& e, int threads) {
   l.weight = e.table;
   l.packed = e.packed;
   l.kernel = e.kernel;
+  l.rotation = e.rotation;  // a rotated table is a head whose input is rotated alike
   return l;
 }
 
@@ -45,6 +61,7 @@ void Linear::set_weight(std::vector<float> w) {
   weight = std::make_shared<const std::vector<float>>(std::move(w));
   packed.clear();
   kernel = nullptr;
+  rotation = nullptr;
 }
 
 const std::vector<float>& Linear::float_weight() const {
@@ -54,6 +71,32 @@ const std::vector<float>& Linear::float_weight() const {
 
 void Linear::forward(const float* x, int64_t n, float* y) const {
   if (observer) observer->observe(*this, x, n);
+  if (!rotation) return multiply(x, n, y);
+  thread_local std::vector<float> rotated;
+  rotated.assign(x, x + n * in);
+  rotate_rows(*rotation, rotated.data(), n, threads);
+  multiply(rotated.data(), n, y);
+}
+
+void Linear::forward_shared(std::initializer_list<std::pair<const Linear*, float*>> layers, const float* x, int64_t n) {
+  thread_local std::vector<float> rotated;
+  const PreparedRotation* done = nullptr;
+  for (const auto& [l, y] : layers) {
+    if (l->observer) l->observer->observe(*l, x, n);
+    if (!l->rotation) {
+      l->multiply(x, n, y);
+      continue;
+    }
+    if (!done || !(done->rotation() == l->rotation->rotation()) || done->cols() != l->in) {
+      rotated.assign(x, x + n * l->in);
+      rotate_rows(*l->rotation, rotated.data(), n, l->threads);
+      done = l->rotation.get();
+    }
+    l->multiply(rotated.data(), n, y);
+  }
+}
+
+void Linear::multiply(const float* x, int64_t n, float* y) const {
   if (packed.empty()) {
     kernels::linear_f32(x, n, in, weight->data(), out, bias.empty() ? nullptr : bias.data(), y);
     return;
@@ -69,8 +112,12 @@ Embedding Embedding::load(const ModelWeights& w, const std::string& name, int64_
   e.rows = rows;
   e.cols = cols;
   e.packed = w.packed(name, {rows, cols});
-  if (e.packed.empty()) e.table = std::make_shared<const std::vector<float>>(w.load(name, {rows, cols}));
-  else e.kernel = w.kernel_for(e.packed[0].view).kernel;
+  if (e.packed.empty()) {
+    e.table = std::make_shared<const std::vector<float>>(w.load(name, {rows, cols}));
+  } else {
+    e.kernel = w.kernel_for(e.packed[0].view).kernel;
+    e.rotation = w.rotation(name);
+  }
   return e;
 }
 
@@ -82,6 +129,7 @@ void Embedding::lookup(int64_t row, float* out) const {
   for (const auto& c : packed)
     if (row >= c.row_start && row < c.row_start + c.view.geom.rows) {
       kernels::dequantize_f32(c.view, row - c.row_start, row - c.row_start + 1, out);
+      if (rotation) rotation->unrotate(out, 1);
       return;
     }
 }

@@ -4,7 +4,9 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/model_weights.h"
@@ -25,6 +27,8 @@ struct Linear {
   std::shared_ptr<const std::vector<float>> weight;  // [out, in] when stored in float
   std::vector<PackedRows> packed;   // when quantised
   const ProductKernel* kernel = nullptr;  // the registry's choice for the packed chunks
+  // Packed chunks stored in a rotated input space: the input is rotated before the kernels see it.
+  std::shared_ptr<const PreparedRotation> rotation;
   std::vector<float> bias;           // [out] or empty
   int threads = 0;
   LinearObserver* observer = nullptr;  // calibration only
@@ -37,12 +41,19 @@ struct Linear {
   static Linear tied_to(const struct Embedding& e, int threads);
   // y[n, out] = x[n, in]·Wᵀ + b
   void forward(const float* x, int64_t n, float* y) const;
+  // Several layers reading the same input (q/k/v, gate/up): each output as forward() makes it, the
+  // input rotated once for every layer stored in the same rotation.
+  static void forward_shared(std::initializer_list<std::pair<const Linear*, float*>> layers, const float* x, int64_t n);
   bool is_packed() const { return !packed.empty(); }
   // Replaces the weight by float values [out, in] (calibration swaps in quantised-then-dequantised
   // weights this way); drops packed chunks.
   void set_weight(std::vector<float> w);
   // The float weight [out, in]; throws when the layer runs on packed chunks.
   const std::vector<float>& float_weight() const;
+
+ private:
+  // The product itself, x already in the weight's input space.
+  void multiply(const float* x, int64_t n, float* y) const;
 };
 
 // Where a per-input-channel scale of some Linears (AWQ, SmoothQuant) can be folded in exactly:
@@ -65,6 +76,7 @@ struct Embedding {
   std::shared_ptr<const std::vector<float>> table;
   std::vector<PackedRows> packed;
   const ProductKernel* kernel = nullptr;  // used when the table doubles as a tied output head
+  std::shared_ptr<const PreparedRotation> rotation;  // of the packed rows (lookup undoes it)
   static Embedding load(const ModelWeights& w, const std::string& name, int64_t rows, int64_t cols);
   void lookup(int64_t row, float* out) const;
   bool is_packed() const { return !packed.empty(); }

@@ -244,9 +244,7 @@ void LlamaDecoder::layer_forward(int64_t l, float* x, int64_t T, DecoderState& s
   std::vector<float> xn(size_t(T * H)), q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd)), att(size_t(T * qd));
   std::vector<float> o(size_t(T * H)), g(size_t(T * I)), u(size_t(T * I));
   for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, L.attn_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
-  L.q.forward(xn.data(), T, q.data());
-  L.k.forward(xn.data(), T, k.data());
-  L.v.forward(xn.data(), T, v.data());
+  Linear::forward_shared({{&L.q, q.data()}, {&L.k, k.data()}, {&L.v, v.data()}}, xn.data(), T);
   rope(q.data(), T, cfg_.heads, pos0);
   rope(k.data(), T, cfg_.kv_heads, pos0);
   for (int64_t t = 0; t < T; ++t) {
@@ -257,8 +255,7 @@ void LlamaDecoder::layer_forward(int64_t l, float* x, int64_t T, DecoderState& s
   L.o.forward(att.data(), T, o.data());
   for (int64_t i = 0; i < T * H; ++i) x[i] += o[size_t(i)];
   for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, L.mlp_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
-  L.gate.forward(xn.data(), T, g.data());
-  L.up.forward(xn.data(), T, u.data());
+  Linear::forward_shared({{&L.gate, g.data()}, {&L.up, u.data()}}, xn.data(), T);
   for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // SiLU(gate) · up
   L.down.forward(g.data(), T, o.data());
   for (int64_t i = 0; i < T * H; ++i) x[i] += o[size_t(i)];

@@ -81,6 +81,19 @@ PackedView ModelWeights::copy_to_anonymous_memory(PackedView v) const {
   return v;
 }
 
+std::shared_ptr<const PreparedRotation> ModelWeights::rotation(const std::string& name) const {
+  for (const auto& info : source_->tensors()) {
+    if (info.name != name) continue;
+    if (info.rotation.is_none() || info.shape.empty()) return nullptr;
+    const int64_t cols = info.shape.back();
+    std::lock_guard lock(rotations_mu_);
+    auto& r = rotations_[{int(info.rotation.kind), info.rotation.block, info.rotation.seed, cols}];
+    if (!r) r = std::make_shared<const PreparedRotation>(info.rotation, cols);
+    return r;
+  }
+  return nullptr;
+}
+
 std::vector<PackedRows> ModelWeights::packed(const std::string& name, const Shape& expected) const {
   if (!packed_kernels_) return {};
   const SourceTensorInfo* t = nullptr;

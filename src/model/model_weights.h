@@ -3,7 +3,10 @@
 // knows how the weights were stored.
 #pragma once
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,9 @@ class ModelWeights {
   // The packed chunks of a quantised 2-D tensor, shape-checked; empty when the tensor is stored in
   // float (or packed kernels are off): use load() then.
   std::vector<PackedRows> packed(const std::string& name, const Shape& expected) const;
+  // The rotation packed() views of a tensor are stored in (inputs must be rotated before the kernels
+  // multiply them: Linear does it); nullptr when none. Tensors rotated alike share one.
+  std::shared_ptr<const PreparedRotation> rotation(const std::string& name) const;
 
   // With packed kernels on, quantised tensors are offered as packed views into the mapped file
   // (packed()); off (the default), every tensor is dequantised to float32 by load(). Set it before
@@ -66,6 +72,8 @@ class ModelWeights {
   mutable size_t arena_used_ = 0, arena_size_ = 0;
   KernelRequest kernel_request_;
   mutable std::vector<std::string> kernel_notes_;
+  mutable std::mutex rotations_mu_;
+  mutable std::map<std::tuple<int, int64_t, uint64_t, int64_t>, std::shared_ptr<const PreparedRotation>> rotations_;
 };
 
 }  // namespace arrowquant

@@ -73,7 +73,7 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
     const WidthSensitivity& w = it.t->widths[it.choice];
     TensorPlan& p = plans[it.plan];
     p.quantize = true;
-    p.format = find_quant_format(w.bits, cfg.symmetric);
+    p.format = cfg.format_for(w.bits);
     p.reason = "allocated INT" + std::to_string(w.bits);
     params_at[w.bits] += it.t->params;
     nlohmann::json d = {{"tensor", it.t->name}, {"decision", p.reason}, {"bits", w.bits}, {"bytes", w.bytes}};

@@ -12,6 +12,7 @@
 #include "pipeline/input_stats.h"
 #include "pipeline/model_session.h"
 #include "pipeline/scale_search.h"
+#include "quant/input_space.h"
 #include "quant/rtn.h"
 #include "util/interrupt.h"
 
@@ -49,14 +50,18 @@ std::string weight_name(const Linear& l) { return l.name + ".weight"; }
 // Quantises one Linear with the configured method at one format.
 // With float targets (target non-null) errors are measured against the target weight: the float
 // model's output, not this layer's own float output.
+// A plan's rotation applies to every width tried: the weight is quantised in the rotated input space
+// against the rotated inputs' statistics; errors are measured back in the model's own space.
 CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const QuantConfig& cfg,
-                                 const QuantFormat* fmt, int64_t group_size, const std::vector<float>* target) {
+                                 const QuantFormat* fmt, int64_t group_size, const InputRotation& rotation,
+                                 const std::vector<float>* target) {
   FloatTensor w{weight_name(l), {l.out, l.in}, target ? *target : l.float_weight()};
   const ClipMethod clip = cfg.clip;
   CalibratedTensor r;
   const bool weighted = cfg.method == Method::Rtn && cfg.importance;
-  const std::vector<float> importance = weighted ? st.mean_square() : std::vector<float>{};
-  QuantizedTensor rtn = quantize_rtn({w.name, w.shape, l.float_weight()}, {fmt, group_size, clip, cfg.threads}, importance);
+  const std::vector<float> importance = weighted ? stored_input_mean_square(st.hessian, rotation) : std::vector<float>{};
+  QuantizedTensor rtn =
+      quantize_rtn({w.name, w.shape, l.float_weight()}, {fmt, group_size, clip, cfg.threads, rotation}, importance);
   const std::vector<float> rtn_back = dequantize(rtn);
   const OutputError rtn_err = output_error(w.values.data(), rtn_back.data(), l.out, l.in, st.hessian);
   if (cfg.method == Method::Gptq) {
@@ -68,6 +73,7 @@ CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const Qu
     o.act_order = cfg.act_order;
     o.static_groups = cfg.static_groups;
     o.threads = cfg.threads;
+    o.rotation = rotation;
     r.tensor = quantize_gptq(w, st.hessian, o).tensor;
     r.method = "gptq";
     const std::vector<float> back = dequantize(r.tensor);
@@ -239,8 +245,8 @@ class BlockCalibrator {
     if (!st.cross.empty()) target = float_target_weight(l, st, cfg_.damp);
     CalibratedTensor ct;
     for (size_t wi = 0; wi < widths.size(); ++wi) {
-      const QuantFormat* fmt = find_quant_format(widths[wi], plan.format->symmetric);
-      ct = quantize_linear(l, st, cfg_, fmt, plan.group_size, target.empty() ? nullptr : &target);
+      const QuantFormat* fmt = find_quant_format(widths[wi], plan.format->symmetric, plan.format->half_offset);
+      ct = quantize_linear(l, st, cfg_, fmt, plan.group_size, plan.rotation, target.empty() ? nullptr : &target);
       if (cfg_.min_accuracy <= 0 || ct.error.cosine >= cfg_.min_accuracy || wi + 1 == widths.size()) break;
       char buf[256];
       snprintf(buf, sizeof buf, "%s: output cosine %.5f at INT%d is below --min-accuracy %.4f; redoing at INT%d",

@@ -14,7 +14,7 @@ namespace arrowquant {
 
 namespace {
 
-constexpr char kMagic[8] = {'A', 'Q', 'C', 'K', 'P', 'T', '0', '1'};
+constexpr char kMagic[8] = {'A', 'Q', 'C', 'K', 'P', 'T', '0', '2'};  // 02: rotations
 
 class Writer {
  public:
@@ -110,6 +110,9 @@ void Checkpoint::save(const std::string& key, const CheckpointPiece& p) const {
       w.vec(q.codes);
       w.vec(q.scales);
       w.vec(q.zero_points);
+      w.str(std::string(rotation_kind_name(q.rotation.kind)));
+      w.u64(uint64_t(q.rotation.block));
+      w.u64(q.rotation.seed);
     }
     w.u64(p.floats.size());
     for (const auto& [name, v] : p.floats) { w.str(name); w.vec(v); }
@@ -141,6 +144,10 @@ std::optional<CheckpointPiece> Checkpoint::load(const std::string& key) const {
     q.codes = r.vec<uint8_t>();
     q.scales = r.vec<uint8_t>();
     q.zero_points = r.vec<uint8_t>();
+    if (!rotation_kind_from_name(r.str(), q.rotation.kind)) r.bad();
+    q.rotation.block = int64_t(r.u64());
+    q.rotation.seed = r.u64();
+    if (!rotation_problem(q.rotation, q.geom.cols).empty()) r.bad();
     if (q.codes.size() != size_t(q.geom.rows) * packed_row_bytes(q.geom.cols, q.format->bits) ||
         q.scales.size() != scale_bytes(q.geom) || q.zero_points.size() != zero_point_bytes(q.geom, *q.format))
       r.bad();

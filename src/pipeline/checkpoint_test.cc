@@ -18,7 +18,7 @@ TEST(Checkpoint, RoundTripsAndRefusesDamageAndOtherSettings) {
   const nlohmann::json manifest = {{"source", "m"}, {"config", {{"bits", 2}}}};
   CheckpointPiece p;
   FloatTensor t{"w", {3, 40}, aqtest::random_floats(120, 5)};
-  p.quantized.push_back(quantize_rtn(t, {find_quant_format(3, false), 32, ClipMethod::Mse, 1}));
+  p.quantized.push_back(quantize_rtn(t, {find_quant_format(3, false), 32, ClipMethod::Mse, 1, hadamard_rotation(40, 7)}));
   p.floats["norm"] = {1.5f, 2.5f};
   p.activations = {{1, 2, 3}, {4}};
   p.decisions.push_back({{"tensor", "w"}});
@@ -32,6 +32,8 @@ TEST(Checkpoint, RoundTripsAndRefusesDamageAndOtherSettings) {
   ASSERT_TRUE(q.has_value());
   EXPECT_EQ(q->quantized[0].codes, p.quantized[0].codes);
   EXPECT_EQ(q->quantized[0].scales, p.quantized[0].scales);
+  EXPECT_EQ(q->quantized[0].rotation, p.quantized[0].rotation);
+  EXPECT_EQ(q->quantized[0].rotation.block, 8);
   EXPECT_EQ(q->floats["norm"], p.floats["norm"]);
   EXPECT_EQ(q->activations, p.activations);
   // Other settings: refused, not mixed in.

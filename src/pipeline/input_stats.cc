@@ -65,13 +65,6 @@ std::vector<float> InputStats::abs_mean() const {
   return m;
 }
 
-std::vector<float> InputStats::mean_square() const {
-  std::vector<float> m(size_t(hessian.dim));
-  for (int64_t c = 0; c < hessian.dim; ++c)
-    m[size_t(c)] = tokens ? float(hessian.h[size_t(c * hessian.dim + c)] / double(tokens)) : 0.0f;
-  return m;
-}
-
 // Runs block b on a copy of every sequence with observers attached; the copies are discarded. With
 // xs_fp (the float model's states), each sequence first runs through the float block from there,
 // recording every Linear's float input and advancing xs_fp to the block's float output.

@@ -30,7 +30,6 @@ struct InputStats {
   void add_cross(const float* x, const float* x_fp, int64_t n, int64_t dim);
   void flush();
   std::vector<float> abs_mean() const;
-  std::vector<float> mean_square() const;  // E[x_c²]: the Hessian's diagonal over the tokens
 
  private:
   std::vector<float> pending_x_, pending_fp_;

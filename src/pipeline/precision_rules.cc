@@ -20,6 +20,18 @@ bool is_embedding_or_head(const std::string& name) {
   return false;
 }
 
+namespace {
+
+// Weight matrices only: an embedding table is looked up by row, not multiplied with an input, and a
+// head tied to it shares its rows. A row too short for a Hadamard block (odd widths) stays as it is.
+InputRotation rotation_for(const SourceTensorInfo& t, const QuantConfig& c) {
+  if (c.rotation == RotationKind::None || t.shape.size() != 2 || is_embedding_or_head(t.name)) return {};
+  InputRotation r = hadamard_rotation(t.shape.back(), uint64_t(c.rotation_seed), c.rotation_block);
+  return r.block > 1 ? r : InputRotation{};
+}
+
+}  // namespace
+
 TensorPlan plan_tensor(const SourceTensorInfo& t, const QuantConfig& c) {
   if (t.format)  // quantising twice compounds the error silently
     throw ValueError("tensor " + t.name + " is already quantised (" + std::string(t.format->name) +
@@ -33,18 +45,20 @@ TensorPlan plan_tensor(const SourceTensorInfo& t, const QuantConfig& c) {
     p.reason = "pinned by '" + pin.pattern + "=" + pin.target + "'";
     if (pin.target == "float") return p;
     p.quantize = true;
-    p.format = find_quant_format(std::stoi(pin.target), c.symmetric);
+    p.format = c.format_for(std::stoi(pin.target));
+    p.rotation = rotation_for(t, c);
     return p;
   }
   if (is_embedding_or_head(t.name)) {
     if (c.embedding_bits >= 16) { p.reason = "embedding/head: kept float (embedding_bits " + std::to_string(c.embedding_bits) + ")"; return p; }
     p.quantize = true;
-    p.format = find_quant_format(c.embedding_bits, c.symmetric);
+    p.format = c.format_for(c.embedding_bits);
     p.reason = "embedding/head at " + std::to_string(c.embedding_bits) + " bits";
     return p;
   }
   p.quantize = true;
-  p.format = find_quant_format(c.bits, c.symmetric);
+  p.format = c.format_for(c.bits);
+  p.rotation = rotation_for(t, c);
   p.reason = "weight matrix";
   return p;
 }

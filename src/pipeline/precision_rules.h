@@ -12,6 +12,7 @@ struct TensorPlan {
   bool quantize = false;
   const QuantFormat* format = nullptr;
   int64_t group_size = 0;
+  InputRotation rotation;  // the input space the matrix is quantised in (weight matrices only)
   std::string reason;  // why: "pinned by '*.attn.*=8'", "norm/bias kept float", "embedding", "linear"
 };
 

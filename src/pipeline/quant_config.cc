@@ -26,12 +26,23 @@ void QuantConfig::visit(SettingVisitor& v) {
   v.visit(group_size, {"group_size", "Weights per scale along a row: 32, 64, 128, 256, or 0 / channel for one scale "
                                      "per output channel", {}, 0, HUGE_VAL, false, true, "channel"});
   v.visit(symmetric, {"sym", "Symmetric codes (no zero points) instead of affine", {}, -HUGE_VAL, HUGE_VAL, true});
+  v.visit(half, {"half", "Symmetric codes centred between two levels, no level at zero: scale·(c − (2^bits − 1)/2), "
+                         "AngelSlim's SEQ grid at 2 bits (±0.25, ±0.75 of the range); implies --sym. For "
+                         "symmetric weights, e.g. after --rotation hadamard", {}, -HUGE_VAL, HUGE_VAL, true});
   visit_enum(v, method, kMethodNames,
              {"method", "rtn (round to nearest; default), gptq (error-compensating, needs --calibration), awq "
                         "(activation-aware scales folded into the previous op), smoothquant (W8A8: int8 weights, "
                         "int8 activations at run time)"});
   visit_enum(v, clip, kClipNames,
              {"clip", "Range per group: minmax, or mse (search the clip that minimises squared error; default)"});
+  visit_enum(v, rotation, kRotationNames,
+             {"rotation", "Quantise weight matrices in a rotated input space: hadamard (a randomised Hadamard "
+                          "transform per block of inputs, undone at run time by rotating each layer's input: "
+                          "spreads outliers, what makes 2-3 bits hold up) or none (default)"});
+  v.visit(rotation_seed, {"rotation_seed", "Seed of the rotation's random signs", kAdvanced, 0, 9007199254740992.0});
+  v.visit(rotation_block, {"rotation_block", "Largest Hadamard block of input channels the rotation mixes (0: the "
+                                             "largest order 2^k or 12·2^k or 144·2^k dividing the row)",
+                           kAdvanced, 0, 1 << 20});
   v.visit(embedding_bits, {"embedding_bits", "Width for embeddings and LM head (a format width; 16 or 32 keep them float)"});
   std::vector<std::string> pin_text;
   for (const auto& p : pins) pin_text.push_back(p.pattern + "=" + p.target);
@@ -187,7 +198,7 @@ QuantConfig resolve_quant_config(const std::string& yaml_path, const std::map<st
 void validate(const QuantConfig& c) {
   QuantConfig copy = c;
   check_setting_ranges([&](SettingVisitor& v) { copy.visit(v); });
-  if (!find_quant_format(c.bits, c.symmetric))
+  if (!c.format_for(c.bits))
     throw ValueError("bits must be " + format_widths_text() + " (got " + std::to_string(c.bits) + ")");
   const auto& groups = quantiser_group_sizes();
   if (c.group_size != 0 && std::find(groups.begin(), groups.end(), c.group_size) == groups.end())
@@ -202,7 +213,7 @@ void validate(const QuantConfig& c) {
   if (c.target_bpw > 0 && c.target_size_mb > 0) throw ValueError("give --target-bpw or --target-size, not both");
   if (c.method == Method::SmoothQuant && c.bits != 8)
     throw ValueError("smoothquant makes W8A8 models: use --bits 8 (got " + std::to_string(c.bits) + ")");
-  if (c.embedding_bits != 16 && c.embedding_bits != 32 && !find_quant_format(c.embedding_bits, c.symmetric))
+  if (c.embedding_bits != 16 && c.embedding_bits != 32 && !c.format_for(c.embedding_bits))
     throw ValueError("embedding bits must be " + format_widths_text() + ", or 16/32 to keep float (got " +
                      std::to_string(c.embedding_bits) + ")");
   for (const auto& p : c.pins) {

@@ -33,6 +33,7 @@ nlohmann::json QuantizeReport::to_json() const {
                         {"group_size", t.group_size}, {"num_params", t.num_params},
                         {"bytes", t.stored_bytes}, {"bits_per_weight", t.bits_per_weight}};
     if (t.rel_rmse >= 0) { j["rel_rmse"] = t.rel_rmse; j["cosine"] = t.cosine; }
+    if (!t.rotation.empty()) j["rotation"] = t.rotation;
     if (!t.reason.empty()) j["reason"] = t.reason;
     if (!t.method.empty()) j["method"] = t.method;
     if (t.output_cosine >= 0) { j["output_cosine"] = t.output_cosine; j["output_rel_mse"] = t.output_rel_mse; }
@@ -78,6 +79,7 @@ TensorReport report_of(const StoredTensor& t) {
   r.shape = t.shape;
   r.format = t.format_name();
   r.group_size = t.group_size;
+  if (!t.rotation.is_none()) r.rotation = describe(t.rotation);
   r.num_params = t.num_params;
   r.stored_bytes = t.stored_bytes();
   r.bits_per_weight = t.bits_per_weight();
@@ -237,6 +239,7 @@ class QuantizationRun {
     writer.write_quantized(q, info.dtype, RowStats{true, err.rel_rmse, err.cosine});
     tr.format = std::string(q.format->name);
     tr.group_size = q.geom.group_size;
+    if (!q.rotation.is_none()) tr.rotation = describe(q.rotation);
     tr.stored_bytes = q.stored_bytes();
     tr.rel_rmse = err.rel_rmse;
     tr.cosine = err.cosine;
@@ -277,7 +280,7 @@ class QuantizationRun {
     if (auto piece = ckpt_->load(key); piece && piece->quantized.size() == 1) {
       q = std::move(piece->quantized[0]);
     } else {
-      q = quantize_rtn(f, {plan.format, plan.group_size, cfg_.clip, cfg_.threads});
+      q = quantize_rtn(f, {plan.format, plan.group_size, cfg_.clip, cfg_.threads, plan.rotation});
       CheckpointPiece p;
       p.quantized.push_back(q);
       ckpt_->save(key, p);

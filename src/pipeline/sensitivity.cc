@@ -8,6 +8,7 @@
 #include "quant/hessian.h"
 #include "format/pack.h"
 #include "pipeline/precision_rules.h"
+#include "quant/input_space.h"
 #include "quant/rtn.h"
 #include "quant/weight_error.h"
 #include "arrowquant/packed_tensor.h"
@@ -44,8 +45,11 @@ double weight_entropy(const std::vector<float>& w) {
   return histogram_entropy(counts);
 }
 
+// Each width is measured as the run would store it: in the plan's rotated input space, errors taken
+// back in the model's own, and for an RTN run with the layer's inputs at hand importance-weighted as
+// the run will round it (the allocation then weighs the errors of the method actually used).
 TensorSensitivity measure(const FloatTensor& w, const std::string& role, const QuantConfig& cfg,
-                          const std::vector<int>& widths, const Hessian* h) {
+                          const std::vector<int>& widths, const InputRotation& rotation, const Hessian* h) {
   TensorSensitivity t;
   t.name = w.name;
   t.shape = w.shape;
@@ -53,11 +57,13 @@ TensorSensitivity measure(const FloatTensor& w, const std::string& role, const Q
   t.params = int64_t(w.values.size());
   t.weight_entropy = weight_entropy(w.values);
   const ClipMethod clip = cfg.clip;
+  std::vector<float> importance;
+  if (h && cfg.method == Method::Rtn && cfg.importance)
+    importance = stored_input_mean_square(*h, rotation);
   for (int bits : widths) {
-    const QuantFormat* fmt = find_quant_format(bits, cfg.symmetric);
-    QuantizedTensor q = quantize_rtn(w, {fmt, cfg.group_size, clip, cfg.threads});
-    std::vector<float> back(w.values.size());
-    dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
+    const QuantFormat* fmt = cfg.format_for(bits);
+    QuantizedTensor q = quantize_rtn(w, {fmt, cfg.group_size, clip, cfg.threads, rotation}, importance);
+    const std::vector<float> back = dequantize(q);
     WidthSensitivity s;
     s.bits = bits;
     s.bytes = q.codes.size() + q.scales.size() + q.zero_points.size();
@@ -91,7 +97,7 @@ SensitivityReport analyze_sensitivity(const std::string& model_path, const Quant
 SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& cfg, const std::vector<int>& widths,
                                       const SensitivityLog& log) {
   for (int b : widths)
-    if (!find_quant_format(b, cfg.symmetric)) throw ValueError("width " + std::to_string(b) + " is not " + format_widths_text());
+    if (!cfg.format_for(b)) throw ValueError("width " + std::to_string(b) + " is not " + format_widths_text());
   if (session.modified()) throw Error("internal: sensitivity analysis after calibration would measure quantised weights");
   const TensorSource* src = &session.source();
   SensitivityReport rep;
@@ -122,7 +128,7 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
             auto it = plans.find(name);
             if (it == plans.end() || !it->second.quantize || !st[i]) continue;
             FloatTensor w{name, {lin[i]->out, lin[i]->in}, lin[i]->float_weight()};
-            measured[name] = measure(w, "linear", cfg, widths, &st[i]->hessian);
+            measured[name] = measure(w, "linear", cfg, widths, it->second.rotation, &st[i]->hessian);
           }
           if (log) log("block " + std::to_string(b) + " measured");
         },
@@ -140,7 +146,7 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
       for (size_t d = 0; d + 1 < w.shape.size(); ++d) rows *= w.shape[d];
       w.shape = {rows, w.shape.back()};
     }
-    rep.tensors.push_back(measure(w, is_embedding_or_head(t.name) ? "embedding/head" : "weight", cfg, widths, nullptr));
+    rep.tensors.push_back(measure(w, is_embedding_or_head(t.name) ? "embedding/head" : "weight", cfg, widths, plans[t.name].rotation, nullptr));
     rep.tensors.back().shape = t.shape;
   }
   return rep;

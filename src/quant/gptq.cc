@@ -12,6 +12,7 @@
 #include "format/pack.h"
 #include "util/thread_pool.h"
 #include "quant/group_params.h"
+#include "quant/input_space.h"
 #include "quant/weight_error.h"
 
 namespace arrowquant {
@@ -57,6 +58,13 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
   if (int64_t bad = first_nonfinite(w.values.data(), w.values.size()); bad >= 0)
     throw ValueError("tensor " + w.name + " has a non-finite value at flat index " + std::to_string(bad) +
                      "; refusing to quantise it");
+  if (!opt.rotation.is_none()) {
+    GptqOptions plain = opt;
+    plain.rotation = {};
+    GptqResult r = quantize_gptq(rotated_weight(w, opt.rotation), rotated_hessian(hess, opt.rotation), plain);
+    r.tensor.rotation = opt.rotation;
+    return r;
+  }
   GptqResult res;
   QuantizedTensor& q = res.tensor;
   q.name = w.name;

@@ -24,6 +24,8 @@ struct GptqOptions {
   bool act_order = false;
   bool static_groups = false;
   int threads = 0;
+  // Quantise W·Rᵀ against R·H·Rᵀ (input_space.h); the result records the rotation.
+  InputRotation rotation;
 };
 
 struct GptqResult {

@@ -156,23 +156,25 @@ TEST(Gptq, NeverWorseThanRoundToNearestOnCalibrationData) {
       if (b > 0) return;  // the first block of each model keeps the test short
       for (size_t i = 0; i < lin.size(); ++i) {
         FloatTensor w{lin[i]->name, {lin[i]->out, lin[i]->in}, lin[i]->float_weight()};
-        for (int bits : {2, 3, 4}) {
-          const QuantFormat* fmt = find_quant_format(bits, false);
-          QuantizedTensor rtn = quantize_rtn(w, {fmt, 32, ClipMethod::Mse, 2});
-          GptqOptions o;
-          o.format = fmt;
-          o.group_size = 32;
-          QuantizedTensor g = quantize_gptq(w, st[i]->hessian, o).tensor;
-          std::vector<float> a(w.values.size()), bq(w.values.size());
-          dequantize_rows(view_of(rtn), 0, rtn.geom.rows, a.data());
-          dequantize_rows(view_of(g), 0, g.geom.rows, bq.data());
-          const double e_rtn = output_error(w.values.data(), a.data(), w.shape[0], w.shape[1], st[i]->hessian).rel_mse;
-          const double e_gptq = output_error(w.values.data(), bq.data(), w.shape[0], w.shape[1], st[i]->hessian).rel_mse;
-          EXPECT_LE(e_gptq, e_rtn) << lin[i]->name << " INT" << bits;
-          ++checked;
-        }
+        // In the model's own input space and in a rotated one (the Hessian rotated alike).
+        for (const InputRotation rot : {InputRotation{}, hadamard_rotation(w.shape[1], 1)})
+          for (int bits : {2, 3, 4}) {
+            const QuantFormat* fmt = find_quant_format(bits, false);
+            QuantizedTensor rtn = quantize_rtn(w, {fmt, 32, ClipMethod::Mse, 2, rot});
+            GptqOptions o;
+            o.format = fmt;
+            o.group_size = 32;
+            o.rotation = rot;
+            QuantizedTensor g = quantize_gptq(w, st[i]->hessian, o).tensor;
+            EXPECT_EQ(g.rotation, rot);
+            const std::vector<float> a = dequantize(rtn), bq = dequantize(g);  // rotation undone
+            const double e_rtn = output_error(w.values.data(), a.data(), w.shape[0], w.shape[1], st[i]->hessian).rel_mse;
+            const double e_gptq = output_error(w.values.data(), bq.data(), w.shape[0], w.shape[1], st[i]->hessian).rel_mse;
+            EXPECT_LE(e_gptq, e_rtn) << lin[i]->name << " INT" << bits << " rotation " << describe(rot);
+            ++checked;
+          }
       }
     }, nullptr);
-    EXPECT_GE(checked, 18) << c.model;  // 6 or 7 Linears x 3 widths
+    EXPECT_GE(checked, 36) << c.model;  // 6 or 7 Linears x 3 widths x 2 input spaces
   }
 }

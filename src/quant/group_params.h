@@ -14,10 +14,14 @@ namespace arrowquant {
 
 // Scale and zero point of one group, with the scale already rounded to float16 (the stored value),
 // so that codes are chosen against exactly what dequantisation will use.
+// A value's level is scale · (code − zero + offset): offset is 1/2 on half-offset grids (no level at
+// zero), else 0.
 struct GroupParams {
   uint16_t scale_f16 = 0;
   float scale = 0;
   int zero = 0;
+  float offset = 0;
+  float level(int code) const { return float(code - zero) + offset; }
 };
 
 inline GroupParams make_params(float scale, float lo, const QuantFormat& f) {
@@ -26,22 +30,26 @@ inline GroupParams make_params(float scale, float lo, const QuantFormat& f) {
   p.scale = f16_to_f32(p.scale_f16);
   if (f.symmetric) {
     p.zero = f.mid_code();
+    p.offset = f.half_offset ? 0.5f : 0.0f;
   } else if (p.scale > 0) {
     p.zero = std::clamp(int(std::lround(-lo / p.scale)), 0, f.max_code());
   }
   return p;
 }
 
+// The nearest level's code. On a half-offset grid the levels sit at (k + 1/2)·scale, so the nearest
+// one is floor(x / scale) (code floor(x / scale) + zero).
 inline int code_of(float x, const GroupParams& p, int max_code) {
   if (p.scale <= 0) return p.zero;
-  return std::clamp(int(std::nearbyint(x / p.scale)) + p.zero, 0, max_code);
+  const float t = x / p.scale;
+  return std::clamp(int(p.offset != 0 ? std::floor(t) : std::nearbyint(t)) + p.zero, 0, max_code);
 }
 
 // Squared error of a group under p, each value's error weighted by w[i] (w null: all 1).
 inline double group_sq_error(const float* x, const float* w, int64_t n, const GroupParams& p, int max_code) {
   double err = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const float d = x[i] - p.scale * float(code_of(x[i], p, max_code) - p.zero);
+    const float d = x[i] - p.scale * p.level(code_of(x[i], p, max_code));
     err += double(w ? w[i] : 1.0f) * double(d) * d;
   }
   return err;
@@ -52,7 +60,7 @@ inline double group_sq_error(const float* x, const float* w, int64_t n, const Gr
 inline GroupParams refit_scale(const float* x, const float* w, int64_t n, const GroupParams& p, int max_code) {
   double num = 0, den = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const double q = double(code_of(x[i], p, max_code) - p.zero), wi = w ? w[i] : 1.0;
+    const double q = double(p.level(code_of(x[i], p, max_code))), wi = w ? w[i] : 1.0;
     num += wi * x[i] * q;
     den += wi * q * q;
   }
@@ -70,21 +78,25 @@ inline GroupParams choose_params(const float* x, const float* w, int64_t n, cons
   float lo = 0, hi = 0;  // affine ranges always include zero so the zero point is a valid code
   for (int64_t i = 0; i < n; ++i) { lo = std::min(lo, x[i]); hi = std::max(hi, x[i]); }
   const int qmax = f.max_code();
-  auto candidate = [&](float shrink, int sym_denominator) {
+  auto candidate = [&](float shrink, float sym_denominator) {
     if (f.symmetric) {
       const float amax = std::max(-lo, hi) * shrink;
-      return make_params(amax / float(sym_denominator), 0, f);
+      return make_params(amax / sym_denominator, 0, f);
     }
     return make_params((hi - lo) * shrink / float(qmax), lo * shrink, f);
   };
   // Symmetric codes run from -mid to mid-1: try the scale that maps the largest magnitude to -mid
   // and the one that maps it to mid-1 (which one fits better depends on the sign of the extreme).
-  const int den_a = f.mid_code(), den_b = std::max(1, f.mid_code() - 1);
+  // A half-offset grid is symmetric: its outer levels are ±(mid - 1/2).
+  const float den_a = f.half_offset ? float(f.mid_code()) - 0.5f : float(f.mid_code());
+  const float den_b = f.half_offset ? den_a : float(std::max(1, f.mid_code() - 1));
   GroupParams best = candidate(1.0f, den_a);
   if (clip == ClipMethod::MinMax && !f.symmetric && !w) return best;
   double best_err = group_sq_error(x, w, n, best, qmax);
   const int steps = clip == ClipMethod::Mse || w ? 20 : 1;
-  for (int den : {den_a, den_b}) {
+  const float dens[2] = {den_a, den_b};
+  for (int di = 0; di < (f.half_offset ? 1 : 2); ++di) {
+    const float den = dens[di];
     for (int s = 0; s < steps; ++s) {
       const float shrink = 1.0f - 0.025f * float(s);
       GroupParams p = candidate(shrink, den);
@@ -97,6 +109,6 @@ inline GroupParams choose_params(const float* x, const float* w, int64_t n, cons
   return best;
 }
 
-inline float dequant_value(int code, const GroupParams& p) { return p.scale * float(code - p.zero); }
+inline float dequant_value(int code, const GroupParams& p) { return p.scale * p.level(code); }
 
 }  // namespace arrowquant

@@ -46,6 +46,12 @@ std::vector<double> Hessian::symmetric() const {
   return m;
 }
 
+std::vector<float> Hessian::mean_square() const {
+  std::vector<float> m(static_cast<size_t>(dim));
+  for (int64_t c = 0; c < dim; ++c) m[size_t(c)] = tokens ? float(h[size_t(c * dim + c)] / double(tokens)) : 0.0f;
+  return m;
+}
+
 const std::vector<float>& Hessian::symmetric_f32() const {
   if (f32_.empty()) {
     const std::vector<double> m = symmetric();

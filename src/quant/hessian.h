@@ -22,6 +22,8 @@ struct Hessian {
   std::vector<double> symmetric() const;
   const std::vector<float>& symmetric_f32() const;
   double mean_diagonal() const;
+  // E[x_c²] per input: the diagonal over the tokens (0 with no tokens).
+  std::vector<float> mean_square() const;
   // Becomes the Hessian of x / s (after a folded per-channel scale).
   void rescale(const std::vector<float>& s);
 

@@ -8,6 +8,7 @@
 #include "format/pack.h"
 #include "util/thread_pool.h"
 #include "quant/group_params.h"
+#include "quant/input_space.h"
 #include "quant/weight_error.h"
 
 namespace arrowquant {
@@ -26,6 +27,13 @@ QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt, s
   if (int64_t bad = first_nonfinite(t.values.data(), t.values.size()); bad >= 0)
     throw ValueError("tensor " + t.name + " has a non-finite value (" + std::to_string(t.values[bad]) +
                      ") at flat index " + std::to_string(bad) + "; refusing to quantise it");
+  if (!opt.rotation.is_none()) {
+    QuantizeOptions plain = opt;
+    plain.rotation = {};
+    QuantizedTensor r = quantize_rtn(rotated_weight(t, opt.rotation), plain, importance);
+    r.rotation = opt.rotation;
+    return r;
+  }
   const auto& g = q.geom;
   if (!importance.empty() && int64_t(importance.size()) != g.cols)
     throw ValueError("tensor " + t.name + ": " + std::to_string(importance.size()) + " importance weights for " +

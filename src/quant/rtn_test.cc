@@ -143,3 +143,25 @@ TEST(Rtn, ShapeMismatchIsAnError) {
   FloatTensor t{"w", {4, 8}, std::vector<float>(31)};
   EXPECT_THROW(quantize_rtn(t, {find_quant_format(4, false), 32, ClipMethod::Mse, 1}), ValueError);
 }
+
+// A half-offset grid has no level at zero: every value lands on ±(k + 1/2) scales, symmetric about
+// zero; on symmetric (Gaussian-like) groups it beats the symmetric integer grid at 2 bits, whose
+// levels -2, -1, 0, 1 waste one on a lopsided side.
+TEST(Rtn, HalfOffsetGridIsSymmetricAndFitsSymmetricWeightsBetterAtTwoBits) {
+  FloatTensor t = make("w", {64, 256}, 21);
+  const QuantFormat& half = *find_quant_format(2, true, true);
+  QuantizedTensor q = quantize_rtn(t, {&half, 64, ClipMethod::Mse, 1});
+  EXPECT_TRUE(q.zero_points.empty());
+  const std::vector<float> back = dequantize(q);
+  for (int64_t r = 0; r < q.geom.rows; ++r)
+    for (int64_t c = 0; c < q.geom.cols; ++c) {
+      const float s = scale_at(q, size_t(r * q.geom.groups_per_row() + c / 64));
+      const float k = back[size_t(r * 256 + c)] / s;
+      ASSERT_TRUE(k == -1.5f || k == -0.5f || k == 0.5f || k == 1.5f) << k;
+    }
+  auto err = [&](const QuantFormat& f) {
+    const std::vector<float> b = dequantize(quantize_rtn(t, {&f, 64, ClipMethod::Mse, 1}));
+    return weight_error(t.values.data(), b.data(), b.size()).rel_rmse;
+  };
+  EXPECT_LT(err(half), 0.95 * err(*find_quant_format(2, true)));
+}

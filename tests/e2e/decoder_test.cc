@@ -137,6 +137,49 @@ TEST(Decoder, EveryFormatRunsThroughTheSameEngine) {
   EXPECT_EQ(q.generate("Once upon a time", go).ids.size(), 16u);
 }
 
+// Weights quantised in a rotated input space (--rotation hadamard) run with each layer's input
+// rotated at run time: the packed kernels give what the same file dequantised at load gives (the
+// reader undoes the rotation from what the file says, nothing beside it), and at 8 bits the float
+// model's own logits.
+TEST(Decoder, RotatedWeightsRunPackedAndDequantisedAlike) {
+  aqtest::TempDir d;
+  using Act = EngineOptions::Activations;
+  using W = EngineOptions::Weights;
+  for (const char* model : {"qwen2", "llama"}) {
+    ArrowEngine ref(tiny(model));
+    SafetensorsFile g(tiny(model) + "_golden_logits.safetensors");
+    auto ids = tensor_values<int32_t>(g, "ids_2");
+    const auto want = ref.logits(ids);
+    for (const std::string bits : {"8", "2"}) {
+      const std::string out = d / (std::string(model) + "-rot" + bits);
+      auto r = run_cli("quantize " + tiny(model) + " -o " + out + " -q --rotation hadamard --group-size 32 --bits " + bits);
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+      auto logits = [&](W w, Act act) {
+        EngineOptions o;
+        o.weights = w;
+        o.activations = act;
+        return ArrowEngine(out, o).logits(ids);
+      };
+      const auto at_load = logits(W::Float, Act::F32);
+      EXPECT_LE(rel_error(logits(W::Packed, Act::F32), at_load), 1e-5) << model << " INT" << bits;
+      EXPECT_LE(rel_error(logits(W::Packed, Act::Int8), at_load), 0.03) << model << " INT" << bits;
+      if (bits == "8") {
+        EXPECT_LE(rel_error(at_load, want), 0.02) << model;
+      }
+      auto in = run_cli("inspect " + out + " --json");
+      ASSERT_EQ(in.exit_code, 0) << in.output;
+      int rotated = 0;
+      const auto report = nlohmann::json::parse(in.output);
+      for (const auto& t : report["tensors"])
+        if (t.contains("rotation")) {
+          ++rotated;
+          EXPECT_EQ(t["rotation"].get<std::string>().rfind("hadamard/", 0), 0u);
+        }
+      EXPECT_GE(rotated, 7) << model;  // every Linear of every block; embeddings are not rotated
+    }
+  }
+}
+
 // Packed weights read in place (the mapped file), copied at load, and with int8 or f32 activations:
 // the copy changes where the bytes live, never the result; int8 activations stay within their noise.
 TEST(Decoder, PackedCopyAndActivationTypesAgree) {

@@ -13,7 +13,11 @@ import pytest
 
 from conftest import MINILM, ROOT, STORIES, read_safetensors, run
 
-FORMATS = [(2, False), (3, False), (4, True), (8, False), (2, True), (3, True), (4, False), (8, True)]
+# (bits, grid): False affine, True symmetric, "half" the half-offset symmetric grid.
+FORMATS = [(2, False), (3, False), (4, True), (8, False), (2, True), (3, True), (4, False), (8, True),
+           (2, "half"), (3, "half"), (4, "half")]
+GRID_LETTER = {False: "a", True: "s", "half": "h"}
+GRID_FLAGS = {False: [], True: ["--sym"], "half": ["--half"]}
 
 
 def decode_row(row):
@@ -25,7 +29,7 @@ def decode_row(row):
     if qt == "none":
         return np.frombuffer(row["data"], dtype=np.dtype(row["dtype"]).newbyteorder("<")).reshape(rows, cols)
     bits = int(qt[3])
-    sym = qt.endswith("_sym")
+    sym = qt.endswith("_sym") or qt.endswith("_half")
     gs = row["group_size"]
     groups = -(-cols // gs)
     row_bytes = -(-cols * bits // 8)
@@ -34,7 +38,8 @@ def decode_row(row):
     codes = (bitstream.astype(np.uint32) << np.arange(bits, dtype=np.uint32)).sum(axis=2).astype(np.float32)
     scales = np.frombuffer(row["scales"], dtype="<f2").astype(np.float32).reshape(rows, groups)
     if sym:
-        zeros = np.full((rows, groups), 2 ** (bits - 1), dtype=np.float32)
+        centre = 2 ** (bits - 1) - (0.5 if qt.endswith("_half") else 0.0)
+        zeros = np.full((rows, groups), centre, dtype=np.float32)
     else:
         zeros = np.frombuffer(row["zero_points"], dtype=np.uint8).astype(np.float32).reshape(rows, groups)
     col_group = np.arange(cols) // gs
@@ -46,8 +51,8 @@ def stories_models(tmp_path_factory):
     d = tmp_path_factory.mktemp("stories")
     out = {}
     for bits, sym in FORMATS:
-        name = f"b{bits}{'s' if sym else 'a'}"
-        flags = ["--bits", bits, "--group-size", 32, "--embedding-bits", bits] + (["--sym"] if sym else [])
+        name = f"b{bits}{GRID_LETTER[sym]}"
+        flags = ["--bits", bits, "--group-size", 32, "--embedding-bits", bits] + GRID_FLAGS[sym]
         run("quantize", STORIES, "-o", d / name, "-q", *flags)
         run("dequantize", d / name, "-o", d / f"{name}.safetensors")
         out[name] = d
@@ -56,7 +61,7 @@ def stories_models(tmp_path_factory):
 
 @pytest.mark.parametrize("bits,sym", FORMATS)
 def test_pyarrow_reads_v2_and_numpy_decodes_it_exactly(stories_models, bits, sym):
-    name = f"b{bits}{'s' if sym else 'a'}"
+    name = f"b{bits}{GRID_LETTER[sym]}"
     path = stories_models / name / "model.parquet"
     table = pq.read_table(path)
     assert table.column_names[:9] == ["layer_name", "shape", "dtype", "data", "num_params", "quant_type",
@@ -78,6 +83,68 @@ def test_pyarrow_reads_v2_and_numpy_decodes_it_exactly(stories_models, bits, sym
         col = meta.row_group(rg).column(data_idx)
         assert col.compression == "UNCOMPRESSED"
         assert "PLAIN" in col.encodings and not col.has_dictionary_page
+
+
+def rotation_signs(seed, n):
+    """The random signs of a rotation, splitmix64 as docs/FORMAT.md spells it."""
+    mask = (1 << 64) - 1
+    state, signs = seed, np.empty(n)
+    for i in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        z ^= z >> 31
+        signs[i] = -1.0 if z >> 63 else 1.0
+    return signs
+
+
+def hadamard(b):
+    """H_b = H_(2^k) (x) H_12^(x j) for b = 2^k 12^j, j <= 2 (docs/FORMAT.md)."""
+    residues = {1, 3, 4, 5, 9}
+    s = np.zeros((12, 12))
+    s[0, 1:], s[1:, 0] = 1, -1
+    for i in range(1, 12):
+        for j in range(1, 12):
+            d = (j - i) % 11
+            s[i, j] = 0 if d == 0 else (1 if d in residues else -1)
+    twelves = 0
+    while b % 12 == 0 and twelves < 2:
+        b //= 12
+        twelves += 1
+    walsh = np.ones((1, 1))
+    while walsh.shape[0] < b:
+        walsh = np.block([[walsh, walsh], [walsh, -walsh]])
+    paley = np.ones((1, 1))
+    for _ in range(twelves):
+        paley = np.kron(paley, np.eye(12) + s)
+    return np.kron(walsh, paley)
+
+
+def unrotate(values, row):
+    """Stored W' back to the model's W = W'·R, R = blockdiag(H_b / sqrt(b))·diag(s)."""
+    if row["rotation"] == "none":
+        return values
+    assert row["rotation"] == "hadamard"
+    cols, b = values.shape[1], row["rotation_block"]
+    r = np.kron(np.eye(cols // b), hadamard(b) / np.sqrt(b)) * rotation_signs(row["rotation_seed"], cols)[None, :]
+    return values.astype(np.float64) @ r
+
+
+def test_numpy_undoes_a_hadamard_rotation_from_the_format_page(tmp_path):
+    # MiniLM's widths (384 = 12·32, 1536 = 12·128) take Paley's factor as well as Walsh–Hadamard's.
+    run("quantize", MINILM, "-o", tmp_path / "rot", "-q", "--bits", 4, "--group-size", 32, "--rotation", "hadamard")
+    run("dequantize", tmp_path / "rot", "-o", tmp_path / "rot.safetensors")
+    reference = read_safetensors(tmp_path / "rot.safetensors")
+    rotated = 0
+    for row in pq.read_table(tmp_path / "rot" / "model.parquet").to_pylist():
+        if row["quant_type"] == "none" or row["num_chunks"] != 1:
+            continue
+        values = unrotate(decode_row(row), row)
+        rotated += row["rotation"] != "none"
+        want = reference[row["layer_name"]].astype(np.float64).reshape(values.shape)
+        np.testing.assert_allclose(values, want, rtol=0, atol=1e-5 * np.abs(want).max(), err_msg=row["layer_name"])
+    assert rotated >= 36  # the six Linears of each of MiniLM's six layers
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ struct Geometry {
   int64_t rows, cols, group, groups;
   int bits;
   bool symmetric;
-  int mid;
+  float centre;  // the code that stands for 0 when symmetric
   size_t row_bytes;
 };
 
@@ -34,7 +34,7 @@ __device__ inline float weight_at(const Geometry& g, const uint8_t* codes, const
                                   int64_t r, int64_t c) {
   const int64_t k = r * g.groups + c / g.group;
   const float s = __half2float(scales[k]);
-  const float z = g.symmetric ? float(g.mid) : float(zps[k]);
+  const float z = g.symmetric ? g.centre : float(zps[k]);
   return s * (float(code_at(codes + size_t(r) * g.row_bytes, c, g.bits)) - z);
 }
 
@@ -61,7 +61,7 @@ __global__ void matvec_kernel(Geometry g, const uint8_t* codes, const __half* sc
 
 Geometry geometry_of(const PackedView& v) {
   return {v.geom.rows, v.geom.cols, v.geom.group_size, v.geom.groups_per_row(), v.format->bits, v.format->symmetric,
-          v.format->mid_code(), packed_row_bytes(v.geom.cols, v.format->bits)};
+          v.format->centre(), packed_row_bytes(v.geom.cols, v.format->bits)};
 }
 
 // Device copies of a packed view, freed on scope exit.
