@@ -31,7 +31,7 @@ struct QuantConfig {
   bool half = false;          // half-offset symmetric grid (no zero level); implies symmetric
   Method method = Method::Rtn;
   ClipMethod clip = ClipMethod::Mse;
-  RotationKind rotation = RotationKind::None;  // input space weight matrices are quantised in
+  RotationChoice rotation = RotationChoice::Auto;  // input space weight matrices are quantised in
   int64_t rotation_seed = 1;                   // of the rotation's random signs
   int64_t rotation_block = 0;                  // largest Hadamard block (0: the whole row where it can)
   int embedding_bits = 8;     // embeddings and LM head; 16 or 32 keep them float
@@ -63,6 +63,11 @@ struct QuantConfig {
   nlohmann::json to_json() const;
   // The format of the run's grid at a width (nullptr when the table has none).
   const QuantFormat* format_for(int width) const { return find_quant_format(width, symmetric || half, half); }
+  // The rotation weight matrices get: auto decided by the method.
+  RotationKind rotation_kind() const {
+    if (rotation == RotationChoice::Auto) return method == Method::Gptq ? RotationKind::Hadamard : RotationKind::None;
+    return rotation == RotationChoice::Hadamard ? RotationKind::Hadamard : RotationKind::None;
+  }
   // Whether the run needs calibration text: a calibrated method, or allocation by measurement.
   bool needs_calibration() const {
     return method != Method::Rtn || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0;

@@ -65,6 +65,7 @@ OUR_SETTINGS = {
     "rot-gptq-int4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--rotation", "hadamard"],
     "rot-gptq-int3-g64": ["--method", "gptq", "--bits", "3", "--group-size", "64", "--rotation", "hadamard"],
     "rot-gptq-int2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--rotation", "hadamard"],
+    "rot-gptq-int4h-g64": ["--method", "gptq", "--bits", "4", "--group-size", "64", "--half", "--rotation", "hadamard"],
     # Rotated, on the half-offset symmetric grid (--half: no level at zero; AngelSlim's SEQ at 2 bits).
     "rot-rtn-int2h-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64", "--half", "--rotation", "hadamard"],
     "rot-imp-int2h-g64": ["--method", "rtn", "--bits", "2", "--group-size", "64", "--half", "--rotation", "hadamard"],
@@ -73,6 +74,9 @@ OUR_SETTINGS = {
     "imp-int3h-g64": ["--method", "rtn", "--bits", "3", "--group-size", "64", "--half"],
     "imp-int4h-g64": ["--method", "rtn", "--bits", "4", "--group-size", "64", "--half"],
     "gptq-int2h-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--half"],
+    "rtn-int8s-g128": ["--method", "rtn", "--bits", "8", "--group-size", "128", "--sym"],
+    # GPTQ (rotated by default) with widths allocated to a file size: Q4_K_M's 105.5 MB.
+    "gptq-size-105": ["--method", "gptq", "--target-size", "105", "--group-size", "128"],
     "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],
     "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
     "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],

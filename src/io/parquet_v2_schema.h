@@ -35,7 +35,11 @@ class Schema;
 
 namespace arrowquant::parquet_v2 {
 
-inline constexpr int kFormatVersion = 2;
+// The newest version this build reads and writes. 3: rotated tensors (the rotation columns); a file
+// without any is written as 2, so that builds from before rotations still read it (they would run a
+// rotated tensor unrotated, and refuse version 3 instead).
+inline constexpr int kFormatVersion = 3;
+inline constexpr int kFormatVersionUnrotated = 2;
 inline constexpr const char* kWeightsFile = "model.parquet";   // in a model folder
 inline constexpr const char* kMetadataFile = "metadata.json";  // a readable copy, never read back
 

@@ -56,6 +56,7 @@ struct ParquetV2Writer::Impl {
   std::unique_ptr<parquet::arrow::FileWriter> writer;
   int64_t rows = 0;
   bool closed = false;
+  bool rotated = false;  // any tensor stored rotated: the file needs format version 3
 
   void write_row(const RowValues& v) {
     using namespace arrow;
@@ -136,10 +137,15 @@ ParquetV2Writer::~ParquetV2Writer() {
 
 int64_t ParquetV2Writer::rows_written() const { return impl_->rows; }
 
+int ParquetV2Writer::format_version() const {
+  return impl_->rotated ? parquet_v2::kFormatVersion : parquet_v2::kFormatVersionUnrotated;
+}
+
 void ParquetV2Writer::write_quantized(const QuantizedTensor& q, DType source_dtype, const RowStats& stats) {
   const auto& g = q.geom;
   const int64_t groups = g.groups_per_row();
   const size_t row_bytes = packed_row_bytes(g.cols, q.format->bits);
+  impl_->rotated |= !q.rotation.is_none();
   auto runs = impl_->split(g.rows, row_bytes);
   for (size_t i = 0; i < runs.size(); ++i) {
     auto [r0, r1] = runs[i];
@@ -176,7 +182,7 @@ void ParquetV2Writer::close(const FileMetadata& m) {
   namespace key = parquet_v2::key;
   auto md = std::make_shared<arrow::KeyValueMetadata>();
   auto put = [&](const char* k, const std::string& v) { md->Append(std::string(parquet_v2::kKeyPrefix) + k, v); };
-  put(key::kFormatVersion, std::to_string(parquet_v2::kFormatVersion));
+  put(key::kFormatVersion, std::to_string(format_version()));
   put(key::kToolVersion, ARROWQUANT_VERSION);
   put(key::kScaleDtype, "float16");
   put(key::kSourceKind, m.source_kind);

@@ -40,6 +40,8 @@ class ParquetV2Writer {
   // Writes the key-value metadata and the footer.
   void close(const FileMetadata& metadata);
   int64_t rows_written() const;
+  // The format version the file says it is (3 once a rotated tensor was written, else 2).
+  int format_version() const;
 
  private:
   struct Impl;

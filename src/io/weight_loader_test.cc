@@ -79,6 +79,7 @@ TEST(WeightLoader, V2RoundTripIsZeroCopyAndExact) {
     auto m = write_model(dir / "m.parquet", 1 << 20, f);
     auto w = WeightLoader::open(dir / "m.parquet");
     EXPECT_EQ(w->format_version(), 2);
+    EXPECT_EQ(w->metadata()["format_version"], "2");
     const StoredTensor& t = w->tensor("layer.weight");
     EXPECT_EQ(t.format, &f);
     ASSERT_EQ(t.chunks.size(), 1u);
@@ -240,6 +241,9 @@ TEST(WeightLoader, RotatedTensorsReadBackInTheModelsOwnSpace) {
     const StoredTensor& t = w->tensor("layer.weight");
     EXPECT_EQ(t.rotation, rot);
     EXPECT_TRUE(w->tensor("layer.bias").rotation.is_none());
+    // Version 3 marks a file with rotated tensors: a build from before rotations refuses it rather
+    // than run the rotated codes unrotated. Files without any stay version 2.
+    EXPECT_EQ(w->metadata()["format_version"], "3");
     EXPECT_EQ(w->dequantize("layer.weight").values, m.expected);
     // Close to the original weights (the rotation is undone, not left in).
     double num = 0, den = 0;

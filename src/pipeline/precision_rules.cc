@@ -25,7 +25,7 @@ namespace {
 // Weight matrices only: an embedding table is looked up by row, not multiplied with an input, and a
 // head tied to it shares its rows. A row too short for a Hadamard block (odd widths) stays as it is.
 InputRotation rotation_for(const SourceTensorInfo& t, const QuantConfig& c) {
-  if (c.rotation == RotationKind::None || t.shape.size() != 2 || is_embedding_or_head(t.name)) return {};
+  if (c.rotation_kind() == RotationKind::None || t.shape.size() != 2 || is_embedding_or_head(t.name)) return {};
   InputRotation r = hadamard_rotation(t.shape.back(), uint64_t(c.rotation_seed), c.rotation_block);
   return r.block > 1 ? r : InputRotation{};
 }

@@ -27,8 +27,9 @@ void QuantConfig::visit(SettingVisitor& v) {
                                      "per output channel", {}, 0, HUGE_VAL, false, true, "channel"});
   v.visit(symmetric, {"sym", "Symmetric codes (no zero points) instead of affine", {}, -HUGE_VAL, HUGE_VAL, true});
   v.visit(half, {"half", "Symmetric codes centred between two levels, no level at zero: scale·(c − (2^bits − 1)/2), "
-                         "AngelSlim's SEQ grid at 2 bits (±0.25, ±0.75 of the range); implies --sym. For "
-                         "symmetric weights, e.g. after --rotation hadamard", {}, -HUGE_VAL, HUGE_VAL, true});
+                         "AngelSlim's SEQ grid at 2 bits (±0.25, ±0.75 of the range); implies --sym. Use it on "
+                         "rotated weights (GPTQ rotates by default): groups with outliers have no level "
+                         "for their small weights", {}, -HUGE_VAL, HUGE_VAL, true});
   visit_enum(v, method, kMethodNames,
              {"method", "rtn (round to nearest; default), gptq (error-compensating, needs --calibration), awq "
                         "(activation-aware scales folded into the previous op), smoothquant (W8A8: int8 weights, "
@@ -38,7 +39,8 @@ void QuantConfig::visit(SettingVisitor& v) {
   visit_enum(v, rotation, kRotationNames,
              {"rotation", "Quantise weight matrices in a rotated input space: hadamard (a randomised Hadamard "
                           "transform per block of inputs, undone at run time by rotating each layer's input: "
-                          "spreads outliers, what makes 2-3 bits hold up) or none (default)"});
+                          "spreads outliers), none, or auto (default: hadamard with --method gptq, where it "
+                          "measured far better at 2-3 bits, none otherwise)"});
   v.visit(rotation_seed, {"rotation_seed", "Seed of the rotation's random signs", kAdvanced, 0, 9007199254740992.0});
   v.visit(rotation_block, {"rotation_block", "Largest Hadamard block of input channels the rotation mixes (0: the "
                                              "largest order 2^k or 12·2^k or 144·2^k dividing the row)",

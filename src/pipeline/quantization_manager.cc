@@ -165,7 +165,7 @@ class QuantizationRun {
     rep_.decisions = decisions_;
     rep_.file_bytes = size_t(fs::file_size(parquet_path));
     rep_.seconds = now_seconds() - t0_;
-    write_metadata_copy(out.temp_path(), file_meta);
+    write_metadata_copy(out.temp_path(), file_meta, writer.format_version());
     out.commit();
     ckpt_->remove();
     return std::move(rep_);
@@ -316,9 +316,9 @@ class QuantizationRun {
   }
 
   // A readable copy of what the file carries, with the report; the runtime never reads it.
-  void write_metadata_copy(const std::string& dir, const FileMetadata& file_meta) const {
+  void write_metadata_copy(const std::string& dir, const FileMetadata& file_meta, int format_version) const {
     nlohmann::json meta = rep_.to_json();
-    meta[parquet_v2::key::kFormatVersion] = std::to_string(parquet_v2::kFormatVersion);
+    meta[parquet_v2::key::kFormatVersion] = std::to_string(format_version);
     meta[parquet_v2::key::kToolVersion] = ARROWQUANT_VERSION;
     meta[parquet_v2::key::kScaleDtype] = "float16";
     if (!file_meta.activations.empty()) meta[parquet_v2::key::kActivations] = file_meta.activations;

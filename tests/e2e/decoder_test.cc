@@ -178,6 +178,20 @@ TEST(Decoder, RotatedWeightsRunPackedAndDequantisedAlike) {
       EXPECT_GE(rotated, 7) << model;  // every Linear of every block; embeddings are not rotated
     }
   }
+  // --rotation auto (the default) rotates for GPTQ and not for RTN; none turns it off.
+  auto rotated_tensors = [&](const std::string& flags) {
+    const std::string out = d / ("s-" + std::to_string(std::hash<std::string>()(flags)));
+    auto r = run_cli("quantize " + stories_bin() + " -o " + out + " -q --bits 4 --group-size 32 " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const auto report = nlohmann::json::parse(run_cli("inspect " + out + " --json").output);
+    int n = 0;
+    for (const auto& t : report["tensors"]) n += t.contains("rotation");
+    return n;
+  };
+  const std::string calib = " --calibration " + aqtest::source_dir() + "/tests/goldens/stories260k/calibration.txt --samples 8";
+  EXPECT_EQ(rotated_tensors("--method gptq" + calib), 35);  // 5 layers x 7 Linears
+  EXPECT_EQ(rotated_tensors("--method gptq --rotation none" + calib), 0);
+  EXPECT_EQ(rotated_tensors("--method rtn" + calib), 0);
 }
 
 // Packed weights read in place (the mapped file), copied at load, and with int8 or f32 activations:
