@@ -34,8 +34,8 @@ Runner add_compare(CLI::App& app) {
   // QuantConfig::visit; --calibration is for gptq, awq and smoothquant.
   a->settings = std::make_shared<SettingOptions>(
       app, [a](SettingVisitor& v) { a->defaults.visit(v); },
-      std::set<std::string>{"calibration", "samples", "seq_len", "group_size", "sym", "clip", "embedding_bits",
-                            "act_order", "threads"});
+      std::set<std::string>{"calibration", "samples", "seq_len", "group_size", "sym", "half", "rotation", "clip",
+                            "embedding_bits", "act_order", "threads"});
   a->settings->option("calibration")->check(CLI::ExistingFile);
   app.add_option("--eval", a->eval,
                  "Evaluation text: sentences, one per line, for encoders (default: the STS-B sentences); text "
