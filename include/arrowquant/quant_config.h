@@ -62,7 +62,7 @@ struct QuantConfig {
   // calibration (threads and other settings that cannot change the result are left out).
   nlohmann::json to_json() const;
   // The format of the run's grid at a width (nullptr when the table has none).
-  const QuantFormat* format_for(int width) const { return find_quant_format(width, symmetric || half, half); }
+  const QuantFormat* format_for(int width) const { return find_quant_format(width, symmetric, half); }
   // The rotation weight matrices get: auto decided by the method.
   RotationKind rotation_kind() const {
     if (rotation == RotationChoice::Auto) return method == Method::Gptq ? RotationKind::Hadamard : RotationKind::None;

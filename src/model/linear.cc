@@ -69,14 +69,7 @@ const std::vector<float>& Linear::float_weight() const {
   return *weight;
 }
 
-void Linear::forward(const float* x, int64_t n, float* y) const {
-  if (observer) observer->observe(*this, x, n);
-  if (!rotation) return multiply(x, n, y);
-  thread_local std::vector<float> rotated;
-  rotated.assign(x, x + n * in);
-  rotate_rows(*rotation, rotated.data(), n, threads);
-  multiply(rotated.data(), n, y);
-}
+void Linear::forward(const float* x, int64_t n, float* y) const { forward_shared({{this, y}}, x, n); }
 
 void Linear::forward_shared(std::initializer_list<std::pair<const Linear*, float*>> layers, const float* x, int64_t n) {
   thread_local std::vector<float> rotated;
