@@ -1,5 +1,7 @@
 #include "io/llama2c_reader.h"
 
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -23,7 +25,8 @@ bool Llama2cCheckpoint::looks_like(const uint8_t* head, size_t n) {
   std::memcpy(h, head, sizeof h);
   // dim, hidden, layers, heads, kv heads, |vocab|, seq_len all small positive integers.
   for (int i = 0; i < 7; ++i) {
-    int32_t v = i == 5 ? (h[i] < 0 ? -h[i] : h[i]) : h[i];
+    // Widened first: negating INT32_MIN (a negative vocab means an unshared head) overflows.
+    const int64_t v = i == 5 ? std::abs(int64_t(h[i])) : int64_t(h[i]);
     if (v <= 0 || v > (1 << 24)) return false;
   }
   return h[0] % h[3] == 0 && h[3] % h[4] == 0;
@@ -37,6 +40,7 @@ Llama2cCheckpoint::Llama2cCheckpoint(const std::string& path) : map_(std::make_u
   if (size < kHeaderBytes) fail("file is shorter than the 28-byte header");
   int32_t h[7];
   std::memcpy(h, map_->data(), sizeof h);
+  if (h[5] == INT32_MIN) fail("header has an implausible vocabulary size");
   cfg_ = {h[0], h[1], h[2], h[3], h[4], h[5] < 0 ? -h[5] : h[5], h[6], h[5] > 0};
   const auto& c = cfg_;
   for (int v : {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len})
