@@ -21,7 +21,8 @@ namespace arrowquant {
 // Index of a format in the table; the kernel table is keyed by it too.
 enum class FormatId : uint8_t {
   Int8Asym, Int8Sym, Int4Asym, Int4Sym, Int3Asym, Int3Sym, Int2Asym, Int2Sym,
-  Int8Half, Int4Half, Int3Half, Int2Half
+  Int8Half, Int4Half, Int3Half, Int2Half,
+  Int6Asym, Int6Sym, Int5Asym, Int5Sym, Int6Half, Int5Half
 };
 
 // How a code becomes a value. Uniform: the integer grid above. Codebook (non-uniform levels per
@@ -56,8 +57,9 @@ struct QuantFormat {
   float centre() const { return float(mid_code()) - (half_offset ? 0.5f : 0.0f); }
 };
 
-// The table, ordered by FormatId: int8/int4/int3/int2, each affine then symmetric, then the half-offset
-// symmetric grids.
+// The table, ordered by FormatId: int8/int4/int3/int2, each affine then symmetric, then their
+// half-offset grids; then int6/int5 (added later, so appended: FormatId values never change), the
+// same way.
 const std::vector<QuantFormat>& quant_formats();
 const QuantFormat& format_of(FormatId id);
 // nullptr when no such format.
@@ -66,7 +68,8 @@ const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset 
 // Throws ValueError listing the known names.
 const QuantFormat& quant_format_or_throw(std::string_view name);
 
-// The code widths the table holds, ascending ({2, 3, 4, 8}), and the same for messages ("2, 3, 4 or 8").
+// The code widths the table holds, ascending ({2, 3, 4, 5, 6, 8}), and the same for messages
+// ("2, 3, 4, 5, 6 or 8").
 const std::vector<int>& format_widths();
 std::string format_widths_text();
 bool is_format_width(int bits);

@@ -32,6 +32,14 @@ struct TensorSensitivity {
   int64_t params = 0;
   double weight_entropy = 0;     // Shannon entropy (bits) of a 256-bin histogram of the weights
   std::vector<WidthSensitivity> widths;
+  // With calibration text: how far the model's output moves with this tensor alone rounded at
+  // probe_bits (a decoder's KL per token, an encoder's 1 - cosine of its sentence embeddings), and
+  // that per unit of its cost() there: the factor bit allocation weighs this tensor's errors by, so
+  // that a layer the rest of the network amplifies, or a table that is also the head, counts as
+  // much as it hurts. < 0 when not measured.
+  int probe_bits = 0;
+  double probe_divergence = -1;
+  double divergence_per_cost = -1;
   const WidthSensitivity* at(int bits) const;
 };
 
@@ -39,6 +47,7 @@ struct SensitivityReport {
   std::string model;
   std::vector<int> widths;
   int64_t calibration_tokens = 0;
+  int64_t probe_tokens = 0;      // tokens the output probes ran on (0: none)
   size_t fixed_bytes = 0;        // tensors that are never quantised (norms, biases, pinned float)
   int64_t total_params = 0;
   std::vector<TensorSensitivity> tensors;

@@ -75,6 +75,12 @@ OUR_SETTINGS = {
     "imp-int4h-g64": ["--method", "rtn", "--bits", "4", "--group-size", "64", "--half"],
     "gptq-int2h-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--half"],
     "rtn-int8s-g128": ["--method", "rtn", "--bits", "8", "--group-size", "128", "--sym"],
+    # 5- and 6-bit widths (the sizes of llama.cpp's Q4_K_M / Q5_K_M), embeddings and tied head at 6 or 8 bits.
+    "rot-gptq-int5-g64-e6": ["--method", "gptq", "--bits", "5", "--group-size", "64", "--embedding-bits", "6",
+                             "--rotation", "hadamard"],
+    "rot-gptq-int6-g128-e6": ["--method", "gptq", "--bits", "6", "--group-size", "128", "--embedding-bits", "6",
+                              "--rotation", "hadamard"],
+    "rot-gptq-int6-g64": ["--method", "gptq", "--bits", "6", "--group-size", "64", "--rotation", "hadamard"],
     # GPTQ (rotated by default) with widths allocated to a file size: Q4_K_M's 105.5 MB.
     "gptq-size-105": ["--method", "gptq", "--target-size", "105", "--group-size", "128"],
     "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],

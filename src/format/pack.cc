@@ -14,7 +14,7 @@ void pack_row(const uint8_t* codes, int64_t cols, int bits, uint8_t* out) {
     for (int64_t i = 0; i < cols; ++i) out[i / per] |= uint8_t(codes[i] << ((i % per) * bits));
     return;
   }
-  // General bit stream (3 bits): a code may straddle two bytes.
+  // General bit stream (3, 5, 6 bits): a code may straddle two bytes.
   for (int64_t i = 0; i < cols; ++i) {
     const int64_t bit = i * bits;
     const uint32_t v = uint32_t(codes[i]) << (bit & 7);
@@ -50,12 +50,16 @@ void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
     return;
   }
   int64_t first = 0;  // codes before this are done
-  if (bits == 3) {  // 8 codes from each 3 bytes; the tail goes through the general loop below
+  if (bits == 3 || bits == 5 || bits == 6) {
+    // 8 codes fill exactly `bits` whole bytes: read them as one little-endian word and shift codes
+    // out (the tail goes through the general loop below).
     const int64_t whole = cols / 8;
+    const uint64_t mask = (uint64_t(1) << bits) - 1;
     for (int64_t b = 0; b < whole; ++b) {
-      const uint8_t* p = packed + 3 * b;
-      const uint32_t w = uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16;
-      for (int k = 0; k < 8; ++k) codes[8 * b + k] = uint8_t((w >> (3 * k)) & 7);
+      const uint8_t* p = packed + size_t(bits) * size_t(b);
+      uint64_t w = 0;
+      for (int k = 0; k < bits; ++k) w |= uint64_t(p[k]) << (8 * k);
+      for (int k = 0; k < 8; ++k) codes[8 * b + k] = uint8_t((w >> (bits * k)) & mask);
     }
     first = whole * 8;
   }

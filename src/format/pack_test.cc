@@ -8,7 +8,7 @@ using namespace arrowquant;
 
 TEST(Pack, RoundTripIsBitExactForEveryWidthAndOddLengths) {
   std::mt19937 rng(7);
-  for (int bits : {2, 3, 4, 8}) {
+  for (int bits : format_widths()) {
     for (int64_t cols : {1, 2, 3, 5, 7, 8, 9, 31, 33, 64, 127, 172, 384}) {
       std::vector<uint8_t> codes(static_cast<size_t>(cols)), back(static_cast<size_t>(cols));
       for (auto& c : codes) c = uint8_t(rng() & ((1u << bits) - 1));
@@ -40,4 +40,16 @@ TEST(Pack, DocumentedLayout) {
   pack_row(c3, 8, 3, out3);
   uint32_t stream = out3[0] | (out3[1] << 8) | (out3[2] << 16);
   for (int i = 0; i < 8; ++i) EXPECT_EQ((stream >> (3 * i)) & 7u, c3[i]);
+  // 6 bits: 4 codes in 3 bytes; 5 bits: 8 codes in 5 bytes, the same LSB-first stream.
+  const uint8_t c6[] = {0x3f, 0x01, 0x2a, 0x15};
+  uint8_t out6[3];
+  pack_row(c6, 4, 6, out6);
+  stream = out6[0] | (out6[1] << 8) | (out6[2] << 16);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ((stream >> (6 * i)) & 63u, c6[i]);
+  const uint8_t c5[] = {31, 1, 17, 0, 9, 30, 4, 22};
+  uint8_t out5[5];
+  pack_row(c5, 8, 5, out5);
+  uint64_t stream5 = 0;
+  for (int k = 0; k < 5; ++k) stream5 |= uint64_t(out5[k]) << (8 * k);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ((stream5 >> (5 * i)) & 31u, c5[i]);
 }

@@ -15,6 +15,9 @@ constexpr QuantFormat kTable[] = {
     {FormatId::Int2Asym, "int2_asym", 2, false}, {FormatId::Int2Sym, "int2_sym", 2, true},
     {FormatId::Int8Half, "int8_half", 8, true, true},  {FormatId::Int4Half, "int4_half", 4, true, true},
     {FormatId::Int3Half, "int3_half", 3, true, true},  {FormatId::Int2Half, "int2_half", 2, true, true},
+    {FormatId::Int6Asym, "int6_asym", 6, false}, {FormatId::Int6Sym, "int6_sym", 6, true},
+    {FormatId::Int5Asym, "int5_asym", 5, false}, {FormatId::Int5Sym, "int5_sym", 5, true},
+    {FormatId::Int6Half, "int6_half", 6, true, true},  {FormatId::Int5Half, "int5_half", 5, true, true},
 };
 constexpr bool ordered_by_id() {
   for (size_t i = 0; i < std::size(kTable); ++i)

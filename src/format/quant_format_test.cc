@@ -8,7 +8,8 @@
 using namespace arrowquant;
 
 TEST(QuantFormat, TableLookups) {
-  EXPECT_EQ(quant_formats().size(), 12u);
+  EXPECT_EQ(quant_formats().size(), 18u);
+  EXPECT_EQ(format_widths(), (std::vector<int>{2, 3, 4, 5, 6, 8}));
   EXPECT_EQ(find_quant_format(2, true, true)->name, "int2_half");
   EXPECT_EQ(find_quant_format(2, false, true)->name, "int2_half");  // half-offset is symmetric
   EXPECT_EQ(find_quant_format(2, true)->name, "int2_sym");
@@ -16,7 +17,9 @@ TEST(QuantFormat, TableLookups) {
   EXPECT_EQ(find_quant_format("int4_sym")->centre(), 8.0f);
   EXPECT_EQ(find_quant_format("int3_sym")->bits, 3);
   EXPECT_EQ(find_quant_format(2, false)->name, "int2_asym");
-  EXPECT_EQ(find_quant_format(5, false), nullptr);
+  EXPECT_EQ(find_quant_format(5, false)->name, "int5_asym");
+  EXPECT_EQ(find_quant_format(6, true, true)->centre(), 31.5f);
+  EXPECT_EQ(find_quant_format(7, false), nullptr);
   EXPECT_THROW(quant_format_or_throw("nf5"), ValueError);
   QuantGeometry g = quant_geometry({3, 4, 200}, 64);
   EXPECT_EQ(g.rows, 12);

@@ -99,6 +99,13 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Int4Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int3Half, {&kRowsF32, &kScalar, &kCuda}},
       {FormatId::Int2Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
+      // 6 and 5 bits: dequantised rows, like int3 (codes straddle bytes).
+      {FormatId::Int6Asym, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int6Sym, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int5Asym, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int5Sym, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int6Half, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int5Half, {&kRowsF32, &kScalar, &kCuda}},
   };
   return t;
 }

@@ -51,7 +51,8 @@ BertEncoder::BertEncoder(const ModelWeights& w, int threads)
   // Checkpoints saved from BertFor* heads carry a "bert." prefix; the encoder is the same.
   std::string p = w.has("embeddings.word_embeddings.weight") ? "" : "bert.";
   const int64_t H = cfg_.hidden, I = cfg_.intermediate;
-  word_emb_ = Embedding::load(w, p + "embeddings.word_embeddings.weight", cfg_.vocab_size, H);
+  word_emb_name_ = p + "embeddings.word_embeddings.weight";
+  word_emb_ = Embedding::load(w, word_emb_name_, cfg_.vocab_size, H);
   pos_emb_ = w.load(p + "embeddings.position_embeddings.weight", {cfg_.max_positions, H});
   type_emb_ = w.load(p + "embeddings.token_type_embeddings.weight", {cfg_.type_vocab_size, H});
   emb_ln_g_ = w.load(p + "embeddings.LayerNorm.weight", {H});
@@ -184,6 +185,15 @@ std::vector<float> BertEncoder::embed_sequence(const std::vector<int32_t>& ids) 
 
 void BertEncoder::run_layer(int64_t l, float* x, int64_t T) const {
   layer_forward(layers_.at(size_t(l)), x, {int32_t(T)}, T);
+}
+
+std::shared_ptr<const std::vector<float>> BertEncoder::table(const std::string& name) const {
+  return name == word_emb_name_ ? word_emb_.table : nullptr;
+}
+
+void BertEncoder::set_table(const std::string& name, std::shared_ptr<const std::vector<float>> values) {
+  if (name != word_emb_name_) throw Error("internal: " + name + " is not a table of this encoder");
+  word_emb_.table = std::move(values);
 }
 
 std::vector<Linear*> BertEncoder::layer_linears(int64_t l) {

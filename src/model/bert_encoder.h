@@ -42,6 +42,11 @@ class BertEncoder {
   void run_layer(int64_t l, float* x, int64_t T) const;
   std::vector<Linear*> layer_linears(int64_t l);
   std::vector<ScaleFold> layer_folds(int64_t l);
+  // The word-embedding table by its tensor name (the one table worth a probe: most of a small
+  // encoder's weights); nullptr for another name.
+  std::vector<std::string> table_names() const { return {word_emb_name_}; }
+  std::shared_ptr<const std::vector<float>> table(const std::string& name) const;
+  void set_table(const std::string& name, std::shared_ptr<const std::vector<float>> values);
 
  private:
   struct Layer {
@@ -57,6 +62,7 @@ class BertEncoder {
   BertConfig cfg_;
   int threads_;
   Embedding word_emb_;
+  std::string word_emb_name_;
   std::vector<float> pos_emb_, type_emb_, emb_ln_g_, emb_ln_b_;
   std::vector<Layer> layers_;
 };

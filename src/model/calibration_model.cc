@@ -1,6 +1,7 @@
 #include "model/calibration_model.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,11 @@ class BlockAccess : public CalibrationModel {
   void run_block(int64_t b, float* x, int64_t T) const override { model_.run_layer(b, x, T); }
   std::vector<Linear*> linears(int64_t b) override { return model_.layer_linears(b); }
   std::vector<ScaleFold> folds(int64_t b) override { return model_.layer_folds(b); }
+  std::vector<std::string> table_names() const override { return model_.table_names(); }
+  std::shared_ptr<const std::vector<float>> table(const std::string& name) const override { return model_.table(name); }
+  void set_table(const std::string& name, std::shared_ptr<const std::vector<float>> values) override {
+    model_.set_table(name, std::move(values));
+  }
 
  protected:
   Model model_;
@@ -36,6 +42,25 @@ class EncoderCalibration : public BlockAccess<BertEncoder> {
   EncoderCalibration(const ModelWeights& w, int threads)
       : BlockAccess(w, threads), tok_(WordPieceTokenizer::from_folder(w.folder())) {}
   std::string kind() const override { return "encoder"; }
+  // Sentence embeddings are mean-pooled and normalised (what sentence-transformers' MiniLM does).
+  std::vector<float> output(const float* x, int64_t T) const override {
+    const int64_t H = model_.config().hidden;
+    std::vector<double> sum(static_cast<size_t>(H), 0.0);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < H; ++j) sum[size_t(j)] += x[t * H + j];
+    double norm = 0;
+    for (double v : sum) norm += v * v;
+    norm = std::sqrt(norm);
+    std::vector<float> out(static_cast<size_t>(H));
+    for (int64_t j = 0; j < H; ++j) out[size_t(j)] = norm > 0 ? float(sum[size_t(j)] / norm) : 0.0f;
+    return out;
+  }
+  double divergence(const std::vector<float>& base, const std::vector<float>& probe) const override {
+    double dot = 0;
+    for (size_t j = 0; j < base.size(); ++j) dot += double(base[j]) * probe[j];
+    return 1.0 - dot;
+  }
+  bool divergence_per_token() const override { return false; }
   int64_t default_seq_len() const override { return std::min<int64_t>(128, context()); }
   std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
                                               int64_t seq_len) const override {
@@ -57,6 +82,25 @@ class DecoderCalibration : public BlockAccess<LlamaDecoder> {
   DecoderCalibration(const ModelWeights& w, int threads)
       : BlockAccess(w, threads), tok_(load_text_tokenizer(w.path())) {}
   std::string kind() const override { return "decoder"; }
+  std::vector<float> output(const float* x, int64_t T) const override {
+    std::vector<float> logits = model_.output_logits(x, T);
+    const int64_t V = model_.config().vocab_size;
+    for (int64_t t = 0; t < T; ++t) {  // log-softmax per position
+      float* row = logits.data() + t * V;
+      const float mx = *std::max_element(row, row + V);
+      double z = 0;
+      for (int64_t v = 0; v < V; ++v) z += std::exp(double(row[v]) - mx);
+      const float lz = float(std::log(z)) + mx;
+      for (int64_t v = 0; v < V; ++v) row[v] -= lz;
+    }
+    return logits;
+  }
+  double divergence(const std::vector<float>& base, const std::vector<float>& probe) const override {
+    double kl = 0;
+    for (size_t i = 0; i < base.size(); ++i) kl += std::exp(double(base[i])) * (double(base[i]) - probe[i]);
+    return kl;
+  }
+  bool divergence_per_token() const override { return true; }
   int64_t default_seq_len() const override { return std::min<int64_t>(256, context()); }
   std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
                                               int64_t seq_len) const override {

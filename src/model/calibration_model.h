@@ -31,6 +31,19 @@ class CalibrationModel {
   virtual void run_block(int64_t b, float* x, int64_t T) const = 0;            // in place
   virtual std::vector<Linear*> linears(int64_t b) = 0;
   virtual std::vector<ScaleFold> folds(int64_t b) = 0;
+
+  // What the model puts out for the last block's states x [T, hidden]: a decoder's next-token
+  // log-probabilities [T, vocab], an encoder's unit-length mean-pooled embedding [hidden].
+  virtual std::vector<float> output(const float* x, int64_t T) const = 0;
+  // How far `probe` lies from `base` (two outputs of the same sequence): a decoder's KL(base ‖ probe)
+  // summed over positions, an encoder's 1 − cosine; per_tokens() says what to divide by.
+  virtual double divergence(const std::vector<float>& base, const std::vector<float>& probe) const = 0;
+  virtual bool divergence_per_token() const = 0;
+  // Float tables outside the blocks by tensor name (embeddings, an untied head): set_table replaces
+  // one wherever the model reads it. table() is nullptr for a name the model has not.
+  virtual std::vector<std::string> table_names() const = 0;
+  virtual std::shared_ptr<const std::vector<float>> table(const std::string& name) const = 0;
+  virtual void set_table(const std::string& name, std::shared_ptr<const std::vector<float>> values) = 0;
 };
 
 }  // namespace arrowquant

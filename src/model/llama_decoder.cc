@@ -270,13 +270,44 @@ std::vector<float> LlamaDecoder::forward(DecoderState& st, const std::vector<int
   embed(tokens, x.data());
   for (int64_t l = 0; l < cfg_.layers; ++l) layer_forward(l, x.data(), T, st, pos0);
   st.length = pos0 + T;
-  const int64_t first = all_logits ? 0 : T - 1, rows = T - first;
-  std::vector<float> xn(size_t(rows * H));
-  for (int64_t t = first; t < T; ++t)
-    rms_norm(x.data() + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + (t - first) * H);
-  std::vector<float> logits(size_t(rows * cfg_.vocab_size));
-  lm_head_.forward(xn.data(), rows, logits.data());
+  const int64_t first = all_logits ? 0 : T - 1;
+  return output_logits(x.data() + first * H, T - first);
+}
+
+std::vector<float> LlamaDecoder::output_logits(const float* x, int64_t T) const {
+  const int64_t H = cfg_.hidden;
+  std::vector<float> xn(size_t(T * H));
+  for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + t * H);
+  std::vector<float> logits(size_t(T * cfg_.vocab_size));
+  lm_head_.forward(xn.data(), T, logits.data());
   return logits;
+}
+
+namespace {
+constexpr const char* kEmbedName = "model.embed_tokens.weight";
+constexpr const char* kHeadName = "lm_head.weight";
+}  // namespace
+
+std::vector<std::string> LlamaDecoder::table_names() const {
+  if (cfg_.tied_embeddings) return {kEmbedName};
+  return {kEmbedName, kHeadName};
+}
+
+std::shared_ptr<const std::vector<float>> LlamaDecoder::table(const std::string& name) const {
+  if (name == kEmbedName) return embed_.table;
+  if (name == kHeadName && !cfg_.tied_embeddings) return lm_head_.weight;
+  return nullptr;
+}
+
+void LlamaDecoder::set_table(const std::string& name, std::shared_ptr<const std::vector<float>> values) {
+  if (name == kEmbedName) {
+    embed_.table = values;
+    if (cfg_.tied_embeddings) lm_head_.weight = std::move(values);
+  } else if (name == kHeadName && !cfg_.tied_embeddings) {
+    lm_head_.weight = std::move(values);
+  } else {
+    throw Error("internal: " + name + " is not a table of this decoder");
+  }
 }
 
 std::vector<float> LlamaDecoder::embed_sequence(const std::vector<int32_t>& ids) const {

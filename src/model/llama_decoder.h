@@ -52,6 +52,13 @@ class LlamaDecoder {
   void run_layer(int64_t l, float* x, int64_t T) const;
   std::vector<Linear*> layer_linears(int64_t l);
   std::vector<ScaleFold> layer_folds(int64_t l);
+  // The next-token logits [T, vocab] of the last layer's states x [T, H]: final norm, then the head.
+  std::vector<float> output_logits(const float* x, int64_t T) const;
+  // The float tables outside the layers, by tensor name: the embeddings (which a tied head shares)
+  // and an untied head. Setting one replaces it wherever it is read; nullptr for another name.
+  std::vector<std::string> table_names() const;
+  std::shared_ptr<const std::vector<float>> table(const std::string& name) const;
+  void set_table(const std::string& name, std::shared_ptr<const std::vector<float>> values);
 
  private:
   struct Layer {

@@ -1,5 +1,6 @@
 #include "pipeline/bit_allocation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -28,6 +29,7 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
     const TensorSensitivity* t;
     size_t plan;
     size_t choice;
+    double weight;  // what one unit of this tensor's cost() does to the model's output
   };
   std::vector<Item> items;
   for (const auto& t : rep.tensors) {
@@ -36,7 +38,16 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
       fixed += double(t.at(plans[i].format->bits)->bytes);
       continue;
     }
-    items.push_back({&t, i, 0});
+    items.push_back({&t, i, 0, 1.0});
+  }
+  // Each tensor's error weighed by the model-output divergence it caused when probed alone (so a
+  // layer the network amplifies, or an embedding that is also the head, counts as much as it hurts).
+  // A tensor the probes do not reach (an encoder's position table) counts like the most sensitive
+  // one probed. Without calibration text every tensor's relative error counts the same.
+  if (rep.probe_tokens > 0) {
+    double most = 0;
+    for (const auto& it : items) most = std::max(most, it.t->divergence_per_cost);
+    for (auto& it : items) it.weight = it.t->divergence_per_cost >= 0 ? it.t->divergence_per_cost : most;
   }
   double used = fixed;
   for (const auto& it : items) used += double(it.t->widths[0].bytes);
@@ -46,8 +57,8 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
              budget / 1e6, budget * 8 / double(rep.total_params), used / 1e6);
     throw ValueError(buf);
   }
-  // Greedy: repeatedly take the upgrade with the largest error drop per extra byte that still fits.
-  // Each tensor's error is relative to its own output, so every layer counts the same.
+  // Greedy: repeatedly take the upgrade with the largest weighted error drop per extra byte that
+  // still fits.
   for (;;) {
     double best_gain = 0;
     size_t best_item = 0, best_choice = 0;
@@ -58,7 +69,7 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
         const auto& nxt = it.t->widths[c];
         const double extra = double(nxt.bytes) - double(cur.bytes);
         if (extra <= 0 || used + extra > budget) continue;
-        const double gain = (cur.cost() - nxt.cost()) / extra;
+        const double gain = it.weight * (cur.cost() - nxt.cost()) / extra;
         if (gain > best_gain) { best_gain = gain; best_item = k; best_choice = c; }
       }
     }
@@ -69,6 +80,7 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
   }
   nlohmann::json decisions = nlohmann::json::array();
   std::map<int, int64_t> params_at;
+  double predicted = 0;
   for (const auto& it : items) {
     const WidthSensitivity& w = it.t->widths[it.choice];
     TensorPlan& p = plans[it.plan];
@@ -78,6 +90,10 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
     params_at[w.bits] += it.t->params;
     nlohmann::json d = {{"tensor", it.t->name}, {"decision", p.reason}, {"bits", w.bits}, {"bytes", w.bytes}};
     if (w.output_cosine >= 0) d["predicted_output_cosine"] = w.output_cosine;
+    if (it.t->probe_divergence >= 0) {
+      d["predicted_divergence"] = it.weight * w.cost();  // this tensor's share, to first order
+      predicted += it.weight * w.cost();
+    }
     decisions.push_back(d);
   }
   if (log) {
@@ -86,6 +102,10 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
              used * 8 / double(rep.total_params));
     log(buf);
     for (auto& [bits, n] : params_at) log("  INT" + std::to_string(bits) + ": " + std::to_string(n) + " weights");
+    if (rep.probe_tokens > 0) {
+      snprintf(buf, sizeof buf, "  predicted model divergence (sum of the probed tensors' shares): %.4g", predicted);
+      log(buf);
+    }
   }
   return decisions;
 }

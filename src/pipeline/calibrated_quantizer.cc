@@ -47,53 +47,6 @@ std::vector<float> float_target_weight(const Linear& l, const InputStats& st, do
 
 std::string weight_name(const Linear& l) { return l.name + ".weight"; }
 
-// Quantises one Linear with the configured method at one format.
-// With float targets (target non-null) errors are measured against the target weight: the float
-// model's output, not this layer's own float output.
-// A plan's rotation applies to every width tried: the weight is quantised in the rotated input space
-// against the rotated inputs' statistics; errors are measured back in the model's own space.
-CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const QuantConfig& cfg,
-                                 const QuantFormat* fmt, int64_t group_size, const InputRotation& rotation,
-                                 const std::vector<float>* target) {
-  FloatTensor w{weight_name(l), {l.out, l.in}, target ? *target : l.float_weight()};
-  const ClipMethod clip = cfg.clip;
-  CalibratedTensor r;
-  const bool weighted = cfg.method == Method::Rtn && cfg.importance;
-  const std::vector<float> importance = weighted ? stored_input_mean_square(st.hessian, rotation) : std::vector<float>{};
-  QuantizedTensor rtn =
-      quantize_rtn({w.name, w.shape, l.float_weight()}, {fmt, group_size, clip, cfg.threads, rotation}, importance);
-  const std::vector<float> rtn_back = dequantize(rtn);
-  const OutputError rtn_err = output_error(w.values.data(), rtn_back.data(), l.out, l.in, st.hessian);
-  if (cfg.method == Method::Gptq) {
-    GptqOptions o;
-    o.format = fmt;
-    o.group_size = group_size;
-    o.clip = clip;
-    o.damp = cfg.damp;
-    o.act_order = cfg.act_order;
-    o.static_groups = cfg.static_groups;
-    o.threads = cfg.threads;
-    o.rotation = rotation;
-    r.tensor = quantize_gptq(w, st.hessian, o).tensor;
-    r.method = "gptq";
-    const std::vector<float> back = dequantize(r.tensor);
-    r.error = output_error(w.values.data(), back.data(), l.out, l.in, st.hessian);
-    r.rtn_rel_mse = rtn_err.rel_mse;
-    // GPTQ minimises a proxy; on the rare layer where plain rounding does better on the very same
-    // data, keep the rounding.
-    if (rtn_err.rel_mse < r.error.rel_mse) {
-      r.tensor = std::move(rtn);
-      r.error = rtn_err;
-      r.method = "rtn (better than gptq here)";
-    }
-    return r;
-  }
-  r.tensor = std::move(rtn);
-  r.method = cfg.method == Method::Rtn ? (weighted ? "rtn (importance-weighted)" : "rtn") : method_name(cfg.method) + "+rtn";
-  r.error = rtn_err;
-  return r;
-}
-
 // The widths a layer below --min-accuracy is retried at: the spec's INT2 -> INT4 -> INT8 ladder.
 constexpr int kWiderWidths[] = {4, 8};
 

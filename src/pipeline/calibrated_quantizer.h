@@ -14,6 +14,7 @@
 #include "arrowquant/quant_config.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/input_stats.h"
+#include "pipeline/linear_quantizer.h"
 #include "pipeline/precision_rules.h"
 #include "quant/gptq.h"
 #include "quant/weight_error.h"
@@ -21,15 +22,6 @@
 namespace arrowquant {
 
 class ModelSession;
-
-// Result for one quantised Linear weight.
-struct CalibratedTensor {
-  QuantizedTensor tensor;
-  std::string method;
-  OutputError error;            // on the calibration data, against the float weight
-  WeightError weight;           // against the float weight it was made from (after any folded scales)
-  double rtn_rel_mse = -1;      // round-to-nearest at the same format, for comparison (gptq/awq)
-};
 
 struct CalibrationResult {
   std::map<std::string, CalibratedTensor> tensors;   // by tensor name ("...weight")

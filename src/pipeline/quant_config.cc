@@ -22,7 +22,7 @@ constexpr std::string_view kCalibration = "Calibration", kAdvanced = "Advanced";
 void QuantConfig::visit(SettingVisitor& v) {
   v.visit(profile, {"profile", "Preset: edge (2-bit, g64, 4-bit embeddings), local (4-bit, g128, 8-bit embeddings; "
                                "default), cloud (8-bit); every other setting applies on top of it"});
-  v.visit(bits, {"bits", "Code width of weight matrices (a width of the format table: 2, 3, 4 or 8)"});
+  v.visit(bits, {"bits", "Code width of weight matrices (a width of the format table: 2, 3, 4, 5, 6 or 8)"});
   v.visit(group_size, {"group_size", "Weights per scale along a row: 32, 64, 128, 256, or 0 / channel for one scale "
                                      "per output channel", {}, 0, HUGE_VAL, false, true, "channel"});
   v.visit(symmetric, {"sym", "Symmetric codes (no zero points) instead of affine", {}, -HUGE_VAL, HUGE_VAL, true});

@@ -31,13 +31,13 @@ TEST(QuantConfig, PrecedenceProfileYamlEnvFlags) {
 }
 
 TEST(QuantConfig, BadValuesAreClearErrors) {
-  EXPECT_THROW(resolve_quant_config("", {}, {{"bits", "5"}}), ValueError);
+  EXPECT_THROW(resolve_quant_config("", {}, {{"bits", "7"}}), ValueError);
   EXPECT_THROW(resolve_quant_config("", {}, {{"group_size", "48"}}), ValueError);
   EXPECT_THROW(resolve_quant_config("", {}, {{"profile", "phone"}}), ValueError);
   EXPECT_THROW(resolve_quant_config("", {{"bits", "four"}}, {}), ValueError);
   EXPECT_THROW(resolve_quant_config("", {}, {{"method", "gptq"}}), ValueError);
   EXPECT_THROW(resolve_quant_config("", {}, {{"pin", "nothing"}}), ValueError);
-  EXPECT_THROW(resolve_quant_config("", {}, {{"pin", "*.x=5"}}), ValueError);
+  EXPECT_THROW(resolve_quant_config("", {}, {{"pin", "*.x=7"}}), ValueError);
   aqtest::TempDir dir;
   std::ofstream(dir / "bad.yaml") << "bits: [\n";
   EXPECT_THROW(resolve_quant_config(dir / "bad.yaml", {}, {}), ValueError);

@@ -15,7 +15,9 @@
 #include "arrowquant/tensor_source.h"
 #include "model/calibration_model.h"
 #include "pipeline/input_stats.h"
+#include "pipeline/linear_quantizer.h"
 #include "pipeline/model_session.h"
+#include "pipeline/output_probe.h"
 
 namespace arrowquant {
 
@@ -26,6 +28,11 @@ const WidthSensitivity* TensorSensitivity::at(int bits) const {
 }
 
 namespace {
+
+// Tokens the output probes run on (the first calibration sequences): one forward pass per tensor, so
+// few; enough that the ranking of tensors settles (on SmolLM2 a decoder's per-token KL over 512
+// tokens).
+constexpr int64_t kProbeTokens = 512;
 
 double histogram_entropy(const std::vector<double>& counts) {
   double total = 0, h = 0;
@@ -45,24 +52,34 @@ double weight_entropy(const std::vector<float>& w) {
   return histogram_entropy(counts);
 }
 
-// Each width is measured as the run would store it: in the plan's rotated input space, errors taken
-// back in the model's own, and for an RTN run with the layer's inputs at hand importance-weighted as
-// the run will round it (the allocation then weighs the errors of the method actually used).
+// The width the output probes round at: 4 bits where analysed (small errors, where the divergence grows
+// like the squared error the cost measures), else the analysed width nearest to it.
+int probe_width(const std::vector<int>& widths) {
+  int best = widths.front();
+  for (int b : widths)
+    if (std::abs(b - 4) < std::abs(best - 4)) best = b;
+  return best;
+}
+
+// How a tensor is quantised at one format for the measurement.
+using QuantizeAt = std::function<QuantizedTensor(const QuantFormat*)>;
+
+// Each width is measured as the run would store it (`quantize`: for a block Linear with its inputs
+// at hand, the run's own method — GPTQ, importance-weighted RTN — in the plan's rotated input space;
+// round-to-nearest otherwise), errors taken in the model's own space, so that the allocation weighs
+// the errors of the method actually used. With h, output errors on the calibration inputs; with a
+// probe, the model's output with this tensor alone at the probe width.
 TensorSensitivity measure(const FloatTensor& w, const std::string& role, const QuantConfig& cfg,
-                          const std::vector<int>& widths, const InputRotation& rotation, const Hessian* h) {
+                          const std::vector<int>& widths, const QuantizeAt& quantize, const Hessian* h,
+                          OutputProbe* probe) {
   TensorSensitivity t;
   t.name = w.name;
   t.shape = w.shape;
   t.role = role;
   t.params = int64_t(w.values.size());
   t.weight_entropy = weight_entropy(w.values);
-  const ClipMethod clip = cfg.clip;
-  std::vector<float> importance;
-  if (h && cfg.method == Method::Rtn && cfg.importance)
-    importance = stored_input_mean_square(*h, rotation);
   for (int bits : widths) {
-    const QuantFormat* fmt = cfg.format_for(bits);
-    QuantizedTensor q = quantize_rtn(w, {fmt, cfg.group_size, clip, cfg.threads, rotation}, importance);
+    QuantizedTensor q = quantize(cfg.format_for(bits));
     const std::vector<float> back = dequantize(q);
     WidthSensitivity s;
     s.bits = bits;
@@ -80,6 +97,12 @@ TensorSensitivity measure(const FloatTensor& w, const std::string& role, const Q
       OutputError e = output_error(w.values.data(), back.data(), q.geom.rows, q.geom.cols, *h);
       s.output_rel_mse = e.rel_mse;
       s.output_cosine = e.cosine;
+    }
+    if (probe && bits == probe_width(widths)) {
+      t.probe_bits = bits;
+      t.probe_divergence = std::max(0.0, probe->divergence(w.name, back));
+      // A cost of zero (an exactly representable tensor) carries no error to weigh.
+      t.divergence_per_cost = s.cost() > 0 ? t.probe_divergence / s.cost() : 0.0;
     }
     t.widths.push_back(s);
   }
@@ -114,12 +137,17 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
     plans[t.name] = p;
   }
   std::map<std::string, TensorSensitivity> measured;
+  std::unique_ptr<OutputProbe> probe;
   if (!cfg.calibration.empty()) {
     CalibrationModel& model = session.calibration_model(cfg.threads);
     const auto& seqs = session.calibration_sequences(cfg);
     for (const auto& s : seqs) rep.calibration_tokens += int64_t(s.size());
     if (log) log("calibration: " + std::to_string(seqs.size()) + " sequences, " +
                  std::to_string(rep.calibration_tokens) + " tokens");
+    probe = std::make_unique<OutputProbe>(model, seqs, kProbeTokens);
+    rep.probe_tokens = probe->tokens();
+    if (log) log("output probes: each tensor alone at INT" + std::to_string(probe_width(widths)) + " on " +
+                 std::to_string(rep.probe_tokens) + " tokens");
     collect_float_stats(
         model, seqs,
         [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
@@ -128,7 +156,11 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
             auto it = plans.find(name);
             if (it == plans.end() || !it->second.quantize || !st[i]) continue;
             FloatTensor w{name, {lin[i]->out, lin[i]->in}, lin[i]->float_weight()};
-            measured[name] = measure(w, "linear", cfg, widths, it->second.rotation, &st[i]->hessian);
+            const TensorPlan& plan = it->second;
+            auto quantize = [&](const QuantFormat* f) {
+              return quantize_linear(*lin[i], *st[i], cfg, f, plan.group_size, plan.rotation, nullptr).tensor;
+            };
+            measured[name] = measure(w, "linear", cfg, widths, quantize, &st[i]->hessian, probe.get());
           }
           if (log) log("block " + std::to_string(b) + " measured");
         },
@@ -146,7 +178,13 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
       for (size_t d = 0; d + 1 < w.shape.size(); ++d) rows *= w.shape[d];
       w.shape = {rows, w.shape.back()};
     }
-    rep.tensors.push_back(measure(w, is_embedding_or_head(t.name) ? "embedding/head" : "weight", cfg, widths, plans[t.name].rotation, nullptr));
+    const TensorPlan& plan = plans[t.name];
+    auto quantize = [&](const QuantFormat* f) {
+      return quantize_rtn(w, {f, plan.group_size, cfg.clip, cfg.threads, plan.rotation});
+    };
+    OutputProbe* p = probe && probe->covers(t.name) ? probe.get() : nullptr;
+    rep.tensors.push_back(measure(w, is_embedding_or_head(t.name) ? "embedding/head" : "weight", cfg, widths,
+                                  quantize, nullptr, p));
     rep.tensors.back().shape = t.shape;
   }
   return rep;
@@ -162,23 +200,37 @@ nlohmann::json SensitivityReport::to_json() const {
       if (w.output_rel_mse >= 0) { j["output_rel_mse"] = w.output_rel_mse; j["output_cosine"] = w.output_cosine; }
       ws.push_back(j);
     }
-    ts.push_back({{"name", t.name}, {"shape", t.shape}, {"role", t.role}, {"params", t.params},
-                  {"weight_entropy", t.weight_entropy}, {"widths", ws}});
+    nlohmann::json j = {{"name", t.name}, {"shape", t.shape}, {"role", t.role}, {"params", t.params},
+                        {"weight_entropy", t.weight_entropy}, {"widths", ws}};
+    if (t.probe_divergence >= 0) {
+      j["probe_bits"] = t.probe_bits;
+      j["probe_divergence"] = t.probe_divergence;
+      j["divergence_per_cost"] = t.divergence_per_cost;
+    }
+    ts.push_back(j);
   }
   return {{"model", model}, {"widths", widths}, {"calibration_tokens", calibration_tokens},
-          {"fixed_bytes", fixed_bytes}, {"total_params", total_params}, {"tensors", ts}};
+          {"probe_tokens", probe_tokens}, {"fixed_bytes", fixed_bytes}, {"total_params", total_params},
+          {"tensors", ts}};
 }
 
 std::string SensitivityReport::to_markdown() const {
-  // Ranked by the error at the narrowest width: the most sensitive tensors first.
+  // The most sensitive tensors first: by how far the model's output moves with the tensor alone
+  // rounded (when probed), else by the error at the narrowest width.
   std::vector<const TensorSensitivity*> order;
   for (const auto& t : tensors) order.push_back(&t);
   const int narrow = widths.empty() ? 2 : *std::min_element(widths.begin(), widths.end());
+  const bool probed = probe_tokens > 0;
   std::stable_sort(order.begin(), order.end(), [&](auto* a, auto* b) {
+    if (probed) return a->probe_divergence > b->probe_divergence;
     return a->at(narrow)->cost() > b->at(narrow)->cost();
   });
   std::string s = "| rank | tensor | params | entropy |";
   std::string sep = "|---:|---|---:|---:|";
+  if (probed) {
+    s += " model divergence, alone at INT" + std::to_string(tensors.empty() ? 4 : tensors.front().probe_bits) + " |";
+    sep += "---:|";
+  }
   for (int b : widths) {
     s += " INT" + std::to_string(b) + " weight err | INT" + std::to_string(b) + " output cos |";
     sep += "---:|---:|";
@@ -189,6 +241,11 @@ std::string SensitivityReport::to_markdown() const {
   for (const auto* t : order) {
     snprintf(buf, sizeof buf, "| %d | %s | %lld | %.2f |", ++rank, t->name.c_str(), (long long)t->params, t->weight_entropy);
     s += buf;
+    if (probed) {
+      if (t->probe_divergence >= 0) snprintf(buf, sizeof buf, " %.3g |", t->probe_divergence);
+      else snprintf(buf, sizeof buf, " - |");
+      s += buf;
+    }
     for (const auto& w : t->widths) {
       if (w.output_cosine >= 0) snprintf(buf, sizeof buf, " %.4f | %.5f |", w.weight_rel_rmse, w.output_cosine);
       else snprintf(buf, sizeof buf, " %.4f | - |", w.weight_rel_rmse);

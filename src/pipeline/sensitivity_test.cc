@@ -15,6 +15,7 @@ std::string stories() { return aqtest::stories_dir() + "/stories260K.bin"; }
 }  // namespace
 
 TEST(Sensitivity, ErrorsShrinkWithWidth) {
+  // (also: output probes of every tensor, the ranking by them)
   QuantConfig cfg;
   cfg.group_size = 32;
   cfg.embedding_bits = 4;
@@ -40,6 +41,17 @@ TEST(Sensitivity, ErrorsShrinkWithWidth) {
     }
   }
   EXPECT_EQ(with_output, 35);
-  EXPECT_NE(r.to_markdown().find("| 1 |"), std::string::npos);  // ranked
-  EXPECT_THROW(analyze_sensitivity(stories(), cfg, {5}), ValueError);
+  // Every tensor probed at INT4 (widths 2, 4, 8 asked): the model's own divergence with it alone rounded.
+  EXPECT_GT(r.probe_tokens, 0);
+  for (const auto& t : r.tensors) {
+    EXPECT_EQ(t.probe_bits, 4) << t.name;
+    EXPECT_GT(t.probe_divergence, 0) << t.name;
+    EXPECT_GT(t.divergence_per_cost, 0) << t.name;
+  }
+  const std::string md = r.to_markdown();
+  EXPECT_NE(md.find("| 1 |"), std::string::npos);  // ranked
+  EXPECT_NE(md.find("model divergence, alone at INT4"), std::string::npos);
+  // The tied embedding is the head too: no block Linear moves the output as much.
+  EXPECT_NE(md.find("| 1 | model.embed_tokens.weight |"), std::string::npos) << md;
+  EXPECT_THROW(analyze_sensitivity(stories(), cfg, {7}), ValueError);
 }

@@ -94,7 +94,7 @@ TEST(Rtn, ImportanceWeightsLowerTheWeightedError) {
 TEST(Rtn, ErrorShrinksWithWidth) {
   FloatTensor t = make("w", {32, 256}, 9);
   double prev = 1e9;
-  for (int bits : {2, 3, 4, 8}) {
+  for (int bits : format_widths()) {
     QuantizedTensor q = quantize_rtn(t, {find_quant_format(bits, false), 128, ClipMethod::Mse, 1});
     std::vector<float> back(t.values.size());
     dequantize_rows(view_of(q), 0, q.geom.rows, back.data());

@@ -15,7 +15,7 @@ from conftest import MINILM, ROOT, STORIES, read_safetensors, run
 
 # (bits, grid): False affine, True symmetric, "half" the half-offset symmetric grid.
 FORMATS = [(2, False), (3, False), (4, True), (8, False), (2, True), (3, True), (4, False), (8, True),
-           (2, "half"), (3, "half"), (4, "half")]
+           (2, "half"), (3, "half"), (4, "half"), (5, False), (6, False), (5, True), (6, "half")]
 GRID_LETTER = {False: "a", True: "s", "half": "h"}
 GRID_FLAGS = {False: [], True: ["--sym"], "half": ["--half"]}
 

@@ -1,0 +1,87 @@
+#include "pipeline/output_probe.h"
+
+#include <memory>
+
+#include "arrowquant/error.h"
+
+namespace arrowquant {
+
+OutputProbe::OutputProbe(CalibrationModel& m, const std::vector<std::vector<int32_t>>& seqs, int64_t max_tokens)
+    : m_(m) {
+  for (const auto& s : seqs) {
+    if (!seqs_.empty() && tokens_ + int64_t(s.size()) > max_tokens) break;
+    seqs_.push_back(s);
+    tokens_ += int64_t(s.size());
+  }
+  if (seqs_.empty()) throw ValueError("output probes need at least one calibration sequence");
+  const int64_t B = m.blocks();
+  for (int64_t b = 0; b < B; ++b)
+    for (Linear* l : m.linears(b)) linears_[l->name + ".weight"] = {b, l};
+  for (const auto& s : seqs_) {
+    std::vector<float> x = m.embed(s);
+    std::vector<std::vector<float>> per_block;
+    for (int64_t b = 0; b < B; ++b) {
+      per_block.push_back(x);
+      m.run_block(b, x.data(), int64_t(s.size()));
+    }
+    per_block.push_back(x);  // the last block's output: where an untied head's probe starts
+    base_.push_back(m.output(x.data(), int64_t(s.size())));
+    states_.push_back(std::move(per_block));
+  }
+}
+
+bool OutputProbe::covers(const std::string& tensor) const {
+  return linears_.count(tensor) || m_.table(tensor) != nullptr;
+}
+
+double OutputProbe::run_from(int64_t from, const std::vector<std::vector<float>>* x_from) {
+  double total = 0;
+  for (size_t s = 0; s < seqs_.size(); ++s) {
+    const int64_t T = int64_t(seqs_[s].size());
+    std::vector<float> x = x_from ? (*x_from)[s] : states_[s][size_t(from)];
+    for (int64_t b = from; b < m_.blocks(); ++b) m_.run_block(b, x.data(), T);
+    total += m_.divergence(base_[s], m_.output(x.data(), T));
+  }
+  return total / double(m_.divergence_per_token() ? tokens_ : int64_t(seqs_.size()));
+}
+
+double OutputProbe::divergence(const std::string& tensor, const std::vector<float>& values) {
+  if (auto it = linears_.find(tensor); it != linears_.end()) {
+    Linear& l = *it->second.second;
+    if (values.size() != size_t(l.out * l.in)) throw Error("internal: probe values do not fit " + tensor);
+    const auto saved = l.weight;
+    l.weight = std::make_shared<const std::vector<float>>(values);
+    double d = 0;
+    try {
+      d = run_from(it->second.first, nullptr);
+    } catch (...) {
+      l.weight = saved;
+      throw;
+    }
+    l.weight = saved;
+    return d;
+  }
+  const auto saved = m_.table(tensor);
+  if (!saved) throw Error("internal: no probe for " + tensor);
+  if (values.size() != saved->size()) throw Error("internal: probe values do not fit " + tensor);
+  m_.set_table(tensor, std::make_shared<const std::vector<float>>(values));
+  double d = 0;
+  try {
+    // Where the embeddings these sequences read are unchanged (an untied head), the blocks' states
+    // are too: only the output is rerun.
+    std::vector<std::vector<float>> x0;
+    bool same = true;
+    for (size_t s = 0; s < seqs_.size(); ++s) {
+      x0.push_back(m_.embed(seqs_[s]));
+      same = same && x0.back() == states_[s][0];
+    }
+    d = same ? run_from(m_.blocks(), nullptr) : run_from(0, &x0);
+  } catch (...) {
+    m_.set_table(tensor, saved);
+    throw;
+  }
+  m_.set_table(tensor, saved);
+  return d;
+}
+
+}  // namespace arrowquant
