@@ -83,6 +83,8 @@ OUR_SETTINGS = {
     "rot-gptq-int6-g64": ["--method", "gptq", "--bits", "6", "--group-size", "64", "--rotation", "hadamard"],
     # GPTQ (rotated by default) with widths allocated to a file size: Q4_K_M's 105.5 MB.
     "gptq-size-105": ["--method", "gptq", "--target-size", "105", "--group-size", "128"],
+    # ... and Q5_K_M's 112.1 MB.
+    "gptq-size-112": ["--method", "gptq", "--target-size", "112", "--group-size", "128"],
     "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],
     "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
     "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],

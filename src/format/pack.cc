@@ -1,9 +1,45 @@
 #include "format/pack.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
 namespace arrowquant {
+
+namespace {
+// Widths whose codes straddle bytes, SWAR: each group of whole bytes (3 bytes = 8 codes at 3 bits,
+// 5 = 8 at 5, 3 = 4 at 6) read as one little-endian word, code i shifted from bit BITS·i to bit 8·i
+// and masked. Fixed sizes, so the copies compile to plain loads and stores. Returns the codes done.
+template <int BITS>
+int64_t unpack_swar(const uint8_t* packed, int64_t cols, uint8_t* codes) {
+  constexpr int kPer = BITS == 6 ? 4 : 8, kIn = BITS * kPer / 8;
+  constexpr uint64_t kMask = (uint64_t(1) << BITS) - 1;
+  const int64_t groups = cols / kPer, nbytes = (cols * BITS + 7) / 8;
+  // Whole 8-byte loads while they stay inside the row, then loads of just the group's bytes.
+  const int64_t wide = std::max<int64_t>(0, std::min(groups, (nbytes - 8) / kIn + 1));
+  auto spread = [&](int64_t g, uint64_t w) {
+    uint64_t out = 0;
+    for (int i = 0; i < kPer; ++i) out |= ((w >> (BITS * i)) & kMask) << (8 * i);
+    if constexpr (kPer == 8) {
+      std::memcpy(codes + 8 * g, &out, 8);
+    } else {
+      const uint32_t o = uint32_t(out);
+      std::memcpy(codes + 4 * g, &o, 4);
+    }
+  };
+  for (int64_t g = 0; g < wide; ++g) {
+    uint64_t w;
+    std::memcpy(&w, packed + kIn * g, 8);
+    spread(g, w);
+  }
+  for (int64_t g = wide; g < groups; ++g) {
+    uint64_t w = 0;
+    std::memcpy(&w, packed + kIn * g, kIn);
+    spread(g, w);
+  }
+  return groups * kPer;
+}
+}  // namespace
 
 void pack_row(const uint8_t* codes, int64_t cols, int bits, uint8_t* out) {
   const size_t nbytes = size_t((cols * bits + 7) / 8);
@@ -50,19 +86,9 @@ void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
     return;
   }
   int64_t first = 0;  // codes before this are done
-  if (bits == 3 || bits == 5 || bits == 6) {
-    // 8 codes fill exactly `bits` whole bytes: read them as one little-endian word and shift codes
-    // out (the tail goes through the general loop below).
-    const int64_t whole = cols / 8;
-    const uint64_t mask = (uint64_t(1) << bits) - 1;
-    for (int64_t b = 0; b < whole; ++b) {
-      const uint8_t* p = packed + size_t(bits) * size_t(b);
-      uint64_t w = 0;
-      for (int k = 0; k < bits; ++k) w |= uint64_t(p[k]) << (8 * k);
-      for (int k = 0; k < 8; ++k) codes[8 * b + k] = uint8_t((w >> (bits * k)) & mask);
-    }
-    first = whole * 8;
-  }
+  if (bits == 3) first = unpack_swar<3>(packed, cols, codes);
+  else if (bits == 5) first = unpack_swar<5>(packed, cols, codes);
+  else if (bits == 6) first = unpack_swar<6>(packed, cols, codes);
   for (int64_t i = first; i < cols; ++i) codes[i] = uint8_t(packed_code_at(packed, i, bits));
 }
 

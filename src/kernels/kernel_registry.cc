@@ -42,6 +42,12 @@ void hwy_i8(const PackedView& w, const float* x, int64_t n, float* y, int64_t ld
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
+// 3-, 5- and 6-bit codes with int8 activations: widened to bytes a few rows at a time. Prefill as above.
+void hwy_i8_widened(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
+  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
+  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_widened(w, x + j * w.geom.cols, y + j * ldy, threads);
+}
+
 void scalar_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int) {
   std::vector<float> tmp(size_t(n * w.geom.rows));
   kernels::matmul_f32_reference(w, x, n, tmp.data());
@@ -74,6 +80,10 @@ const std::string kInt8Description =
                 "it); weights ") + kernels::kI8Geometries + "; prefill of more than 8 rows in f32";
 const ProductKernel kInt8{"vnni-i8", Activation::Int8, Backend::Hwy, 100, kInt8Description, hwy_i8,
                           kernels::matvec_i8_supported};
+const std::string kWidenedDescription =
+    "codes that straddle bytes widened to one byte each, 16 rows at a time in cache, then " + kInt8Description;
+const ProductKernel kWidenedInt8{"widened-i8", Activation::Int8, Backend::Hwy, 100, kWidenedDescription,
+                                 hwy_i8_widened, kernels::matvec_i8_widened_supported};
 constexpr ProductKernel kScalar{"reference", Activation::F32, Backend::Scalar, 0,
                                 "reference: dequantise a row, dot in double", scalar_f32};
 constexpr ProductKernel kCuda{"cuda-f32", Activation::F32, Backend::Cuda, 200,
@@ -90,22 +100,22 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Int8Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int4Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int4Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
-      {FormatId::Int3Asym, {&kRowsF32, &kScalar, &kCuda}},
-      {FormatId::Int3Sym, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int3Asym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int3Sym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Int2Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int2Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       // Half-offset grids: the symmetric kernels, subtracting the format's centre().
       {FormatId::Int8Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int4Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
-      {FormatId::Int3Half, {&kRowsF32, &kScalar, &kCuda}},
+      {FormatId::Int3Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Int2Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
-      // 6 and 5 bits: dequantised rows, like int3 (codes straddle bytes).
-      {FormatId::Int6Asym, {&kRowsF32, &kScalar, &kCuda}},
-      {FormatId::Int6Sym, {&kRowsF32, &kScalar, &kCuda}},
-      {FormatId::Int5Asym, {&kRowsF32, &kScalar, &kCuda}},
-      {FormatId::Int5Sym, {&kRowsF32, &kScalar, &kCuda}},
-      {FormatId::Int6Half, {&kRowsF32, &kScalar, &kCuda}},
-      {FormatId::Int5Half, {&kRowsF32, &kScalar, &kCuda}},
+      // 6 and 5 bits, like int3 (codes straddle bytes): dequantised rows, or widened to bytes for int8.
+      {FormatId::Int6Asym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int6Sym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int5Asym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int5Sym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int6Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int5Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
   };
   return t;
 }

@@ -16,6 +16,8 @@ using aqtest::make_case;
 TEST(KernelRegistry, SelectsByPriorityAndNeverFallsBackSilently) {
   const auto& reg = KernelRegistry::instance();
   const QuantFormat &int4 = format_of(FormatId::Int4Asym), &int3 = format_of(FormatId::Int3Asym);
+  Case g48_3 = make_case(int3, 4, 192, 48, 1);
+  const PackedView v48_3 = g48_3.view(0);
   KernelRequest f32;
   EXPECT_EQ(reg.select(int4, f32).kernel->backend, Backend::Hwy);  // hwy (100) beats scalar (0); cuda unavailable
   KernelRequest scalar;
@@ -32,10 +34,11 @@ TEST(KernelRegistry, SelectsByPriorityAndNeverFallsBackSilently) {
     for (const auto& e : reg.entries()) n += e.format == &f;
     EXPECT_GE(n, 2) << f.name;
   }
-  // int3 has no int8 kernel at all, int4 in groups of 48 none for its geometry: both refuse...
+  // int3 and int4 in groups of 48 have no int8 kernel for the geometry: both refuse...
+  EXPECT_EQ(reg.select(int3, i8).kernel->name, "widened-i8");
   Case g48 = make_case(int4, 4, 192, 48, 1);
   const PackedView v48 = g48.view(0);
-  for (const auto& [format, geometry] : {std::pair<const QuantFormat*, const PackedView*>{&int3, nullptr},
+  for (const auto& [format, geometry] : {std::pair<const QuantFormat*, const PackedView*>{&int3, &v48_3},
                                          std::pair<const QuantFormat*, const PackedView*>{&int4, &v48}}) {
     try {
       reg.select(*format, i8, nullptr, geometry);
@@ -47,7 +50,7 @@ TEST(KernelRegistry, SelectsByPriorityAndNeverFallsBackSilently) {
   // ...unless the caller names a fallback, and then it says it used one
   i8.has_fallback = true;
   bool used = false;
-  EXPECT_EQ(reg.select(int3, i8, &used).kernel->activation, Activation::F32);
+  EXPECT_EQ(reg.select(int3, i8, &used, &v48_3).kernel->activation, Activation::F32);
   EXPECT_TRUE(used);
   used = false;
   EXPECT_EQ(reg.select(int4, i8, &used, &v48).kernel->activation, Activation::F32);

@@ -87,7 +87,9 @@ void QuantConfig::visit(SettingVisitor& v) {
   v.visit(min_accuracy, {"min_accuracy", "Redo a layer at INT4, then INT8, when its output cosine on the calibration "
                                          "data falls below this (e.g. 0.99; 0 = off), in [0, 1)", kCalibration, 0, 1});
   v.visit(target_bpw, {"target_bpw", "Allocate widths per tensor by measured sensitivity to reach this many bits "
-                                     "per weight over the whole file (0 = off)", kCalibration, 0, 64});
+                                     "per weight over the whole file (0 = off). With --calibration each tensor's "
+                                     "errors count by how far the model's output moves with it alone rounded",
+                                     kCalibration, 0, 64});
   v.visit(target_size_mb, {"target_size", "The same, to a model.parquet of about this many MB (10^6 bytes; 0 = off)",
                            kCalibration, 0, HUGE_VAL});
 }
