@@ -11,6 +11,11 @@
 
 #include <hwy/highway.h>
 
+#include <algorithm>
+#include <cstdint>
+
+#include "format/pack.h"
+
 HWY_BEFORE_NAMESPACE();
 namespace arrowquant::kernels::HWY_NAMESPACE {
 
@@ -43,6 +48,78 @@ HWY_INLINE V CodesOfPhase(D d, V w, int p) {
     // A wide lane holds one byte: the top phase needs no mask.
     return sizeof(T) > 1 && shift + BITS == 8 ? s : hn::And(s, mask);
   }
+}
+
+// Codes that straddle bytes (3, 5, 6 bits), widened to one byte each in natural order, 16 codes per
+// step: the 16·BITS/8 packed bytes (6, 10 or 12) are shuffled so that each 32-bit (6 bits: 4 codes
+// in 3 bytes) or 64-bit lane (3 and 5 bits: 8 codes in 3 or 5 bytes) holds one whole group, and the
+// codes are moved to their bytes with shifts and masks, in two stages for 64-bit lanes (codes
+// pairs to 16-bit slots, then codes to bytes). 128-bit vectors on every target (pshufb and friends);
+// the end of the row, where a 16-byte load would pass it, goes through the scalar unpack_row.
+// `doubled`: each code times two (what the widened int8 kernel needs for half-offset grids).
+#if HWY_TARGET != HWY_SCALAR
+template <int BITS>
+HWY_INLINE void WidenRowT(const uint8_t* packed, int64_t cols, uint8_t* out, bool doubled) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::Full128<uint8_t> d8;
+  const hn::Full128<uint32_t> d32;
+  const hn::Full128<uint64_t> d64;
+  constexpr int64_t kIn = 2 * BITS;  // packed bytes per 16 codes
+  const int64_t nbytes = (cols * BITS + 7) / 8;
+  // Steps whose 16-byte load stays inside the row.
+  const int64_t steps = std::min(cols / 16, nbytes >= 16 ? (nbytes - 16) / kIn + 1 : 0);
+  alignas(16) static constexpr uint8_t kIdx6[16] = {0, 1, 2, 0x80, 3, 4, 5, 0x80, 6, 7, 8, 0x80, 9, 10, 11, 0x80};
+  alignas(16) static constexpr uint8_t kIdx5[16] = {0, 1, 2, 3, 4, 0x80, 0x80, 0x80, 5, 6, 7, 8, 9, 0x80, 0x80, 0x80};
+  alignas(16) static constexpr uint8_t kIdx3[16] = {0, 1, 2, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                                    3, 4, 5, 0x80, 0x80, 0x80, 0x80, 0x80};
+  const auto idx = hn::Load(d8, BITS == 6 ? kIdx6 : BITS == 5 ? kIdx5 : kIdx3);
+  for (int64_t s = 0; s < steps; ++s) {
+    const auto bytes = hn::TableLookupBytesOr0(hn::LoadU(d8, packed + s * kIn), idx);
+    if constexpr (BITS == 6) {
+      const auto u = hn::BitCast(d32, bytes);
+      auto r = hn::And(u, hn::Set(d32, 0x3fu));
+      r = hn::Or(r, hn::And(hn::ShiftLeft<2>(u), hn::Set(d32, 0x3f00u)));
+      r = hn::Or(r, hn::And(hn::ShiftLeft<4>(u), hn::Set(d32, 0x3f0000u)));
+      r = hn::Or(r, hn::And(hn::ShiftLeft<6>(u), hn::Set(d32, 0x3f000000u)));
+      hn::StoreU(hn::BitCast(d8, doubled ? hn::Add(r, r) : r), d8, out + s * 16);
+    } else {
+      // Stage 1: the group's four 2·BITS-bit code pairs into the four 16-bit slots of the lane.
+      constexpr int P = 2 * BITS;
+      constexpr uint64_t kPair = (uint64_t(1) << P) - 1;
+      const auto u = hn::BitCast(d64, bytes);
+      auto t = hn::And(u, hn::Set(d64, kPair));
+      t = hn::Or(t, hn::And(hn::ShiftLeft<16 - P>(u), hn::Set(d64, kPair << 16)));
+      t = hn::Or(t, hn::And(hn::ShiftLeft<32 - 2 * P>(u), hn::Set(d64, kPair << 32)));
+      t = hn::Or(t, hn::And(hn::ShiftLeft<48 - 3 * P>(u), hn::Set(d64, kPair << 48)));
+      // Stage 2: each slot's two codes into its two bytes.
+      constexpr uint64_t kLow = ((uint64_t(1) << BITS) - 1) * 0x0001000100010001ull;
+      const auto r = hn::Or(hn::And(t, hn::Set(d64, kLow)), hn::And(hn::ShiftLeft<8 - BITS>(t), hn::Set(d64, kLow << 8)));
+      hn::StoreU(hn::BitCast(d8, doubled ? hn::Add(r, r) : r), d8, out + s * 16);
+    }
+  }
+  const int64_t done = steps * 16;
+  if (done < cols) {
+    unpack_row(packed + done * BITS / 8, cols - done, BITS, out + done);
+    if (doubled)
+      for (int64_t c = done; c < cols; ++c) out[c] = uint8_t(2 * out[c]);
+  }
+}
+#endif
+
+// Any width: the vector widening for 3, 5 and 6 bits, unpack_row for the others (and on the
+// scalar target, which has no 128-bit vectors).
+HWY_INLINE void WidenRow(const uint8_t* packed, int64_t cols, int bits, uint8_t* out, bool doubled = false) {
+#if HWY_TARGET != HWY_SCALAR
+  switch (bits) {
+    case 3: return WidenRowT<3>(packed, cols, out, doubled);
+    case 5: return WidenRowT<5>(packed, cols, out, doubled);
+    case 6: return WidenRowT<6>(packed, cols, out, doubled);
+    default: break;
+  }
+#endif
+  unpack_row(packed, cols, bits, out);
+  if (doubled)
+    for (int64_t c = 0; c < cols; ++c) out[c] = uint8_t(2 * out[c]);
 }
 
 }  // namespace arrowquant::kernels::HWY_NAMESPACE

@@ -53,7 +53,7 @@ void DequantizeF32(const PackedView& v, int64_t r0, int64_t r1, float* HWY_RESTR
   thread_local std::vector<uint8_t> codes;  // per thread: dequantisation runs row by row in decode
   codes.resize(size_t(g.cols) + size_t(N));
   for (int64_t r = r0; r < r1; ++r) {
-    unpack_row(v.codes + size_t(r) * row_bytes, g.cols, bits, codes.data());
+    WidenRow(v.codes + size_t(r) * row_bytes, g.cols, bits, codes.data());
     float* o = out + (r - r0) * g.cols;
     for (int64_t gi = 0; gi < groups; ++gi) {
       const size_t k = size_t(r * groups + gi);

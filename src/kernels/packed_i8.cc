@@ -1,11 +1,9 @@
 #include "kernels/packed_i8.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <vector>
 
-#include "arrowquant/dtype.h"
 #include "arrowquant/error.h"
 #include "arrowquant/quant_format.h"
 #include "format/pack.h"
@@ -35,9 +33,9 @@ namespace {
 
 // Codes that straddle bytes are widened onto int8_asym, whose kernel multiplies u8 codes and takes
 // the zero point out once per group: affine codes and zero points as they are; symmetric codes as
-// they are with zero point 2^(bits-1); half-offset codes doubled, zero point 2^bits - 1 and scales
-// halved (s·(c - (2^bits-1)/2) = (s/2)·(2c - (2^bits-1)), exact). The zero points stay as small as
-// the format's own, so the epilogue cancels no more than the native kernels' do.
+// they are with zero point 2^(bits-1); half-offset codes doubled with zero point 2^bits - 1, and the
+// products halved (s·(c - (2^bits-1)/2) = s·(2c - (2^bits-1))/2, exact). The zero points stay as
+// small as the format's own, so the epilogue cancels no more than the native kernels' do.
 PackedView as_int8_asym(const PackedView& v) {
   PackedView b = v;
   b.format = &format_of(FormatId::Int8Asym);
@@ -67,7 +65,7 @@ void matvec_i8_widened(const PackedView& v, const float* x, float* y, int thread
   const int64_t cols = v.geom.cols, groups = v.geom.groups_per_row();
   const size_t row_bytes = packed_row_bytes(cols, f.bits);
   parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) {
-    thread_local std::vector<uint8_t> codes, zeros, scales;
+    thread_local std::vector<uint8_t> codes, zeros;
     for (int64_t t0 = r0; t0 < r1; t0 += kWidenRows) {
       const int64_t t1 = std::min(r1, t0 + kWidenRows), n = t1 - t0;
       // A view of just these rows: widened codes, and zero points and scales where the rows' are
@@ -77,9 +75,7 @@ void matvec_i8_widened(const PackedView& v, const float* x, float* y, int thread
       codes.resize(size_t(n * cols));
       for (int64_t r = t0; r < t1; ++r) {
         uint8_t* out = codes.data() + (r - t0) * cols;
-        unpack_row(v.codes + size_t(r) * row_bytes, cols, f.bits, out);
-        if (f.half_offset)
-          for (int64_t c = 0; c < cols; ++c) out[c] = uint8_t(2 * out[c]);
+        simd::widen_codes(v.codes + size_t(r) * row_bytes, cols, f.bits, out, f.half_offset);
       }
       t.codes = codes.data();
       t.scales = v.scales + size_t(t0 * groups) * 2;
@@ -89,15 +85,9 @@ void matvec_i8_widened(const PackedView& v, const float* x, float* y, int thread
       } else {
         t.zero_points = v.zero_points + size_t(t0 * groups);
       }
-      if (f.half_offset) {
-        scales.resize(size_t(n * groups) * 2);
-        for (int64_t k = 0; k < n * groups; ++k) {
-          const uint16_t half = f32_to_f16(0.5f * scale_at(v, size_t(t0 * groups + k)));
-          std::memcpy(scales.data() + 2 * k, &half, 2);
-        }
-        t.scales = scales.data();
-      }
       simd::i8_rows(t, p, 0, n, y + t0);
+      if (f.half_offset)
+        for (int64_t r = t0; r < t1; ++r) y[r] *= 0.5f;
     }
   });
 }

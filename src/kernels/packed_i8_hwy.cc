@@ -298,6 +298,10 @@ void RowsI8Width(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r
   }
 }
 
+void WidenCodes(const uint8_t* packed, int64_t cols, int bits, uint8_t* out, bool doubled) {
+  WidenRow(packed, cols, bits, out, doubled);
+}
+
 void MatvecI8Rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
   if (p.chunk_bytes == 64) RowsI8Width<64>(v, p, r0, r1, y);
   else if (p.chunk_bytes == 32) RowsI8Width<32>(v, p, r0, r1, y);
@@ -315,11 +319,15 @@ namespace arrowquant::kernels::simd {
 HWY_EXPORT(I8Supported);
 HWY_EXPORT(PrepareI8);
 HWY_EXPORT(MatvecI8Rows);
+HWY_EXPORT(WidenCodes);
 
 bool i8_supported(const PackedView& v) { return HWY_DYNAMIC_DISPATCH(I8Supported)(v); }
 void prepare_i8(const PackedView& v, const float* x, PreparedI8& p) { HWY_DYNAMIC_DISPATCH(PrepareI8)(v, x, p); }
 void i8_rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {
   HWY_DYNAMIC_DISPATCH(MatvecI8Rows)(v, p, r0, r1, y);
+}
+void widen_codes(const uint8_t* packed, int64_t cols, int bits, uint8_t* out, bool doubled) {
+  HWY_DYNAMIC_DISPATCH(WidenCodes)(packed, cols, bits, out, doubled);
 }
 
 }  // namespace arrowquant::kernels::simd

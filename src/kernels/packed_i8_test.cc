@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "arrowquant/error.h"
+#include "format/pack.h"
+#include "kernels/packed_i8_hwy.h"
 #include "kernels/packed_test_cases.h"
 
 using namespace arrowquant;
@@ -79,4 +82,25 @@ TEST(PackedI8, Int8ActivationsRefuseWhatTheyCannotDo) {
   Case ok = make_case(quant_format_or_throw("int4_asym"), 4, 192, 64, 1);
   x[5] = std::nanf("");
   EXPECT_THROW(kernels::matvec_i8(ok.view(0), x.data(), y.data(), 1), ValueError);
+}
+
+// The SIMD widening of codes that straddle bytes equals the scalar unpacking at every length
+// (vector steps, the tail a 16-byte load would overrun) and alignment, on every target.
+TEST(PackedI8, WidenedCodesEqualTheScalarUnpacking) {
+  for_each_target([](const std::string& target) {
+    SCOPED_TRACE(target);
+    std::mt19937 rng(11);
+    for (int bits : format_widths())
+      for (int64_t cols : {1, 15, 16, 17, 31, 32, 33, 47, 64, 100, 172, 576, 1536}) {
+        const size_t n = static_cast<size_t>(cols);
+        std::vector<uint8_t> codes(n), packed(packed_row_bytes(cols, bits) + 1), a(n);
+        for (auto& c : codes) c = uint8_t(rng() & ((1u << bits) - 1));
+        pack_row(codes.data(), cols, bits, packed.data() + 1);  // at an odd address
+        kernels::simd::widen_codes(packed.data() + 1, cols, bits, a.data());
+        EXPECT_EQ(a, codes) << bits << " bits, " << cols << " cols";
+        kernels::simd::widen_codes(packed.data() + 1, cols, bits, a.data(), true);
+        for (auto& c : codes) c = uint8_t(2 * c);
+        EXPECT_EQ(a, codes) << bits << " bits, " << cols << " cols, doubled";
+      }
+  });
 }

@@ -71,13 +71,15 @@ TEST(ModelWeights, PackedViewsEqualTheirDequantisedValues) {
 TEST(ModelWeights, KernelFallbacksAreRecorded) {
   aqtest::TempDir d;
   QuantConfig cfg;
-  cfg.bits = 3;  // int3 has no int8-activation kernel
+  cfg.bits = 3;
   cfg.group_size = 32;
   QuantizationManager(cfg).quantize(stories(), d / "q3");
   ModelWeights w(d / "q3");
   w.set_packed_kernels(true);
   KernelRequest req;
   req.activation = Activation::Int8;
+  req.any_backend = false;
+  req.backend = Backend::Scalar;  // the scalar backend has no int8-activation kernel
   w.set_kernel_request(req);
   const auto chunks = w.packed("model.layers.0.self_attn.q_proj.weight", {64, 64});
   ASSERT_FALSE(chunks.empty());
