@@ -16,7 +16,7 @@ int64_t unpack_swar(const uint8_t* packed, int64_t cols, uint8_t* codes) {
   constexpr uint64_t kMask = (uint64_t(1) << BITS) - 1;
   const int64_t groups = cols / kPer, nbytes = (cols * BITS + 7) / 8;
   // Whole 8-byte loads while they stay inside the row, then loads of just the group's bytes.
-  const int64_t wide = std::max<int64_t>(0, std::min(groups, (nbytes - 8) / kIn + 1));
+  const int64_t wide = nbytes >= 8 ? std::min(groups, (nbytes - 8) / kIn + 1) : 0;
   auto spread = [&](int64_t g, uint64_t w) {
     uint64_t out = 0;
     for (int i = 0; i < kPer; ++i) out |= ((w >> (BITS * i)) & kMask) << (8 * i);

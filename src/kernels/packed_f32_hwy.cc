@@ -286,7 +286,7 @@ void MatvecBlock(const PackedView& v, int64_t n, float* y, int64_t ldy, int64_t 
   }
 }
 
-// Formats without a fused path (int3, unusual groups), few activation rows: each row dequantised into
+// Formats without a fused path (int3/5/6, unusual groups), few activation rows: each row dequantised into
 // a per-thread buffer, then SIMD dot products with every activation row.
 void RowsViaDequant(const PackedView& v, const float* x, int64_t n, float* y, int64_t ldy, int64_t r0, int64_t r1) {
   const DFW df;
