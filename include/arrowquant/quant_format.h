@@ -50,6 +50,9 @@ struct QuantFormat {
   std::string_view layout = "lsb_rows_v1";
 
   int codes() const { return 1 << bits; }
+  // Codes that cross byte boundaries (3, 5, 6 bits): no in-register SIMD unpacking; the kernels
+  // widen such rows to bytes first.
+  bool straddles_bytes() const { return 8 % bits != 0; }
   int max_code() const { return (1 << bits) - 1; }
   int mid_code() const { return 1 << (bits - 1); }
   // The code value that stands for 0 in a symmetric format: 2^(bits-1), or 2^(bits-1) - 1/2 for

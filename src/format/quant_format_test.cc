@@ -20,6 +20,7 @@ TEST(QuantFormat, TableLookups) {
   EXPECT_EQ(find_quant_format(5, false)->name, "int5_asym");
   EXPECT_EQ(find_quant_format(6, true, true)->centre(), 31.5f);
   EXPECT_EQ(find_quant_format(7, false), nullptr);
+  for (const auto& f : quant_formats()) EXPECT_EQ(f.straddles_bytes(), f.bits == 3 || f.bits == 5 || f.bits == 6) << f.name;
   EXPECT_THROW(quant_format_or_throw("nf5"), ValueError);
   QuantGeometry g = quant_geometry({3, 4, 200}, 64);
   EXPECT_EQ(g.rows, 12);

@@ -260,7 +260,7 @@ void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
 // True when the vector path applies: int2/4/8 and groups made of whole sub-blocks.
 bool VectorFriendly(const PackedView& v) {
   const int bits = v.format->bits;
-  if (bits != 2 && bits != 4 && bits != 8) return false;  // codes that straddle bytes
+  if (v.format->straddles_bytes()) return false;
   const int64_t sb = sub_block_codes(bits, product_lanes(bits));
   return v.geom.groups_per_row() == 1 || v.geom.group_size % sb == 0;
 }

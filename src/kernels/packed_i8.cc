@@ -41,7 +41,6 @@ PackedView as_int8_asym(const PackedView& v) {
   b.format = &format_of(FormatId::Int8Asym);
   return b;
 }
-bool straddles_bytes(int bits) { return bits == 3 || bits == 5 || bits == 6; }
 
 // Rows widened per step: 16 rows of 1536 codes (24 kB) stay in L1/L2 between unpacking and the product.
 constexpr int64_t kWidenRows = 16;
@@ -49,7 +48,7 @@ constexpr int64_t kWidenRows = 16;
 }  // namespace
 
 bool matvec_i8_widened_supported(const PackedView& v) {
-  return straddles_bytes(v.format->bits) && simd::i8_supported(as_int8_asym(v));
+  return v.format->straddles_bytes() && simd::i8_supported(as_int8_asym(v));
 }
 
 void matvec_i8_widened(const PackedView& v, const float* x, float* y, int threads) {

@@ -112,7 +112,7 @@ inline bool ChunkFits(const PackedView& v, int64_t chunk, int64_t a) {
 size_t ChooseChunkBytes(const PackedView& v) {
   const int bits = v.format->bits;
   const int64_t a = i8_activation_block(v);
-  if ((bits != 2 && bits != 4 && bits != 8) || a == 0) return 0;
+  if (v.format->straddles_bytes() || a == 0) return 0;
   size_t fallback = 0;
   for (size_t nb : {64, 32, 16}) {
     const int64_t chunk = ChunkCodesFor(nb, bits);

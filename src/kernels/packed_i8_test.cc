@@ -20,12 +20,11 @@ using aqtest::make_case;
 
 namespace {
 // Codes that straddle bytes go through the widening kernel, the others through the direct one.
-bool widened(const QuantFormat& f) { return f.bits == 3 || f.bits == 5 || f.bits == 6; }
 bool supported(const PackedView& v) {
-  return widened(*v.format) ? kernels::matvec_i8_widened_supported(v) : kernels::matvec_i8_supported(v);
+  return v.format->straddles_bytes() ? kernels::matvec_i8_widened_supported(v) : kernels::matvec_i8_supported(v);
 }
 void product(const PackedView& v, const float* x, float* y, int threads) {
-  if (widened(*v.format)) kernels::matvec_i8_widened(v, x, y, threads);
+  if (v.format->straddles_bytes()) kernels::matvec_i8_widened(v, x, y, threads);
   else kernels::matvec_i8(v, x, y, threads);
 }
 }  // namespace
