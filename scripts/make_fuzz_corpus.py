@@ -190,12 +190,16 @@ def main():
             f.write(safetensors_bytes({"layer.weight": w, "layer.bias": np.zeros(16, "f4")}))
         cli = os.path.join(a.build, "arrowquant")
         for name, flags in [("int4.parquet", ["--bits", "4", "--group-size", "32"]), ("int2_sym.parquet", ["--bits", "2", "--sym"]),
-                            ("int3.parquet", ["--bits", "3", "--group-size", "0"])]:
+                            ("int3.parquet", ["--bits", "3", "--group-size", "0"]),
+                            ("int5.parquet", ["--bits", "5", "--group-size", "32"]), ("int6_half.parquet", ["--bits", "6", "--half"]),
+                            ("int4_rotated.parquet", ["--bits", "4", "--group-size", "32", "--rotation", "hadamard"]),
+                            ("nf4.parquet", ["--bits", "4", "--codebook", "nf"]),
+                            ("gauss2.parquet", ["--bits", "2", "--codebook", "gauss", "--group-size", "32"])]:
             subprocess.check_call([cli, "quantize", os.path.join(tmp, "m"), "-o", os.path.join(tmp, name), "-q",
                                    "--embedding-bits", "8"] + flags, stdout=subprocess.DEVNULL)
             data = open(os.path.join(tmp, name, "model.parquet"), "rb").read()
             put("weight_loader_fuzz", name, data)
-            if name == "int4.parquet":
+            if name in ("int4.parquet", "int4_rotated.parquet"):
                 put("tensor_source_fuzz", name, data)
         subprocess.check_call([sys.executable, os.path.join(ROOT, "scripts", "make_v1.py"), os.path.join(tmp, "m"),
                                os.path.join(tmp, "v1.parquet")], stdout=subprocess.DEVNULL)

@@ -29,6 +29,7 @@ struct QuantConfig {
   int64_t group_size = 128;   // 0 = per output channel
   bool symmetric = false;
   bool half = false;          // half-offset symmetric grid (no zero level); implies symmetric
+  Codebook codebook = Codebook::None;  // non-uniform levels at the widths the family has
   Method method = Method::Rtn;
   ClipMethod clip = ClipMethod::Mse;
   RotationChoice rotation = RotationChoice::Auto;  // input space weight matrices are quantised in
@@ -61,8 +62,12 @@ struct QuantConfig {
   // The recorded settings; those of the "Calibration" section under "calibration", when the run needs
   // calibration (threads and other settings that cannot change the result are left out).
   nlohmann::json to_json() const;
-  // The format of the run's grid at a width (nullptr when the table has none).
-  const QuantFormat* format_for(int width) const { return find_quant_format(width, symmetric, half); }
+  // The format of the run's grid at a width (nullptr when the table has none): the codebook's where
+  // its family has that width, else the uniform grid's.
+  const QuantFormat* format_for(int width) const {
+    if (const QuantFormat* f = find_codebook_format(codebook, width)) return f;
+    return find_quant_format(width, symmetric, half);
+  }
   // The rotation weight matrices get: auto decided by the method.
   RotationKind rotation_kind() const {
     if (rotation == RotationChoice::Auto) return method == Method::Gptq ? RotationKind::Hadamard : RotationKind::None;

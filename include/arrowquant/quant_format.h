@@ -8,6 +8,11 @@
 //   symmetric  w = scale[g] * (c - 2^(bits-1))         no zero points stored
 //   half       w = scale[g] * (c - (2^bits - 1) / 2)   symmetric with no zero level: the levels sit
 //              at ±0.5, ±1.5, ... scales (AngelSlim's SEQ grid at 2 bits: s·{±0.75, ±0.25} for s = 2·scale)
+//   codebook   w = scale[g] * (levels[c] - 128)        non-uniform levels, fixed by the format: byte
+//              levels in [1, 255], i.e. signed integers in [-127, 127] (NF4; Lloyd-Max levels for a
+//              normal distribution). Integer levels make the int8-activation kernels exact: a byte
+//              table look-up (pshufb) turns codes into levels, then the symmetric int8 kernel runs
+//              with centre 128.
 // Scales are IEEE float16. Layout of the packed codes: src/format/pack.h and docs/FORMAT.md.
 #pragma once
 #include <cstddef>
@@ -22,12 +27,18 @@ namespace arrowquant {
 enum class FormatId : uint8_t {
   Int8Asym, Int8Sym, Int4Asym, Int4Sym, Int3Asym, Int3Sym, Int2Asym, Int2Sym,
   Int8Half, Int4Half, Int3Half, Int2Half,
-  Int6Asym, Int6Sym, Int5Asym, Int5Sym, Int6Half, Int5Half
+  Int6Asym, Int6Sym, Int5Asym, Int5Sym, Int6Half, Int5Half,
+  Nf4, Gauss2, Gauss3, Gauss4
 };
 
-// How a code becomes a value. Uniform: the integer grid above. Codebook (non-uniform levels per
-// tensor or group: k-means, NF4, ...) has its place here; no stored format uses it yet.
+// How a code becomes a value. Uniform: the integer grid above. Codebook: a table of levels per format
+// (the same for every tensor and group; the group's scale stretches it).
 enum class CodeGrid : uint8_t { Uniform, Codebook };
+
+// The codebook families, as --codebook names them: nf (NormalFloat, QLoRA's NF4: normal quantiles,
+// with an exact zero and ±1 at the ends), gauss (Lloyd-Max levels for a unit normal: the least
+// squared error for Gaussian weights, what rotated weights are; no level at zero, like the half grid).
+enum class Codebook : uint8_t { None, NormalFloat, Gauss };
 
 // Geometry of a quantised 2-D view of a tensor: rows = product of leading dims, cols = last dim.
 struct QuantGeometry {
@@ -48,16 +59,29 @@ struct QuantFormat {
   CodeGrid grid = CodeGrid::Uniform;
   // How a row's codes are laid out (the packing column): "lsb_rows_v1", see src/format/pack.h.
   std::string_view layout = "lsb_rows_v1";
+  // Codebook formats: the family, and the byte level of each code, ascending (2^bits entries).
+  Codebook family = Codebook::None;
+  const uint8_t* levels = nullptr;
 
-  int codes() const { return 1 << bits; }
+  constexpr bool codebook() const { return grid == CodeGrid::Codebook; }
+  // The signed integer a code stands for, before the group's scale: levels[c] − 128 (codebook),
+  // c − centre() (symmetric uniform); affine formats subtract their zero point instead.
+  float level_of(int code) const { return codebook() ? float(int(levels[code]) - 128) : float(code) - centre(); }
+  // Codes replaced by their byte levels in place (codebook formats; nothing for uniform ones).
+  void apply_levels(uint8_t* codes, int64_t n) const {
+    if (codebook())
+      for (int64_t i = 0; i < n; ++i) codes[i] = levels[codes[i]];
+  }
+
+  constexpr int codes() const { return 1 << bits; }
   // Codes that cross byte boundaries (3, 5, 6 bits): no in-register SIMD unpacking; the kernels
   // widen such rows to bytes first.
   bool straddles_bytes() const { return 8 % bits != 0; }
   int max_code() const { return (1 << bits) - 1; }
   int mid_code() const { return 1 << (bits - 1); }
   // The code value that stands for 0 in a symmetric format: 2^(bits-1), or 2^(bits-1) - 1/2 for
-  // half-offset grids (what the kernels subtract).
-  float centre() const { return float(mid_code()) - (half_offset ? 0.5f : 0.0f); }
+  // half-offset grids (what the kernels subtract); 128 for a codebook (subtracted from the byte level).
+  float centre() const { return codebook() ? 128.0f : float(mid_code()) - (half_offset ? 0.5f : 0.0f); }
 };
 
 // The table, ordered by FormatId: int8/int4/int3/int2, each affine then symmetric, then their
@@ -67,7 +91,13 @@ const std::vector<QuantFormat>& quant_formats();
 const QuantFormat& format_of(FormatId id);
 // nullptr when no such format.
 const QuantFormat* find_quant_format(std::string_view name);
+// The uniform format of a width and grid (never a codebook).
 const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset = false);
+// The codebook format of a family and width; nullptr when the family has none at that width.
+const QuantFormat* find_codebook_format(Codebook family, int bits);
+// The code of a codebook format whose signed level is nearest to t (t = weight / scale), ties to
+// the upper level; O(1): a table over half-integer cells (midpoints of integer levels are multiples of ½).
+int nearest_codebook_code(const QuantFormat& f, float t);
 // Throws ValueError listing the known names.
 const QuantFormat& quant_format_or_throw(std::string_view name);
 

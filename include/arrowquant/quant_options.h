@@ -4,6 +4,7 @@
 #include <string>
 
 #include "arrowquant/input_rotation.h"
+#include "arrowquant/quant_format.h"
 #include "arrowquant/settings.h"
 
 namespace arrowquant {
@@ -29,5 +30,11 @@ enum class RotationChoice { Auto, None, Hadamard };
 inline constexpr EnumOption kRotationNames[] = {{int(RotationChoice::Auto), "auto"},
                                                 {int(RotationChoice::None), "none"},
                                                 {int(RotationChoice::Hadamard), "hadamard"}};
+
+// Non-uniform levels (quant_format.h): none (the uniform grid), nf (NormalFloat), gauss (Lloyd-Max
+// levels of a normal).
+inline constexpr EnumOption kCodebookNames[] = {{int(Codebook::None), "none"},
+                                                {int(Codebook::NormalFloat), "nf"},
+                                                {int(Codebook::Gauss), "gauss"}};
 
 }  // namespace arrowquant

@@ -34,8 +34,11 @@ import time
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
-LLAMA_TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "IQ4_XS", "Q3_K_M", "Q3_K_S", "IQ3_XXS", "Q2_K",
-               "IQ2_S", "IQ2_XS"]
+# Every type llama-quantize offers between ~1.5 and ~8.5 bits per weight (its fallbacks for SmolLM2's
+# 576-wide rows make most of them larger than their names say).
+LLAMA_TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0", "IQ4_NL",
+               "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M", "IQ3_S", "IQ3_XS", "IQ3_XXS", "Q2_K", "Q2_K_S",
+               "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S"]
 # name → arrowquant quantize flags. The --target-bpw rows aim at llama.cpp's sizes (Q4_K_M, Q3_K_M, Q2_K).
 OUR_SETTINGS = {
     "rtn-int8-g128": ["--method", "rtn", "--bits", "8", "--group-size", "128"],
@@ -81,10 +84,18 @@ OUR_SETTINGS = {
     "rot-gptq-int6-g128-e6": ["--method", "gptq", "--bits", "6", "--group-size", "128", "--embedding-bits", "6",
                               "--rotation", "hadamard"],
     "rot-gptq-int6-g64": ["--method", "gptq", "--bits", "6", "--group-size", "64", "--rotation", "hadamard"],
+    # Codebook levels instead of the integer grid (--codebook): NormalFloat and Lloyd-Max for a normal.
+    "rot-gptq-nf4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "nf"],
+    "rot-gptq-gauss4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss"],
+    "rot-gptq-gauss3-g64": ["--method", "gptq", "--bits", "3", "--group-size", "64", "--codebook", "gauss"],
+    "rot-gptq-gauss2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss"],
     # GPTQ (rotated by default) with widths allocated to a file size: Q4_K_M's 105.5 MB.
     "gptq-size-105": ["--method", "gptq", "--target-size", "105", "--group-size", "128"],
     # ... and Q5_K_M's 112.1 MB.
     "gptq-size-112": ["--method", "gptq", "--target-size", "112", "--group-size", "128"],
+    # Issue 14's headlines: 4.6 and 2.6 bits per weight over the whole file (134.5 M parameters).
+    "gptq-size-77": ["--method", "gptq", "--target-size", "77.3", "--group-size", "128"],
+    "gptq-size-44": ["--method", "gptq", "--target-size", "43.7", "--group-size", "64"],
     "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],
     "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
     "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],

@@ -1,12 +1,24 @@
 #include "arrowquant/quant_format.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "arrowquant/error.h"
 
 namespace arrowquant {
 
 namespace {
+// Codebook levels as bytes (signed level + 128), ascending. NF4: QLoRA's NormalFloat values × 127,
+// rounded. gauss: the Lloyd-Max levels of a unit normal (2 bits ±0.4528, ±1.5104; 3 bits ±0.2451 …
+// ±2.1519; 4 bits ±0.1284 … ±2.7326), outermost at ±127, rounded (scripts/codebook_levels.py).
+constexpr uint8_t kNf4[16] = {1, 40, 61, 78, 92, 105, 116, 128, 138, 148, 159, 171, 184, 199, 220, 255};
+constexpr uint8_t kGauss2[4] = {1, 90, 166, 255};
+constexpr uint8_t kGauss3[8] = {1, 49, 83, 114, 142, 173, 207, 255};
+constexpr uint8_t kGauss4[16] = {1, 32, 53, 70, 84, 97, 110, 122, 134, 146, 159, 172, 186, 203, 224, 255};
+constexpr QuantFormat codebook(FormatId id, std::string_view name, int bits, Codebook family, const uint8_t* levels) {
+  return {id, name, bits, true, false, CodeGrid::Codebook, "lsb_rows_v1", family, levels};
+}
+
 // Ordered by FormatId (checked below).
 constexpr QuantFormat kTable[] = {
     {FormatId::Int8Asym, "int8_asym", 8, false}, {FormatId::Int8Sym, "int8_sym", 8, true},
@@ -18,6 +30,10 @@ constexpr QuantFormat kTable[] = {
     {FormatId::Int6Asym, "int6_asym", 6, false}, {FormatId::Int6Sym, "int6_sym", 6, true},
     {FormatId::Int5Asym, "int5_asym", 5, false}, {FormatId::Int5Sym, "int5_sym", 5, true},
     {FormatId::Int6Half, "int6_half", 6, true, true},  {FormatId::Int5Half, "int5_half", 5, true, true},
+    codebook(FormatId::Nf4, "nf4", 4, Codebook::NormalFloat, kNf4),
+    codebook(FormatId::Gauss2, "gauss2", 2, Codebook::Gauss, kGauss2),
+    codebook(FormatId::Gauss3, "gauss3", 3, Codebook::Gauss, kGauss3),
+    codebook(FormatId::Gauss4, "gauss4", 4, Codebook::Gauss, kGauss4),
 };
 constexpr bool ordered_by_id() {
   for (size_t i = 0; i < std::size(kTable); ++i)
@@ -25,7 +41,47 @@ constexpr bool ordered_by_id() {
   return true;
 }
 static_assert(ordered_by_id(), "the format table must be ordered by FormatId");
+constexpr bool codebooks_ascending() {
+  for (const auto& f : kTable) {
+    if (f.codebook() != (f.levels != nullptr) || f.codebook() != (f.family != Codebook::None)) return false;
+    for (int c = 0; f.codebook() && c + 1 < f.codes(); ++c)
+      if (f.levels[c] >= f.levels[c + 1] || f.levels[c] == 0) return false;
+  }
+  return true;
+}
+static_assert(codebooks_ascending(), "codebook levels must be ascending bytes in [1, 255]");
+
+// Half-integer cells of t in [-128, 128): cell j = floor(2t) + 256.
+constexpr int kCells = 512;
 }  // namespace
+
+int nearest_codebook_code(const QuantFormat& f, float t) {
+  static const std::vector<std::vector<uint8_t>> tables = [] {
+    std::vector<std::vector<uint8_t>> all(std::size(kTable));
+    for (const auto& q : kTable) {
+      if (!q.codebook()) continue;
+      auto& cell = all[size_t(q.id)];
+      cell.resize(kCells);
+      for (int j = 0; j < kCells; ++j) {
+        const float mid = (float(j - 256) + 0.5f) / 2;  // a cell's centre: no midpoint lies inside a cell
+        int best = 0;
+        for (int c = 1; c < q.codes(); ++c)
+          if (std::fabs(q.level_of(c) - mid) <= std::fabs(q.level_of(best) - mid)) best = c;
+        cell[size_t(j)] = uint8_t(best);
+      }
+    }
+    return all;
+  }();
+  if (!(t == t)) return 0;
+  const float j = std::floor(2 * std::clamp(t, -128.0f, 127.75f)) + 256;
+  return tables[size_t(f.id)][size_t(j)];
+}
+
+const QuantFormat* find_codebook_format(Codebook family, int bits) {
+  for (const auto& f : quant_formats())
+    if (f.codebook() && f.family == family && f.bits == bits) return &f;
+  return nullptr;
+}
 
 const std::vector<QuantFormat>& quant_formats() {
   static const std::vector<QuantFormat> table(std::begin(kTable), std::end(kTable));
@@ -42,7 +98,7 @@ const QuantFormat* find_quant_format(std::string_view name) {
 const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset) {
   symmetric |= half_offset;
   for (const auto& f : quant_formats())
-    if (f.bits == bits && f.symmetric == symmetric && f.half_offset == half_offset) return &f;
+    if (!f.codebook() && f.bits == bits && f.symmetric == symmetric && f.half_offset == half_offset) return &f;
   return nullptr;
 }
 

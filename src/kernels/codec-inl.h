@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "arrowquant/quant_format.h"
 #include "format/pack.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -105,6 +106,22 @@ HWY_INLINE void WidenRowT(const uint8_t* packed, int64_t cols, uint8_t* out, boo
   }
 }
 #endif
+
+// A codebook format's codes (one per byte, as widened) replaced by their byte levels in place: a
+// 16-entry byte table look-up (pshufb) per 16 codes. Nothing for uniform formats.
+HWY_INLINE void ApplyLevels(const QuantFormat& f, uint8_t* codes, int64_t n) {
+  if (!f.codebook()) return;
+  int64_t i = 0;
+#if HWY_TARGET != HWY_SCALAR
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::Full128<uint8_t> d8;
+  alignas(16) uint8_t table[16] = {};
+  std::copy(f.levels, f.levels + f.codes(), table);
+  const auto lut = hn::Load(d8, table);
+  for (; i + 16 <= n; i += 16) hn::StoreU(hn::TableLookupBytes(lut, hn::LoadU(d8, codes + i)), d8, codes + i);
+#endif
+  f.apply_levels(codes + i, n - i);
+}
 
 // Any width: the vector widening for 3, 5 and 6 bits, unpack_row for the others (and on the
 // scalar target, which has no 128-bit vectors).

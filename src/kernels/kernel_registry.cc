@@ -84,6 +84,10 @@ const std::string kWidenedDescription =
     "codes that straddle bytes widened to one byte each, 16 rows at a time in cache, then " + kInt8Description;
 const ProductKernel kWidenedInt8{"widened-i8", Activation::Int8, Backend::Hwy, 100, kWidenedDescription,
                                  hwy_i8_widened, kernels::matvec_i8_widened_supported};
+const std::string kLutDescription =
+    "codes to byte levels by a table look-up in registers (pshufb), then " + kInt8Description;
+const ProductKernel kLutInt8{"lut-i8", Activation::Int8, Backend::Hwy, 100, kLutDescription, hwy_i8,
+                             kernels::matvec_i8_supported};
 constexpr ProductKernel kScalar{"reference", Activation::F32, Backend::Scalar, 0,
                                 "reference: dequantise a row, dot in double", scalar_f32};
 constexpr ProductKernel kCuda{"cuda-f32", Activation::F32, Backend::Cuda, 200,
@@ -116,6 +120,12 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Int5Sym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Int6Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Int5Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      // Codebooks: dequantised rows for f32, the byte-table look-up for int8 (3 bits: widened, then
+      // looked up); no CUDA kernel reads levels yet.
+      {FormatId::Nf4, {&kRowsF32, &kLutInt8, &kScalar}},
+      {FormatId::Gauss2, {&kRowsF32, &kLutInt8, &kScalar}},
+      {FormatId::Gauss3, {&kRowsF32, &kWidenedInt8, &kScalar}},
+      {FormatId::Gauss4, {&kRowsF32, &kLutInt8, &kScalar}},
   };
   return t;
 }

@@ -35,7 +35,8 @@ namespace {
 // the zero point out once per group: affine codes and zero points as they are; symmetric codes as
 // they are with zero point 2^(bits-1); half-offset codes doubled with zero point 2^bits - 1, and the
 // products halved (s·(c - (2^bits-1)/2) = s·(2c - (2^bits-1))/2, exact). The zero points stay as
-// small as the format's own, so the epilogue cancels no more than the native kernels' do.
+// small as the format's own, so the epilogue cancels no more than the native kernels' do. Codebook
+// codes become their byte levels, zero point 128.
 PackedView as_int8_asym(const PackedView& v) {
   PackedView b = v;
   b.format = &format_of(FormatId::Int8Asym);
@@ -74,12 +75,12 @@ void matvec_i8_widened(const PackedView& v, const float* x, float* y, int thread
       codes.resize(size_t(n * cols));
       for (int64_t r = t0; r < t1; ++r) {
         uint8_t* out = codes.data() + (r - t0) * cols;
-        simd::widen_codes(v.codes + size_t(r) * row_bytes, cols, f.bits, out, f.half_offset);
+        simd::widen_codes(v.codes + size_t(r) * row_bytes, cols, f, out);
       }
       t.codes = codes.data();
       t.scales = v.scales + size_t(t0 * groups) * 2;
       if (f.symmetric) {
-        zeros.assign(size_t(n * groups), uint8_t(f.half_offset ? f.max_code() : f.mid_code()));
+        zeros.assign(size_t(n * groups), uint8_t(f.half_offset ? f.max_code() : f.centre()));
         t.zero_points = zeros.data();
       } else {
         t.zero_points = v.zero_points + size_t(t0 * groups);

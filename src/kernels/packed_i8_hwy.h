@@ -18,7 +18,8 @@ void prepare_i8(const PackedView& v, const float* x, PreparedI8& p);
 // Rows [r0, r1) of y.
 void i8_rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y);
 // One packed row's codes, one byte each in natural order (what unpack_row gives, SIMD for 3/5/6
-// bits), times two when doubled.
-void widen_codes(const uint8_t* packed, int64_t cols, int bits, uint8_t* out, bool doubled = false);
+// bits) as the widened int8 kernel reads them: times two on half-offset grids, byte levels for a
+// codebook (QuantFormat::apply_levels).
+void widen_codes(const uint8_t* packed, int64_t cols, const QuantFormat& f, uint8_t* out);
 
 }  // namespace arrowquant::kernels::simd

@@ -83,23 +83,23 @@ TEST(PackedI8, Int8ActivationsRefuseWhatTheyCannotDo) {
   EXPECT_THROW(kernels::matvec_i8(ok.view(0), x.data(), y.data(), 1), ValueError);
 }
 
-// The SIMD widening of codes that straddle bytes equals the scalar unpacking at every length
-// (vector steps, the tail a 16-byte load would overrun) and alignment, on every target.
+// The SIMD widening of codes equals the scalar unpacking (doubled on half-offset grids, mapped to
+// byte levels for codebooks) at every length (vector steps, the tail a 16-byte load would overrun)
+// and alignment, for every format, on every target.
 TEST(PackedI8, WidenedCodesEqualTheScalarUnpacking) {
   for_each_target([](const std::string& target) {
     SCOPED_TRACE(target);
     std::mt19937 rng(11);
-    for (int bits : format_widths())
+    for (const QuantFormat& f : quant_formats())
       for (int64_t cols : {1, 15, 16, 17, 31, 32, 33, 47, 64, 100, 172, 576, 1536}) {
         const size_t n = static_cast<size_t>(cols);
-        std::vector<uint8_t> codes(n), packed(packed_row_bytes(cols, bits) + 1), a(n);
-        for (auto& c : codes) c = uint8_t(rng() & ((1u << bits) - 1));
-        pack_row(codes.data(), cols, bits, packed.data() + 1);  // at an odd address
-        kernels::simd::widen_codes(packed.data() + 1, cols, bits, a.data());
-        EXPECT_EQ(a, codes) << bits << " bits, " << cols << " cols";
-        kernels::simd::widen_codes(packed.data() + 1, cols, bits, a.data(), true);
-        for (auto& c : codes) c = uint8_t(2 * c);
-        EXPECT_EQ(a, codes) << bits << " bits, " << cols << " cols, doubled";
+        std::vector<uint8_t> codes(n), packed(packed_row_bytes(cols, f.bits) + 1), a(n);
+        for (auto& c : codes) c = uint8_t(rng() & uint32_t(f.max_code()));
+        pack_row(codes.data(), cols, f.bits, packed.data() + 1);  // at an odd address
+        kernels::simd::widen_codes(packed.data() + 1, cols, f, a.data());
+        for (auto& c : codes) c = uint8_t(f.half_offset ? 2 * c : c);
+        f.apply_levels(codes.data(), cols);
+        EXPECT_EQ(a, codes) << f.name << ", " << cols << " cols";
       }
   });
 }

@@ -198,7 +198,7 @@ class BlockCalibrator {
     if (!st.cross.empty()) target = float_target_weight(l, st, cfg_.damp);
     CalibratedTensor ct;
     for (size_t wi = 0; wi < widths.size(); ++wi) {
-      const QuantFormat* fmt = find_quant_format(widths[wi], plan.format->symmetric, plan.format->half_offset);
+      const QuantFormat* fmt = wi == 0 ? plan.format : cfg_.format_for(widths[wi]);
       ct = quantize_linear(l, st, cfg_, fmt, plan.group_size, plan.rotation, target.empty() ? nullptr : &target);
       if (cfg_.min_accuracy <= 0 || ct.error.cosine >= cfg_.min_accuracy || wi + 1 == widths.size()) break;
       char buf[256];

@@ -30,6 +30,11 @@ void QuantConfig::visit(SettingVisitor& v) {
                          "AngelSlim's SEQ grid at 2 bits (±0.25, ±0.75 of the range); implies --sym. Use it on "
                          "rotated weights (GPTQ rotates by default): groups with outliers have no level "
                          "for their small weights", {}, -HUGE_VAL, HUGE_VAL, true});
+  visit_enum(v, codebook, kCodebookNames,
+             {"codebook", "Non-uniform levels per group instead of the integer grid: nf (NormalFloat, QLoRA's NF4: "
+                          "normal quantiles; 4 bits), gauss (Lloyd-Max levels of a normal distribution, the least "
+                          "squared error for rotated weights; 2, 3 and 4 bits), or none (default). Widths the "
+                          "family lacks (embeddings at 8 bits, allocated widths) keep the uniform grid"});
   visit_enum(v, method, kMethodNames,
              {"method", "rtn (round to nearest; default), gptq (error-compensating, needs --calibration), awq "
                         "(activation-aware scales folded into the previous op), smoothquant (W8A8: int8 weights, "
@@ -204,6 +209,11 @@ void validate(const QuantConfig& c) {
   check_setting_ranges([&](SettingVisitor& v) { copy.visit(v); });
   if (!c.format_for(c.bits))
     throw ValueError("bits must be " + format_widths_text() + " (got " + std::to_string(c.bits) + ")");
+  if (c.codebook != Codebook::None && !find_codebook_format(c.codebook, c.bits))
+    throw ValueError("--codebook " + std::string(enum_option_name(kCodebookNames, int(c.codebook))) + " has no " +
+                     std::to_string(c.bits) + "-bit format (nf: 4 bits; gauss: 2, 3 or 4)");
+  if (c.codebook != Codebook::None && c.half)
+    throw ValueError("--half and --codebook both choose the levels: give one");
   const auto& groups = quantiser_group_sizes();
   if (c.group_size != 0 && std::find(groups.begin(), groups.end(), c.group_size) == groups.end())
     throw ValueError("group size must be 32, 64, 128, 256 or 0 for per-channel (got " + std::to_string(c.group_size) + ")");

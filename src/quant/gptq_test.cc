@@ -134,7 +134,8 @@ TEST(Gptq, RefusesBadInput) {
 }
 
 // On the calibration data itself, GPTQ's layer-output error is never above round-to-nearest's at
-// the same format: every Linear of real models, at 2, 3 and 4 bits.
+// the same format: every Linear of real models, in every format of 2, 3 and 4 bits (affine,
+// symmetric, half-offset, codebooks).
 TEST(Gptq, NeverWorseThanRoundToNearestOnCalibrationData) {
   struct Case {
     std::string model, text;
@@ -158,8 +159,9 @@ TEST(Gptq, NeverWorseThanRoundToNearestOnCalibrationData) {
         FloatTensor w{lin[i]->name, {lin[i]->out, lin[i]->in}, lin[i]->float_weight()};
         // In the model's own input space and in a rotated one (the Hessian rotated alike).
         for (const InputRotation rot : {InputRotation{}, hadamard_rotation(w.shape[1], 1)})
-          for (int bits : {2, 3, 4}) {
-            const QuantFormat* fmt = find_quant_format(bits, false);
+          for (const QuantFormat& f : quant_formats()) {
+            if (f.bits > 4) continue;
+            const QuantFormat* fmt = &f;
             QuantizedTensor rtn = quantize_rtn(w, {fmt, 32, ClipMethod::Mse, 2, rot});
             GptqOptions o;
             o.format = fmt;
@@ -170,11 +172,11 @@ TEST(Gptq, NeverWorseThanRoundToNearestOnCalibrationData) {
             const std::vector<float> a = dequantize(rtn), bq = dequantize(g);  // rotation undone
             const double e_rtn = output_error(w.values.data(), a.data(), w.shape[0], w.shape[1], st[i]->hessian).rel_mse;
             const double e_gptq = output_error(w.values.data(), bq.data(), w.shape[0], w.shape[1], st[i]->hessian).rel_mse;
-            EXPECT_LE(e_gptq, e_rtn) << lin[i]->name << " INT" << bits << " rotation " << describe(rot);
+            EXPECT_LE(e_gptq, e_rtn) << lin[i]->name << " " << f.name << " rotation " << describe(rot);
             ++checked;
           }
       }
     }, nullptr);
-    EXPECT_GE(checked, 36) << c.model;  // 6 or 7 Linears x 3 widths x 2 input spaces
+    EXPECT_GE(checked, 6 * 13 * 2) << c.model;  // 6 or 7 Linears x 13 formats x 2 input spaces
   }
 }

@@ -206,6 +206,15 @@ TEST(CliE2E, BadInputsGiveClearErrors) {
   r = run_cli("quantize " + aqtest::stories_dir() + " -o " + (dir / "o3") + " --bits 7");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("bits must be"), std::string::npos) << r.output;
+  r = run_cli("quantize " + aqtest::stories_dir() + " -o " + (dir / "o3") + " --bits 2 --codebook nf");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("has no 2-bit format"), std::string::npos) << r.output;
+  r = run_cli("quantize " + aqtest::stories_dir() + " -o " + (dir / "o3") + " --bits 2 --codebook gauss --half");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("give one"), std::string::npos) << r.output;
+  r = run_cli("quantize " + aqtest::stories_dir() + " -o " + (dir / "o3") + " --codebook kmeans");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("gauss"), std::string::npos) << r.output;  // names the choices
   EXPECT_TRUE(no_partial_left(dir));
 
   r = run_cli("inspect " + (dir / "junk.bin"));

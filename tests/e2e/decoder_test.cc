@@ -112,7 +112,9 @@ TEST(Decoder, EveryFormatRunsThroughTheSameEngine) {
     auto ids = tensor_values<int32_t>(g, "ids_2");
     auto want = ref.logits(ids);
     for (const std::string flags : {"--pin '*=float'", "--bits 8 --group-size 32", "--bits 4 --group-size 32 --sym",
-                                    "--bits 3 --group-size 64", "--bits 2 --group-size 32 --embedding-bits 4"}) {
+                                    "--bits 3 --group-size 64", "--bits 2 --group-size 32 --embedding-bits 4",
+                                    "--bits 4 --group-size 32 --codebook nf",
+                                    "--bits 2 --group-size 32 --codebook gauss --embedding-bits 4"}) {
       std::string out = d / (std::string(model) + std::to_string(std::hash<std::string>()(flags)));
       auto r = run_cli("quantize " + tiny(model) + " -o " + out + " -q " + flags);
       ASSERT_EQ(r.exit_code, 0) << r.output;

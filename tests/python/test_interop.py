@@ -13,11 +13,21 @@ import pytest
 
 from conftest import MINILM, ROOT, STORIES, read_safetensors, run
 
-# (bits, grid): False affine, True symmetric, "half" the half-offset symmetric grid.
+# (bits, grid): False affine, True symmetric, "half" the half-offset symmetric grid, "nf" / "gauss"
+# the codebooks.
 FORMATS = [(2, False), (3, False), (4, True), (8, False), (2, True), (3, True), (4, False), (8, True),
-           (2, "half"), (3, "half"), (4, "half"), (5, False), (6, False), (5, True), (6, "half")]
-GRID_LETTER = {False: "a", True: "s", "half": "h"}
-GRID_FLAGS = {False: [], True: ["--sym"], "half": ["--half"]}
+           (2, "half"), (3, "half"), (4, "half"), (5, False), (6, False), (5, True), (6, "half"),
+           (4, "nf"), (2, "gauss"), (3, "gauss"), (4, "gauss")]
+GRID_LETTER = {False: "a", True: "s", "half": "h", "nf": "n", "gauss": "g"}
+GRID_FLAGS = {False: [], True: ["--sym"], "half": ["--half"], "nf": ["--codebook", "nf"],
+              "gauss": ["--codebook", "gauss"]}
+# The codebooks' signed integer levels, as docs/FORMAT.md lists them.
+CODEBOOKS = {
+    "nf4": [-127, -88, -67, -50, -36, -23, -12, 0, 10, 20, 31, 43, 56, 71, 92, 127],
+    "gauss2": [-127, -38, 38, 127],
+    "gauss3": [-127, -79, -45, -14, 14, 45, 79, 127],
+    "gauss4": [-127, -96, -75, -58, -44, -31, -18, -6, 6, 18, 31, 44, 58, 75, 96, 127],
+}
 
 
 def decode_row(row):
@@ -28,7 +38,7 @@ def decode_row(row):
     qt = row["quant_type"]
     if qt == "none":
         return np.frombuffer(row["data"], dtype=np.dtype(row["dtype"]).newbyteorder("<")).reshape(rows, cols)
-    bits = int(qt[3])
+    bits = int(qt[-1]) if qt in CODEBOOKS else int(qt[3])
     sym = qt.endswith("_sym") or qt.endswith("_half")
     gs = row["group_size"]
     groups = -(-cols // gs)
@@ -37,7 +47,10 @@ def decode_row(row):
     bitstream = np.unpackbits(packed, axis=1, bitorder="little")[:, : cols * bits].reshape(rows, cols, bits)
     codes = (bitstream.astype(np.uint32) << np.arange(bits, dtype=np.uint32)).sum(axis=2).astype(np.float32)
     scales = np.frombuffer(row["scales"], dtype="<f2").astype(np.float32).reshape(rows, groups)
-    if sym:
+    if qt in CODEBOOKS:
+        codes = np.asarray(CODEBOOKS[qt], dtype=np.float32)[codes.astype(np.int64)]
+        zeros = np.zeros((rows, groups), dtype=np.float32)
+    elif sym:
         centre = 2 ** (bits - 1) - (0.5 if qt.endswith("_half") else 0.0)
         zeros = np.full((rows, groups), centre, dtype=np.float32)
     else:
