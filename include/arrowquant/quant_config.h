@@ -56,6 +56,7 @@ struct QuantConfig {
   double min_accuracy = 0;    // a layer whose output cosine falls below this is redone wider (0 = off)
   double target_bpw = 0;      // automatic bit allocation to this many bits per weight (0 = off)
   double target_size_mb = 0;  // or to this file size in MB (10^6 bytes)
+  bool fuse_siblings = false; // allocation: Linears reading the same input (q/k/v, gate/up) get one width
 
   // Every setting above, once: the visitor sees each member with its key, help and range.
   void visit(SettingVisitor& v);

@@ -40,6 +40,9 @@ struct TensorSensitivity {
   int probe_bits = 0;
   double probe_divergence = -1;
   double divergence_per_cost = -1;
+  // Block Linears that read the same input (q/k/v, gate/up) share this label ("block 3 input 0");
+  // empty for tensors measured alone (or without calibration text).
+  std::string shared_input;
   const WidthSensitivity* at(int bits) const;
 };
 

@@ -1,9 +1,11 @@
-// Bit allocation: the chosen widths fit the budget, a larger budget spends more, pins are kept, and a
-// budget below INT2 everywhere is refused. (Without calibration text the cost is the weight error,
+// Bit allocation: the chosen widths fit the budget, a larger budget spends more, pins are kept, a
+// budget below INT2 everywhere is refused, and fused siblings share a width. (Without calibration text the cost is the weight error,
 // which keeps this fast; the e2e tests allocate from measured output errors.)
 #include "pipeline/bit_allocation.h"
 
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "arrowquant/error.h"
 #include "pipeline/model_session.h"
@@ -71,4 +73,41 @@ TEST(BitAllocation, KeepsPinsAndRefusesImpossibleBudgets) {
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("INT2 everywhere"), std::string::npos) << e.what();
   }
+}
+
+// --fuse-siblings: the Linears that read one input (q/k/v, gate/up: the sensitivity labels them with
+// their shared input) come out at one width, and the file still fits the budget.
+TEST(BitAllocation, FusedSiblingsShareOneWidth) {
+  ModelSession s(stories());
+  QuantConfig cfg;
+  cfg.group_size = 32;
+  cfg.calibration = aqtest::source_dir() + "/tests/goldens/stories260k/calibration.txt";
+  cfg.samples = 4;
+  cfg.seq_len = 64;
+  cfg.threads = 2;
+  cfg.fuse_siblings = true;
+  const Allocation a = allocate(s, cfg, 8.0);
+  EXPECT_LE(a.bytes, 8.0 * double(total_params(s.source())) / 8);
+  std::map<std::string, int> bits;
+  for (const auto& d : a.decisions) bits[d["tensor"].get<std::string>()] = d["bits"].get<int>();
+  for (int b = 0; b < 5; ++b) {
+    const std::string l = "model.layers." + std::to_string(b) + ".";
+    ASSERT_TRUE(bits.count(l + "self_attn.q_proj.weight")) << l;
+    EXPECT_EQ(bits[l + "self_attn.q_proj.weight"], bits[l + "self_attn.k_proj.weight"]) << l;
+    EXPECT_EQ(bits[l + "self_attn.q_proj.weight"], bits[l + "self_attn.v_proj.weight"]) << l;
+    EXPECT_EQ(bits[l + "mlp.gate_proj.weight"], bits[l + "mlp.up_proj.weight"]) << l;
+  }
+  // The same budget without the option lets siblings differ somewhere (else the test proves nothing).
+  cfg.fuse_siblings = false;
+  const Allocation free = allocate(s, cfg, 8.0);
+  std::map<std::string, int> free_bits;
+  for (const auto& d : free.decisions) free_bits[d["tensor"].get<std::string>()] = d["bits"].get<int>();
+  int differ = 0;
+  for (int b = 0; b < 5; ++b) {
+    const std::string l = "model.layers." + std::to_string(b) + ".";
+    differ += free_bits[l + "self_attn.q_proj.weight"] != free_bits[l + "self_attn.k_proj.weight"] ||
+              free_bits[l + "self_attn.q_proj.weight"] != free_bits[l + "self_attn.v_proj.weight"] ||
+              free_bits[l + "mlp.gate_proj.weight"] != free_bits[l + "mlp.up_proj.weight"];
+  }
+  EXPECT_GT(differ, 0);
 }

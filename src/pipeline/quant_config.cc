@@ -34,7 +34,7 @@ void QuantConfig::visit(SettingVisitor& v) {
              {"codebook", "Non-uniform levels per group instead of the integer grid: nf (NormalFloat, QLoRA's NF4: "
                           "normal quantiles; 4 bits), gauss (Lloyd-Max levels of a normal distribution, the least "
                           "squared error for rotated weights; 2, 3 and 4 bits), or none (default). Widths the "
-                          "family lacks (embeddings at 8 bits, allocated widths) keep the uniform grid"});
+                          "family lacks (8-bit embeddings; 5, 6 or 8 bits in an allocation) keep the uniform grid"});
   visit_enum(v, method, kMethodNames,
              {"method", "rtn (round to nearest; default), gptq (error-compensating, needs --calibration), awq "
                         "(activation-aware scales folded into the previous op), smoothquant (W8A8: int8 weights, "
@@ -89,6 +89,9 @@ void QuantConfig::visit(SettingVisitor& v) {
   v.visit(importance, {"importance", "RTN given --calibration: weigh each weight's rounding error by the mean square "
                                      "of its input on the calibration text when choosing group scales (llama.cpp's "
                                      "importance matrix; on|off; default on)", kCalibration});
+  v.visit(fuse_siblings, {"fuse_siblings", "Bit allocation: give Linears that read the same input (q/k/v, gate/up) "
+                                           "one width, as runtimes that fuse them into one product need (default: "
+                                           "each is allocated alone)", kCalibration, -HUGE_VAL, HUGE_VAL, true});
   v.visit(min_accuracy, {"min_accuracy", "Redo a layer at INT4, then INT8, when its output cosine on the calibration "
                                          "data falls below this (e.g. 0.99; 0 = off), in [0, 1)", kCalibration, 0, 1});
   v.visit(target_bpw, {"target_bpw", "Allocate widths per tensor by measured sensitivity to reach this many bits "

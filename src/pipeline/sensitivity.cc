@@ -151,6 +151,7 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
     collect_float_stats(
         model, seqs,
         [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
+          std::map<const InputStats*, int> inputs;  // siblings share their input's statistics
           for (size_t i = 0; i < lin.size(); ++i) {
             const std::string name = lin[i]->name + ".weight";
             auto it = plans.find(name);
@@ -161,6 +162,8 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
               return quantize_linear(*lin[i], *st[i], cfg, f, plan.group_size, plan.rotation, nullptr).tensor;
             };
             measured[name] = measure(w, "linear", cfg, widths, quantize, &st[i]->hessian, probe.get());
+            const int input = inputs.emplace(st[i], int(inputs.size())).first->second;
+            measured[name].shared_input = "block " + std::to_string(b) + " input " + std::to_string(input);
           }
           if (log) log("block " + std::to_string(b) + " measured");
         },
@@ -207,6 +210,7 @@ nlohmann::json SensitivityReport::to_json() const {
       j["probe_divergence"] = t.probe_divergence;
       j["divergence_per_cost"] = t.divergence_per_cost;
     }
+    if (!t.shared_input.empty()) j["shared_input"] = t.shared_input;
     ts.push_back(j);
   }
   return {{"model", model}, {"widths", widths}, {"calibration_tokens", calibration_tokens},
