@@ -121,11 +121,11 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Int6Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Int5Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       // Codebooks: dequantised rows for f32, the byte-table look-up for int8 (3 bits: widened, then
-      // looked up); no CUDA kernel reads levels yet.
-      {FormatId::Nf4, {&kRowsF32, &kLutInt8, &kScalar}},
-      {FormatId::Gauss2, {&kRowsF32, &kLutInt8, &kScalar}},
-      {FormatId::Gauss3, {&kRowsF32, &kWidenedInt8, &kScalar}},
-      {FormatId::Gauss4, {&kRowsF32, &kLutInt8, &kScalar}},
+      // looked up).
+      {FormatId::Nf4, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
+      {FormatId::Gauss2, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
+      {FormatId::Gauss3, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Gauss4, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
   };
   return t;
 }

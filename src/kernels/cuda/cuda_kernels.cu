@@ -19,8 +19,10 @@ struct Geometry {
   int64_t rows, cols, group, groups;
   int bits;
   bool symmetric;
-  float centre;  // the code that stands for 0 when symmetric
+  float centre;  // the code that stands for 0 when symmetric (a codebook: the byte level)
   size_t row_bytes;
+  bool codebook;
+  uint8_t levels[16];  // a codebook's byte level per code
 };
 
 __device__ inline unsigned code_at(const uint8_t* row, int64_t c, int bits) {
@@ -35,7 +37,8 @@ __device__ inline float weight_at(const Geometry& g, const uint8_t* codes, const
   const int64_t k = r * g.groups + c / g.group;
   const float s = __half2float(scales[k]);
   const float z = g.symmetric ? g.centre : float(zps[k]);
-  return s * (float(code_at(codes + size_t(r) * g.row_bytes, c, g.bits)) - z);
+  const unsigned code = code_at(codes + size_t(r) * g.row_bytes, c, g.bits);
+  return s * (float(g.codebook ? g.levels[code] : code) - z);
 }
 
 __global__ void dequant_kernel(Geometry g, const uint8_t* codes, const __half* scales, const uint8_t* zps, float* out) {
@@ -60,8 +63,10 @@ __global__ void matvec_kernel(Geometry g, const uint8_t* codes, const __half* sc
 }
 
 Geometry geometry_of(const PackedView& v) {
-  return {v.geom.rows, v.geom.cols, v.geom.group_size, v.geom.groups_per_row(), v.format->bits, v.format->symmetric,
-          v.format->centre(), packed_row_bytes(v.geom.cols, v.format->bits)};
+  Geometry g{v.geom.rows, v.geom.cols, v.geom.group_size, v.geom.groups_per_row(), v.format->bits, v.format->symmetric,
+             v.format->centre(), packed_row_bytes(v.geom.cols, v.format->bits), v.format->codebook(), {}};
+  for (int c = 0; g.codebook && c < v.format->codes(); ++c) g.levels[c] = v.format->levels[c];
+  return g;
 }
 
 // Device copies of a packed view, freed on scope exit.
