@@ -84,11 +84,16 @@ OUR_SETTINGS = {
     "rot-gptq-int6-g128-e6": ["--method", "gptq", "--bits", "6", "--group-size", "128", "--embedding-bits", "6",
                               "--rotation", "hadamard"],
     "rot-gptq-int6-g64": ["--method", "gptq", "--bits", "6", "--group-size", "64", "--rotation", "hadamard"],
+    # Under Q5_K_S's 110.0 MB: INT6 in groups of 256, embeddings/head INT8.
+    "rot-gptq-int6-g256": ["--method", "gptq", "--bits", "6", "--group-size", "256", "--rotation", "hadamard"],
     # Codebook levels instead of the integer grid (--codebook): NormalFloat and Lloyd-Max for a normal.
     "rot-gptq-nf4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "nf"],
     "rot-gptq-gauss4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss"],
     "rot-gptq-gauss3-g64": ["--method", "gptq", "--bits", "3", "--group-size", "64", "--codebook", "gauss"],
     "rot-gptq-gauss2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss"],
+    # Under 4.6 bits per weight (77.3 MB): gauss4 Linears, activation order, the tied embeddings at INT5.
+    "rot-gptq-gauss4-g128-e5": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss",
+                                "--embedding-bits", "5", "--act-order"],
     # GPTQ (rotated by default) with widths allocated to a file size: Q4_K_M's 105.5 MB.
     "gptq-size-105": ["--method", "gptq", "--target-size", "105", "--group-size", "128"],
     # ... and Q5_K_M's 112.1 MB.
