@@ -91,6 +91,8 @@ OUR_SETTINGS = {
     "rot-gptq-gauss4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss"],
     "rot-gptq-gauss3-g64": ["--method", "gptq", "--bits", "3", "--group-size", "64", "--codebook", "gauss"],
     "rot-gptq-gauss2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss"],
+    "rot-gptq-gauss4-g128-ao": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss",
+                                "--act-order"],
     # Under 4.6 bits per weight (77.3 MB): gauss4 Linears, activation order, the tied embeddings at INT5.
     "rot-gptq-gauss4-g128-e5": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss",
                                 "--embedding-bits", "5", "--act-order"],
