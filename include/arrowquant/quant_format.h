@@ -59,14 +59,14 @@ struct QuantFormat {
   CodeGrid grid = CodeGrid::Uniform;
   // How a row's codes are laid out (the packing column): "lsb_rows_v1", see src/format/pack.h.
   std::string_view layout = "lsb_rows_v1";
-  // Codebook formats: the family, and the byte level of each code, ascending (2^bits entries).
+  // Codebook formats: the family, and the byte level of each code, ascending (2^bits entries in a
+  // 16-byte aligned table, zero beyond them: what a byte-shuffle table look-up reads directly).
   Codebook family = Codebook::None;
   const uint8_t* levels = nullptr;
 
   constexpr bool codebook() const { return grid == CodeGrid::Codebook; }
-  // The signed integer a code stands for, before the group's scale: levels[c] − 128 (codebook),
-  // c − centre() (symmetric uniform); affine formats subtract their zero point instead.
-  float level_of(int code) const { return codebook() ? float(int(levels[code]) - 128) : float(code) - centre(); }
+  // The signed integer a code of a codebook format stands for, before the group's scale.
+  float level_of(int code) const { return float(int(levels[code]) - 128); }
   // Codes replaced by their byte levels in place (codebook formats; nothing for uniform ones).
   void apply_levels(uint8_t* codes, int64_t n) const {
     if (codebook())

@@ -11,10 +11,11 @@ namespace {
 // Codebook levels as bytes (signed level + 128), ascending. NF4: QLoRA's NormalFloat values × 127,
 // rounded. gauss: the Lloyd-Max levels of a unit normal (2 bits ±0.4528, ±1.5104; 3 bits ±0.2451 …
 // ±2.1519; 4 bits ±0.1284 … ±2.7326), outermost at ±127, rounded (scripts/codebook_levels.py).
-constexpr uint8_t kNf4[16] = {1, 40, 61, 78, 92, 105, 116, 128, 138, 148, 159, 171, 184, 199, 220, 255};
-constexpr uint8_t kGauss2[4] = {1, 90, 166, 255};
-constexpr uint8_t kGauss3[8] = {1, 49, 83, 114, 142, 173, 207, 255};
-constexpr uint8_t kGauss4[16] = {1, 32, 53, 70, 84, 97, 110, 122, 134, 146, 159, 172, 186, 203, 224, 255};
+// Each table is 16 aligned bytes, zero past its codes: exactly one pshufb table, loaded as it is.
+alignas(16) constexpr uint8_t kNf4[16] = {1, 40, 61, 78, 92, 105, 116, 128, 138, 148, 159, 171, 184, 199, 220, 255};
+alignas(16) constexpr uint8_t kGauss2[16] = {1, 90, 166, 255};
+alignas(16) constexpr uint8_t kGauss3[16] = {1, 49, 83, 114, 142, 173, 207, 255};
+alignas(16) constexpr uint8_t kGauss4[16] = {1, 32, 53, 70, 84, 97, 110, 122, 134, 146, 159, 172, 186, 203, 224, 255};
 constexpr QuantFormat codebook(FormatId id, std::string_view name, int bits, Codebook family, const uint8_t* levels) {
   return {id, name, bits, true, false, CodeGrid::Codebook, "lsb_rows_v1", family, levels};
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 
 #include "arrowquant/error.h"
 
@@ -50,6 +51,9 @@ TEST(QuantFormat, CodebookLevelsAndNearestCode) {
     EXPECT_EQ(f.centre(), 128.0f) << f.name;
     EXPECT_EQ(f.level_of(0), -127.0f) << f.name;
     EXPECT_EQ(f.level_of(f.max_code()), 127.0f) << f.name;
+    // One 16-byte aligned table, zero past the codes: the kernels load it as a pshufb table directly.
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(f.levels) % 16, 0u) << f.name;
+    for (int c = f.codes(); c < 16; ++c) EXPECT_EQ(f.levels[c], 0) << f.name << " byte " << c;
     for (float t = -140.0f; t <= 140.0f; t += 0.03125f) {
       int best = 0;
       for (int c = 1; c < f.codes(); ++c)

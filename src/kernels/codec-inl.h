@@ -115,9 +115,7 @@ HWY_INLINE void ApplyLevels(const QuantFormat& f, uint8_t* codes, int64_t n) {
 #if HWY_TARGET != HWY_SCALAR
   namespace hn = hwy::HWY_NAMESPACE;
   const hn::Full128<uint8_t> d8;
-  alignas(16) uint8_t table[16] = {};
-  std::copy(f.levels, f.levels + f.codes(), table);
-  const auto lut = hn::Load(d8, table);
+  const auto lut = hn::Load(d8, f.levels);  // 16 aligned bytes (quant_format.h)
   for (; i + 16 <= n; i += 16) hn::StoreU(hn::TableLookupBytes(lut, hn::LoadU(d8, codes + i)), d8, codes + i);
 #endif
   f.apply_levels(codes + i, n - i);

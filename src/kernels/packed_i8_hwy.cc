@@ -233,9 +233,8 @@ HWY_INLINE void RowsI8T(const PackedView& v, const PreparedI8& p, int64_t r0, in
   const int64_t per_group = ONE ? (groups == 1 ? INT64_MAX : gs / std::max<int64_t>(chunk, 1)) : 1;
   const int64_t group_step = ONE ? 1 : chunk / gs;
 
-  HWY_ALIGN uint8_t table[16] = {};
-  if (CB) std::copy(v.format->levels, v.format->levels + v.format->codes(), table);
-  const auto lut = hn::LoadDup128(du8, table);
+  const uint8_t* table = v.format->levels;  // CB: 16 aligned bytes, one copy per 128-bit block
+  const auto lut = CB ? hn::LoadDup128(du8, table) : hn::Zero(du8);
   const uint8_t* row0 = v.codes + size_t(r0) * row_bytes;
   const float* ws0 = ws + k0 * groups;
   const float* wz0 = SYM ? nullptr : wz + k0 * groups;

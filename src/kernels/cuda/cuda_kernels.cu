@@ -1,6 +1,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <vector>
 
 #include "arrowquant/error.h"
@@ -65,7 +66,7 @@ __global__ void matvec_kernel(Geometry g, const uint8_t* codes, const __half* sc
 Geometry geometry_of(const PackedView& v) {
   Geometry g{v.geom.rows, v.geom.cols, v.geom.group_size, v.geom.groups_per_row(), v.format->bits, v.format->symmetric,
              v.format->centre(), packed_row_bytes(v.geom.cols, v.format->bits), v.format->codebook(), {}};
-  for (int c = 0; g.codebook && c < v.format->codes(); ++c) g.levels[c] = v.format->levels[c];
+  if (g.codebook) std::memcpy(g.levels, v.format->levels, sizeof g.levels);  // 16 bytes (quant_format.h)
   return g;
 }
 
