@@ -109,6 +109,18 @@ OUR_SETTINGS = {
     "gptq-size-44g": ["--method", "gptq", "--target-size", "43.7", "--group-size", "64", "--codebook", "gauss",
                       "--act-order"],
     "gptq-size-110g": ["--method", "gptq", "--target-size", "110", "--group-size", "128", "--codebook", "gauss"],
+    # GPTQ with least-squares group scales alternated with GPTQ passes (--scale-refits 2).
+    "rot-gptq-gauss4-g128-r2": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss",
+                                "--scale-refits", "2"],
+    "rot-gptq-gauss3-g64-r2": ["--method", "gptq", "--bits", "3", "--group-size", "64", "--codebook", "gauss",
+                               "--scale-refits", "2"],
+    "rot-gptq-gauss2-g64-r2": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss",
+                               "--scale-refits", "2"],
+    # Block-wise tuning (issue 14 step 5): scales and codes (straight-through) against the float block's
+    # outputs on the float model's states, 6 epochs over the first 32 calibration sequences.
+    "rot-gptq-gauss2-g64-bt": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss",
+                               "--float-targets", "on", "--tune-epochs", "6", "--tune-lr", "0.01", "--tune-codes", "on",
+                               "--tune-samples", "32"],
     "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],
     "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
     "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],

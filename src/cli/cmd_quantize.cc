@@ -25,8 +25,10 @@ void print_summary(const QuantizeReport& r, const QuantConfig& cfg) {
     if (t.rel_rmse >= 0) { ++quantised; sum_rel += t.rel_rmse; worst_cos = std::min(worst_cos, t.cosine); }
   const auto j = r.to_json();
   printf("quantised %s (%s) -> %s\n", r.source.c_str(), r.source_kind.c_str(), r.output.c_str());
+  const QuantFormat* grid = cfg.format_for(cfg.bits);  // names the codebook or half grid too
   printf("  profile %s, %d-bit %s, group %lld, embeddings %d-bit, clip %s\n", cfg.profile.c_str(), cfg.bits,
-         cfg.symmetric ? "symmetric" : "affine", (long long)cfg.group_size, cfg.embedding_bits, clip_name(cfg.clip).c_str());
+         grid ? std::string(grid->name).c_str() : (cfg.symmetric ? "symmetric" : "affine"), (long long)cfg.group_size,
+         cfg.embedding_bits, clip_name(cfg.clip).c_str());
   printf("  %zu tensors (%lld quantised), %s, %.3f bits/weight, %.2fx smaller than FP16, %.2f s\n", r.tensors.size(),
          (long long)quantised, human_bytes(double(r.file_bytes)).c_str(), j["bits_per_weight"].get<double>(),
          j.value("compression_vs_fp16", 0.0), r.seconds);

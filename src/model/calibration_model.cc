@@ -101,6 +101,9 @@ class DecoderCalibration : public BlockAccess<LlamaDecoder> {
     return kl;
   }
   bool divergence_per_token() const override { return true; }
+  double block_loss_gradient(int64_t b, const float* x, int64_t T, const float* target, BlockGradient& g) const override {
+    return model_.layer_loss_gradient(b, x, T, target, g);
+  }
   int64_t default_seq_len() const override { return std::min<int64_t>(256, context()); }
   std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
                                               int64_t seq_len) const override {

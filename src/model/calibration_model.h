@@ -31,6 +31,13 @@ class CalibrationModel {
   virtual void run_block(int64_t b, float* x, int64_t T) const = 0;            // in place
   virtual std::vector<Linear*> linears(int64_t b) = 0;
   virtual std::vector<ScaleFold> folds(int64_t b) = 0;
+  // Block b's squared output error Σ‖block(x) − target‖² on one sequence x [T, hidden] with its
+  // weights as they are now, its gradient added into g (linears(b) order; norm weights as folds(b)
+  // names them). Negative, g untouched: this architecture has no backward pass.
+  virtual double block_loss_gradient(int64_t b, const float* x, int64_t T, const float* target, BlockGradient& g) const {
+    (void)b, (void)x, (void)T, (void)target, (void)g;
+    return -1;
+  }
 
   // What the model puts out for the last block's states x [T, hidden]: a decoder's next-token
   // log-probabilities [T, vocab], an encoder's unit-length mean-pooled embedding [hidden].

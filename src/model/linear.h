@@ -70,6 +70,14 @@ struct ScaleFold {
   std::vector<int64_t> channel_source;
 };
 
+// The gradient of a block's output error with respect to its float parameters, added up over
+// sequences (block-wise tuning): one [out, in] per Linear and one per elementwise norm weight, in the
+// order the model lists them; sized by the model on first use.
+struct BlockGradient {
+  std::vector<std::vector<float>> linear;
+  std::vector<std::vector<float>> norm;
+};
+
 // A lookup table (token embeddings): rows dequantised on demand when the table is quantised.
 struct Embedding {
   int64_t rows = 0, cols = 0;

@@ -151,7 +151,7 @@ DecoderState LlamaDecoder::new_state(int64_t capacity, const KVQuantPlan& plan) 
   return s;
 }
 
-void LlamaDecoder::rope(float* x, int64_t rows, int64_t heads, int64_t pos0) const {
+void LlamaDecoder::rope(float* x, int64_t rows, int64_t heads, int64_t pos0, bool inverse) const {
   const int64_t D = cfg_.head_dim, half = D / 2;
   for (int64_t r = 0; r < rows; ++r) {
     const float* c = rope_cos_.data() + (pos0 + r) * half;
@@ -162,9 +162,9 @@ void LlamaDecoder::rope(float* x, int64_t rows, int64_t heads, int64_t pos0) con
         // interleaved: (v[2i], v[2i+1]); halves: (v[i], v[i + D/2])
         float& a = cfg_.rope_interleaved ? v[2 * i] : v[i];
         float& b = cfg_.rope_interleaved ? v[2 * i + 1] : v[i + half];
-        const float x0 = a, x1 = b;
-        a = x0 * c[i] - x1 * s[i];
-        b = x0 * s[i] + x1 * c[i];
+        const float x0 = a, x1 = b, si = inverse ? -s[i] : s[i];
+        a = x0 * c[i] - x1 * si;
+        b = x0 * si + x1 * c[i];
       }
     }
   }

@@ -52,6 +52,10 @@ class LlamaDecoder {
   void run_layer(int64_t l, float* x, int64_t T) const;
   std::vector<Linear*> layer_linears(int64_t l);
   std::vector<ScaleFold> layer_folds(int64_t l);
+  // Σ‖layer(x) − target‖² over one sequence x [T, H] from position 0, with the layer's float weights
+  // as they are now; its gradient is added into g (linear: layer_linears() order; norm: the attention's,
+  // then the MLP's). llama_layer_gradient.cc.
+  double layer_loss_gradient(int64_t l, const float* x, int64_t T, const float* target, BlockGradient& g) const;
   // The next-token logits [T, vocab] of the last layer's states x [T, H]: final norm, then the head.
   std::vector<float> output_logits(const float* x, int64_t T) const;
   // The float tables outside the layers, by tensor name: the embeddings (which a tied head shares)
@@ -67,7 +71,9 @@ class LlamaDecoder {
   };
   void embed(const std::vector<int32_t>& tokens, float* x) const;
   void layer_forward(int64_t l, float* x, int64_t T, DecoderState& st, int64_t pos0) const;
-  void rope(float* x, int64_t rows, int64_t heads, int64_t pos0) const;
+  // Rotates each head's pairs by its position's angles; inverse: by minus them (the transpose, which
+  // the backward pass needs).
+  void rope(float* x, int64_t rows, int64_t heads, int64_t pos0, bool inverse = false) const;
   void attention(const float* q, DecoderState& st, int64_t layer, int64_t t_count, int64_t pos0, float* out) const;
 
   DecoderConfig cfg_;

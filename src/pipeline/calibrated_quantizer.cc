@@ -9,6 +9,7 @@
 
 #include "arrowquant/error.h"
 #include "model/calibration_model.h"
+#include "pipeline/block_tuner.h"
 #include "pipeline/input_stats.h"
 #include "pipeline/model_session.h"
 #include "pipeline/scale_search.h"
@@ -142,6 +143,14 @@ class BlockCalibrator {
   CheckpointPiece calibrate_block(int64_t b) {
     report(b, ": statistics");
     auto obs = gather_block_stats(m_, b, xs_, seqs_, float_targets_ ? &xs_fp_ : nullptr);
+    // What block-wise tuning matches: the float block's outputs (on the float model's states with
+    // float targets, which gather_block_stats has just advanced; else on the quantised model's).
+    std::vector<std::vector<float>> tune_targets;
+    if (cfg_.tune_epochs > 0) {
+      tune_targets = float_targets_ ? xs_fp_ : xs_;  // (only the first tune_samples are read)
+      if (!float_targets_)
+        for (size_t s = 0; s < xs_.size(); ++s) m_.run_block(b, tune_targets[s].data(), int64_t(seqs_[s].size()));
+    }
     CheckpointPiece piece;
     if (folds_scales()) fold_scales(b, *obs, piece);
     for (Linear* l : m_.linears(b)) {
@@ -155,10 +164,47 @@ class BlockCalibrator {
       report(b, ": " + l->name);
       quantize_linear_at_min_accuracy(*l, *plan, *st, piece);
     }
+    if (cfg_.tune_epochs > 0) tune_block(b, tune_targets, piece);
     for (size_t s = 0; s < xs_.size(); ++s) m_.run_block(b, xs_[s].data(), int64_t(seqs_[s].size()));
     for (auto& [name, v] : piece.floats) res_.floats[name] = v;
     for (auto& d : piece.decisions) res_.decisions.push_back(d);
     return piece;
+  }
+
+  // The block's group scales tuned against its float outputs; the tuned tensors replace the
+  // layer-wise ones in the piece and the results.
+  void tune_block(int64_t b, const std::vector<std::vector<float>>& targets, CheckpointPiece& piece) {
+    report(b, ": tuning scales");
+    std::vector<QuantizedTensor*> tensors;
+    for (Linear* l : m_.linears(b)) {
+      QuantizedTensor* t = nullptr;
+      for (auto& q : piece.quantized)
+        if (q.name == weight_name(*l)) t = &q;
+      tensors.push_back(t);
+    }
+    const size_t n = cfg_.tune_samples > 0 ? std::min(seqs_.size(), size_t(cfg_.tune_samples)) : seqs_.size();
+    std::vector<int64_t> lengths;
+    for (size_t s = 0; s < n; ++s) lengths.push_back(int64_t(seqs_[s].size()));
+    const std::vector<std::vector<float>> xs(xs_.begin(), xs_.begin() + long(n)), ys(targets.begin(), targets.begin() + long(n));
+    const BlockTuneReport r = tune_block_scales(m_, b, tensors, xs, ys, lengths,
+                                                {cfg_.tune_epochs, cfg_.tune_lr, 4, cfg_.tune_norms, cfg_.tune_codes});
+    if (!r.supported) {
+      if (b == 0) say("block tuning: " + m_.kind() + "s have no backward pass yet; the layer-wise result is kept");
+      return;
+    }
+    char buf[200];
+    snprintf(buf, sizeof buf, "block %lld: scales tuned in %lld steps, output error %.5f -> %.5f (%s)", (long long)b,
+             (long long)r.steps, r.error_before, r.error_after, r.kept ? "kept" : "not better: layer-wise kept");
+    say(buf);
+    piece.decisions.push_back({{"block", b}, {"decision", r.kept ? "scales tuned" : "tuning did not pay"},
+                               {"output_error_before", r.error_before}, {"output_error_after", r.error_after},
+                               {"steps", r.steps}});
+    if (!r.kept) return;
+    for (QuantizedTensor* t : tensors)
+      if (t) res_.tensors[t->name].tensor = *t;
+    if (cfg_.tune_norms)
+      for (ScaleFold& f : m_.folds(b))
+        if (f.norm) piece.floats[f.norm_name] = *f.norm;
   }
 
   // AWQ / SmoothQuant: each fold point's scales searched (or computed) and folded into its producer.

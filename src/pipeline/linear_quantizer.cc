@@ -25,6 +25,7 @@ CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const Qu
     o.damp = cfg.damp;
     o.act_order = cfg.act_order;
     o.static_groups = cfg.static_groups;
+    o.scale_refits = cfg.scale_refits;
     o.threads = cfg.threads;
     o.rotation = rotation;
     r.tensor = quantize_gptq(w, st.hessian, o).tensor;

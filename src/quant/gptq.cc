@@ -13,6 +13,7 @@
 #include "util/thread_pool.h"
 #include "quant/group_params.h"
 #include "quant/input_space.h"
+#include "quant/scale_refit.h"
 #include "quant/weight_error.h"
 
 namespace arrowquant {
@@ -45,6 +46,67 @@ double inverse_hessian_factor(std::vector<double> H, int64_t d, double damp, std
 // keeps the floating-point order, and so the result, the same whatever the thread count.
 constexpr int64_t kSlabRows = 32;
 
+// One GPTQ sweep over every row: out's codes and group parameters, in natural column order. With
+// preset parameters (one per row and group) every group keeps them; else they are chosen as the
+// options say (static groups from the weights as given, or each group from its weights as updated
+// by everything quantised before it).
+void gptq_pass(const std::vector<float>& target, const std::vector<float>& U, const std::vector<int64_t>& perm,
+               const GptqOptions& opt, GroupCodes& out, const std::vector<GroupParams>* preset) {
+  const QuantFormat& f = *opt.format;
+  const int64_t rows = out.rows, C = out.cols, gs = out.group_size, groups = out.groups();
+  out.codes.assign(size_t(rows * C), 0);
+  out.params.assign(size_t(rows * groups), GroupParams{});
+  const bool static_groups = preset || opt.static_groups || opt.act_order;
+  int64_t B = std::max<int64_t>(1, opt.block_size);
+  // Lazily updated columns are stale within a block; a group that starts mid-block must not read
+  // columns past the block, so blocks and groups are kept aligned.
+  if (!static_groups && gs < C && gs % B != 0 && B % gs != 0) B = gs;
+  const int64_t slabs = (rows + kSlabRows - 1) / kSlabRows;
+  parallel_for(slabs, opt.threads, [&](int64_t s0, int64_t s1) {
+    std::vector<float> W(size_t(kSlabRows * C)), Err(size_t(kSlabRows * B));
+    for (int64_t slab = s0; slab < s1; ++slab) {
+      const int64_t r0 = slab * kSlabRows, R = std::min(kSlabRows, rows - r0);
+      GroupParams* params = out.params.data() + r0 * groups;
+      uint8_t* codes = out.codes.data() + r0 * C;
+      for (int64_t r = 0; r < R; ++r) {
+        const float* row = target.data() + (r0 + r) * C;
+        if (preset)
+          std::copy_n(preset->begin() + (r0 + r) * groups, groups, params + r * groups);
+        else if (static_groups)
+          for (int64_t g = 0; g < groups; ++g) {
+            const int64_t c0 = g * gs, n = std::min(gs, C - c0);
+            params[r * groups + g] = choose_params(row + c0, nullptr, n, f, opt.clip);
+          }
+        for (int64_t c = 0; c < C; ++c) W[size_t(r * C + c)] = row[perm[size_t(c)]];
+      }
+      for (int64_t i1 = 0; i1 < C; i1 += B) {
+        const int64_t i2 = std::min(i1 + B, C), cnt = i2 - i1;
+        for (int64_t i = 0; i < cnt; ++i) {
+          const int64_t col = i1 + i, nat = perm[size_t(col)], g = nat / gs;
+          const float* urow = U.data() + col * C;
+          const float d = urow[col];
+          for (int64_t r = 0; r < R; ++r) {
+            float* wr = W.data() + r * C;
+            GroupParams& p = params[r * groups + g];
+            // Without activation order, columns are natural: a group's parameters come from its
+            // weights as updated by everything quantised before it.
+            if (!static_groups && nat % gs == 0) p = choose_params(wr + col, nullptr, std::min(gs, C - col), f, opt.clip);
+            const float x = wr[col];
+            const int code = code_of(x, p, f.max_code());
+            codes[r * C + nat] = uint8_t(code);
+            const float e = (x - dequant_value(code, p)) / d;
+            Err[size_t(r * B + i)] = e;
+            for (int64_t j = col + 1; j < i2; ++j) wr[j] -= e * urow[j];
+          }
+        }
+        if (i2 < C)  // the lazy update of all later columns: W[:, i2:] -= Err · U[i1:i2, i2:]
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(R), blasint(C - i2), blasint(cnt), -1.0f,
+                      Err.data(), blasint(B), U.data() + i1 * C + i2, blasint(C), 1.0f, W.data() + i2, blasint(C));
+      }
+    }
+  });
+}
+
 }  // namespace
 
 GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOptions& opt) {
@@ -72,88 +134,66 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
   q.format = &f;
   q.geom = quant_geometry(w.shape, opt.group_size);
   const int64_t gs = q.geom.group_size, groups = q.geom.groups_per_row();
-  const size_t row_bytes = packed_row_bytes(C, f.bits);
-  q.codes.assign(size_t(rows) * row_bytes, 0);
-  q.scales.assign(scale_bytes(q.geom), 0);
-  q.zero_points.assign(zero_point_bytes(q.geom, f), 0);
 
   std::vector<double> H = hess.symmetric();
+  // The objective the refits judge rows by: the calibration inputs' own Hessian.
+  const std::vector<float> H32 = opt.scale_refits > 0 ? std::vector<float>(H.begin(), H.end()) : std::vector<float>{};
   // Inputs never seen on the calibration data: their weights cannot matter there; quantise them as
   // zero and keep the Hessian invertible.
   std::vector<bool> dead(static_cast<size_t>(C), false);
   for (int64_t i = 0; i < C; ++i)
     if (H[size_t(i * C + i)] == 0) { dead[size_t(i)] = true; H[size_t(i * C + i)] = 1; ++res.dead_columns; }
+  std::vector<float> target(w.values);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < C; ++c)
+      if (dead[size_t(c)]) target[size_t(r * C + c)] = 0;
 
   std::vector<int64_t> perm(static_cast<size_t>(C));
   std::iota(perm.begin(), perm.end(), 0);
   if (opt.act_order)
     std::stable_sort(perm.begin(), perm.end(),
                      [&](int64_t a, int64_t b) { return H[size_t(a * C + a)] > H[size_t(b * C + b)]; });
-  const bool static_groups = opt.static_groups || opt.act_order;
   std::vector<double> Hp(size_t(C * C));
   for (int64_t i = 0; i < C; ++i)
     for (int64_t j = 0; j < C; ++j) Hp[size_t(i * C + j)] = H[size_t(perm[size_t(i)] * C + perm[size_t(j)])];
   std::vector<float> U;
   res.damp_used = inverse_hessian_factor(std::move(Hp), C, opt.damp, U);
 
-  int64_t B = std::max<int64_t>(1, opt.block_size);
-  // Lazily updated columns are stale within a block; a group that starts mid-block must not read
-  // columns past the block, so blocks and groups are kept aligned.
-  if (!static_groups && gs < C && gs % B != 0 && B % gs != 0) B = gs;
-  const int64_t slabs = (rows + kSlabRows - 1) / kSlabRows;
-  parallel_for(slabs, opt.threads, [&](int64_t s0, int64_t s1) {
-    std::vector<float> W(size_t(kSlabRows * C)), Err(size_t(kSlabRows * B));
-    std::vector<uint8_t> codes(size_t(kSlabRows * C));
-    std::vector<GroupParams> params(size_t(kSlabRows * groups));
-    for (int64_t slab = s0; slab < s1; ++slab) {
-      const int64_t r0 = slab * kSlabRows, R = std::min(kSlabRows, rows - r0);
-      std::vector<float> row(static_cast<size_t>(C));
-      for (int64_t r = 0; r < R; ++r) {
-        const float* src = w.values.data() + (r0 + r) * C;
-        for (int64_t c = 0; c < C; ++c) row[size_t(c)] = dead[size_t(c)] ? 0.0f : src[c];
-        if (static_groups)
-          for (int64_t g = 0; g < groups; ++g) {
-            const int64_t c0 = g * gs, n = std::min(gs, C - c0);
-            params[size_t(r * groups + g)] = choose_params(row.data() + c0, nullptr, n, f, opt.clip);
-          }
-        for (int64_t c = 0; c < C; ++c) W[size_t(r * C + c)] = row[size_t(perm[size_t(c)])];
-      }
-      for (int64_t i1 = 0; i1 < C; i1 += B) {
-        const int64_t i2 = std::min(i1 + B, C), cnt = i2 - i1;
-        for (int64_t i = 0; i < cnt; ++i) {
-          const int64_t col = i1 + i, nat = perm[size_t(col)], g = nat / gs;
-          const float* urow = U.data() + col * C;
-          const float d = urow[col];
-          for (int64_t r = 0; r < R; ++r) {
-            float* wr = W.data() + r * C;
-            GroupParams& p = params[size_t(r * groups + g)];
-            // Without activation order, columns are natural: a group's parameters come from its
-            // weights as updated by everything quantised before it.
-            if (!static_groups && nat % gs == 0) p = choose_params(wr + col, nullptr, std::min(gs, C - col), f, opt.clip);
-            const float x = wr[col];
-            const int code = code_of(x, p, f.max_code());
-            codes[size_t(r * C + nat)] = uint8_t(code);
-            const float e = (x - dequant_value(code, p)) / d;
-            Err[size_t(r * B + i)] = e;
-            for (int64_t j = col + 1; j < i2; ++j) wr[j] -= e * urow[j];
-          }
+  GroupCodes best{rows, C, gs, {}, {}};
+  gptq_pass(target, U, perm, opt, best, nullptr);
+  if (opt.scale_refits > 0) {
+    // Alternate: scales refitted for the codes, then codes re-chosen by GPTQ for those scales; each
+    // row keeps whichever was best under the (undamped) Hessian.
+    const double ridge = opt.damp * hess.mean_diagonal();
+    std::vector<double> err = row_output_errors(target.data(), best, H32, opt.threads);
+    refit_group_scales(target.data(), H32, ridge, best, err, opt.threads);
+    for (int round = 1; round < opt.scale_refits; ++round) {
+      GroupCodes trial{rows, C, gs, {}, {}};
+      gptq_pass(target, U, perm, opt, trial, &best.params);
+      std::vector<double> trial_err = row_output_errors(target.data(), trial, H32, opt.threads);
+      refit_group_scales(target.data(), H32, ridge, trial, trial_err, opt.threads);
+      for (int64_t r = 0; r < rows; ++r)
+        if (trial_err[size_t(r)] < err[size_t(r)]) {
+          err[size_t(r)] = trial_err[size_t(r)];
+          std::copy_n(trial.codes.begin() + r * C, C, best.codes.begin() + r * C);
+          std::copy_n(trial.params.begin() + r * groups, groups, best.params.begin() + r * groups);
         }
-        if (i2 < C)  // the lazy update of all later columns: W[:, i2:] -= Err · U[i1:i2, i2:]
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(R), blasint(C - i2), blasint(cnt), -1.0f,
-                      Err.data(), blasint(B), U.data() + i1 * C + i2, blasint(C), 1.0f, W.data() + i2, blasint(C));
-      }
-      for (int64_t r = 0; r < R; ++r) {
-        const int64_t row = r0 + r;
-        for (int64_t g = 0; g < groups; ++g) {
-          const GroupParams& p = params[size_t(r * groups + g)];
-          const size_t k = size_t(row * groups + g);
-          std::memcpy(&q.scales[2 * k], &p.scale_f16, 2);
-          if (!f.symmetric) q.zero_points[k] = uint8_t(p.zero);
-        }
-        pack_row(codes.data() + r * C, C, f.bits, q.codes.data() + size_t(row) * row_bytes);
-      }
     }
-  });
+  }
+
+  const size_t row_bytes = packed_row_bytes(C, f.bits);
+  q.codes.assign(size_t(rows) * row_bytes, 0);
+  q.scales.assign(scale_bytes(q.geom), 0);
+  q.zero_points.assign(zero_point_bytes(q.geom, f), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const GroupParams& p = best.params[size_t(r * groups + g)];
+      const size_t k = size_t(r * groups + g);
+      std::memcpy(&q.scales[2 * k], &p.scale_f16, 2);
+      if (!f.symmetric) q.zero_points[k] = uint8_t(p.zero);
+    }
+    pack_row(best.codes.data() + r * C, C, f.bits, q.codes.data() + size_t(r) * row_bytes);
+  }
   for (size_t k = 0; k < q.scales.size() / 2; ++k) {
     uint16_t s;
     std::memcpy(&s, &q.scales[2 * k], 2);

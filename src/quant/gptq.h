@@ -23,6 +23,9 @@ struct GptqOptions {
   // unmodified weights before any update).
   bool act_order = false;
   bool static_groups = false;
+  // Rounds of least-squares group scales for the codes found (scale_refit.h), each after the first
+  // followed by a GPTQ sweep at the refitted scales; every row keeps its best. 0: plain GPTQ.
+  int scale_refits = 0;
   int threads = 0;
   // Quantise W·Rᵀ against R·H·Rᵀ (input_space.h); the result records the rotation.
   InputRotation rotation;

@@ -231,3 +231,40 @@ TEST(CalibrationCli, SmoothQuantModelRunsOnInt8Activations) {
   auto j = nlohmann::json::parse(p.output.substr(p.output.find('{')));
   EXPECT_LT(j["against_base"]["kl_mean"].get<double>(), 0.01);
 }
+
+// Block-wise tuning on stories260K at 2 bits: every block reports its output error falling and keeps
+// the tuned parameters, the file records it, and held-out KL against FP32 falls against the same
+// run without tuning (measured 1.72 -> 0.85 with 10 epochs over all 63 sequences of 256 tokens; here
+// 8 epochs of 16 sequences of 128 tokens, 1.93 -> 1.73). An encoder has no backward pass yet: it says so and keeps the layer-wise result.
+TEST(CalibrationCli, BlockTuningLowersBlockErrorAndHeldOutKl) {
+  aqtest::TempDir tmp;
+  const std::string common = " --method gptq --bits 2 --group-size 32 --codebook gauss --act-order --float-targets on "
+                             "--samples 16 --seq-len 128 --calibration " + stories_calibration();
+  auto kl_of = [&](const std::string& name) {
+    auto r = run_cli("ppl " + (tmp / name) + " -f " + stories_eval() + " --ctx 256 --chunks 8 --kl-base " + stories() +
+                     " --format json -q");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return nlohmann::json::parse(r.output)["against_base"]["kl_mean"].get<double>();
+  };
+  auto r = run_cli("quantize " + stories() + " -o " + (tmp / "plain") + common);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_cli("quantize " + stories() + " -o " + (tmp / "tuned") + common + " --tune-epochs 8 --tune-lr 0.01 --tune-codes on");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("block 4: scales tuned"), std::string::npos) << r.output;
+  auto meta = nlohmann::json::parse(aqtest::slurp(tmp / "tuned/metadata.json"));
+  int tuned = 0;
+  for (const auto& d : meta["decisions"])
+    if (d.value("decision", "") == "scales tuned") {
+      EXPECT_LT(d["output_error_after"].get<double>(), d["output_error_before"].get<double>()) << d;
+      ++tuned;
+    }
+  EXPECT_EQ(tuned, 5);
+  EXPECT_EQ(meta["config"]["calibration"]["tune_epochs"], 8);
+  const double plain = kl_of("plain"), with_tuning = kl_of("tuned");
+  EXPECT_LT(with_tuning, 0.95 * plain) << "plain " << plain << ", tuned " << with_tuning;
+
+  r = run_cli("quantize " + aqtest::minilm_dir() + " -o " + (tmp / "enc") + " --method gptq --bits 4 --samples 8 "
+              "--tune-epochs 1 --calibration " + wiki());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("encoders have no backward pass yet"), std::string::npos) << r.output;
+}
