@@ -62,14 +62,15 @@ struct TunedLinear {
     m = v = theta;
   }
   int64_t group_of(int64_t i) const { return i / cols * groups + i % cols / group_size; }
-  GroupParams params(int64_t k) const {
-    GroupParams p = base[size_t(k)];
-    p.scale = p.scale * float(std::exp(theta[size_t(k)]));
+  // Every group's parameters at the current θ.
+  std::vector<GroupParams> params() const {
+    std::vector<GroupParams> p(base);
+    for (size_t k = 0; k < p.size(); ++k) p[k].scale = base[k].scale * float(std::exp(theta[k]));
     return p;
   }
   // ℓ of every weight at the current parameters, and (trained codes) whether w/s lies inside the
   // grid's outer levels.
-  void levels(std::vector<float>& l, std::vector<uint8_t>* inside) const {
+  void levels(const std::vector<GroupParams>& ps, std::vector<float>& l, std::vector<uint8_t>* inside) const {
     if (!train_codes) {
       l = level;
       return;
@@ -78,7 +79,7 @@ struct TunedLinear {
     l.resize(latent.size());
     if (inside) inside->resize(latent.size());
     for (int64_t i = 0; i < rows * cols; ++i) {
-      const GroupParams p = params(group_of(i));
+      const GroupParams& p = ps[size_t(group_of(i))];
       const int code = code_of(latent[size_t(i)], p, f.max_code());
       l[size_t(i)] = p.level(code);
       if (inside) {
@@ -88,9 +89,10 @@ struct TunedLinear {
     }
   }
   void apply() {
+    const std::vector<GroupParams> ps = params();
     std::vector<float> w;
-    levels(w, nullptr);
-    for (int64_t i = 0; i < rows * cols; ++i) w[size_t(i)] *= params(group_of(i)).scale;
+    levels(ps, w, nullptr);
+    for (int64_t i = 0; i < rows * cols; ++i) w[size_t(i)] *= ps[size_t(group_of(i))].scale;
     if (rot) rot->unrotate(w.data(), rows);
     lin->set_weight(std::move(w));
   }
@@ -105,20 +107,21 @@ struct TunedLinear {
   // weight's step is lr times its group's mean gap between levels.
   void step(std::vector<float>& dW, double lr, int64_t t) {
     if (rot) rot->rotate(dW.data(), rows);
+    const std::vector<GroupParams> ps = params();
     std::vector<float> l;
     std::vector<uint8_t> inside;
-    levels(l, train_codes ? &inside : nullptr);
+    levels(ps, l, train_codes ? &inside : nullptr);
     std::vector<double> grad(theta.size(), 0.0);
     const QuantFormat& f = *q->format;
     for (int64_t i = 0; i < rows * cols; ++i) {
       const int64_t k = group_of(i);
-      const float s = params(k).scale, d = dW[size_t(i)];
+      const GroupParams& p = ps[size_t(k)];
+      const float s = p.scale, d = dW[size_t(i)];
       if (!train_codes || !inside[size_t(i)]) {
         grad[size_t(k)] += double(d) * l[size_t(i)] * s;  // dŵ/dθ = s·ℓ
         continue;
       }
       grad[size_t(k)] += double(d) * (l[size_t(i)] - latent[size_t(i)] / s) * s;
-      const GroupParams p = params(k);
       const double gap = s * (p.level(f.max_code()) - p.level(0)) / double(f.max_code());
       double x = latent[size_t(i)];
       adam(x, lm[size_t(i)], lv[size_t(i)], d, lr * gap, t);
@@ -130,10 +133,11 @@ struct TunedLinear {
   // exactly what the file will hold.
   void commit() {
     const QuantFormat& f = *q->format;
+    const std::vector<GroupParams> ps = params();
     std::vector<GroupParams> stored(base.size());
     for (int64_t k = 0; k < int64_t(theta.size()); ++k) {
       GroupParams p = base[size_t(k)];
-      const uint16_t tuned = f32_to_f16(params(k).scale);
+      const uint16_t tuned = f32_to_f16(ps[size_t(k)].scale);
       if (std::isfinite(f16_to_f32(tuned)) && f16_to_f32(tuned) > 0) {
         p.scale_f16 = tuned;
         p.scale = f16_to_f32(tuned);

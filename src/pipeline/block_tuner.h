@@ -1,11 +1,12 @@
-// Block-wise tuning of the continuous quantisation parameters (issue 14 step 5, after OmniQuant's
-// learnable clipping and EfficientQAT's Block-AP, kept to what a CPU does in minutes): with every
-// code fixed, each group's scale of every quantised Linear in a block is moved by Adam on the
-// gradient of the block's squared output error against its float output on the calibration
-// sequences. Layer-wise methods (GPTQ, the scale refits) make each Linear's own output right; this
-// lets the Linears of one block make up for each other's errors. Scales are tuned in log space
-// (s = s₀·eᶿ: always positive, one step size for every group) and rounded to float16 as stored; the
-// tuned block is kept only where its error on the calibration sequences fell.
+// Block-wise tuning of quantisation parameters (issue 14 step 5, after OmniQuant's learnable
+// clipping and EfficientQAT's Block-AP, kept to what a CPU does): each group's scale of every
+// quantised Linear in a block — and optionally each code, through a latent float weight rounded on
+// every step, and the block's norm weights — is moved by Adam on the gradient of the block's squared
+// output error against the float block's output on the calibration sequences. Layer-wise methods
+// (GPTQ, the scale refits) make each Linear's own output right; this lets the Linears of one block
+// make up for each other's errors. Scales are tuned in log space (s = s₀·eᶿ: always positive, one
+// step size for every group) and rounded to float16 as stored; the tuned block is kept only where
+// its error on the calibration sequences fell.
 #pragma once
 #include <cstdint>
 #include <functional>
