@@ -50,9 +50,9 @@ struct QuantConfig {
   bool static_groups = false; // GPTQ group scales from the unmodified weights
   int scale_refits = 0;       // GPTQ: rounds of least-squares scales for the codes, then codes for the scales
   int tune_epochs = 0;        // block-wise tuning of the group scales against the float block (0 = off)
-  double tune_lr = 1e-3;      // its Adam step on the log-scales
+  double tune_lr = 0.01;      // its Adam step on the log-scales
   bool tune_norms = false;    // block-wise tuning also moves the blocks' norm weights
-  bool tune_codes = false;    // block-wise tuning also re-chooses the codes (straight-through rounding)
+  bool tune_codes = true;     // block-wise tuning also re-chooses the codes (straight-through rounding)
   int64_t tune_samples = 0;   // calibration sequences block-wise tuning runs on (0 = all of them)
   int awq_grid = 20;          // AWQ scale exponents tried in [0, 1)
   double smooth_alpha = 0.5;  // SmoothQuant migration strength
