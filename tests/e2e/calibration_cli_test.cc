@@ -35,6 +35,28 @@ void expect_refused(const std::string& args, const std::string& message, const a
   for (const auto& e : tmp.entries()) EXPECT_EQ(e.find("out"), std::string::npos) << e << " after " << args;
 }
 
+// Runs the CLI with args and kills it (SIGKILL) once the checkpoint of out holds its second block.
+void kill_after_second_block(const std::string& args, const std::string& out) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string cmd = aqtest::cli_path() + " " + args + " >/dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  const std::string marker = out + ".checkpoint/block_1.bin";
+  bool seen = false;
+  for (int i = 0; i < 1200 && !seen; ++i) {  // up to 60 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = fs::exists(marker);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(seen) << "the run never finished its second block";
+  ASSERT_FALSE(fs::exists(out)) << "the run finished before it could be killed";
+}
+
 }  // namespace
 
 TEST(CalibrationCli, BadInputIsRefusedBeforeAnyWork) {
@@ -69,24 +91,7 @@ TEST(CalibrationCli, ResumeAfterKillGivesTheSameFile) {
   ASSERT_EQ(full.exit_code, 0) << full.output;
 
   const std::string out = tmp / "part";
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string cmd = aqtest::cli_path() + " " + args + out + " >/dev/null 2>&1";
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
-    _exit(127);
-  }
-  const std::string marker = out + ".checkpoint/block_1.bin";
-  bool seen = false;
-  for (int i = 0; i < 1200 && !seen; ++i) {  // up to 60 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    seen = fs::exists(marker);
-  }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(seen) << "the run never finished its second block";
-  ASSERT_FALSE(fs::exists(out)) << "the run finished before it could be killed";
+  kill_after_second_block(args + out, out);
 
   auto resumed = run_cli("quantize " + aqtest::minilm_dir() + " --bits 2 --embedding-bits 4 --method gptq --samples 96 "
                          "--calibration " + wiki() + " -o " + out + " --resume");
@@ -235,7 +240,8 @@ TEST(CalibrationCli, SmoothQuantModelRunsOnInt8Activations) {
 // Block-wise tuning on stories260K at 2 bits: every block reports its output error falling and keeps
 // the tuned parameters, the file records it, and held-out KL against FP32 falls against the same
 // run without tuning (measured 1.72 -> 0.85 with 10 epochs over all 63 sequences of 256 tokens; here
-// 8 epochs of 16 sequences of 128 tokens, 1.93 -> 1.73). An encoder has no backward pass yet: it says so and keeps the layer-wise result.
+// 8 epochs of 16 sequences of 128 tokens, 1.93 -> 1.73); killed and resumed, the same file. An
+// encoder has no backward pass yet: it says so and keeps the layer-wise result.
 TEST(CalibrationCli, BlockTuningLowersBlockErrorAndHeldOutKl) {
   aqtest::TempDir tmp;
   const std::string common = " --method gptq --bits 2 --group-size 32 --codebook gauss --act-order --float-targets on "
@@ -262,6 +268,13 @@ TEST(CalibrationCli, BlockTuningLowersBlockErrorAndHeldOutKl) {
   EXPECT_EQ(meta["config"]["calibration"]["tune_epochs"], 8);
   const double plain = kl_of("plain"), with_tuning = kl_of("tuned");
   EXPECT_LT(with_tuning, 0.95 * plain) << "plain " << plain << ", tuned " << with_tuning;
+
+  // Resumable like GPTQ: killed after its second block and resumed, the same file.
+  const std::string tuned_args = "quantize " + stories() + common + " --tune-epochs 8 --tune-lr 0.01 --tune-codes on -q -o ";
+  kill_after_second_block(tuned_args + (tmp / "part"), tmp / "part");
+  r = run_cli(tuned_args + (tmp / "part") + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(aqtest::slurp(tmp / "part/model.parquet"), aqtest::slurp(tmp / "tuned/model.parquet"));
 
   r = run_cli("quantize " + aqtest::minilm_dir() + " -o " + (tmp / "enc") + " --method gptq --bits 4 --samples 8 "
               "--tune-epochs 1 --calibration " + wiki());
