@@ -169,10 +169,10 @@ class BlockCalibrator {
     return piece;
   }
 
-  // The block's group scales tuned against its float outputs; the tuned tensors replace the
-  // layer-wise ones in the piece and the results.
+  // The block's group scales (codes, norms) tuned against the float model's block outputs; the tuned
+  // tensors replace the layer-wise ones in the piece and the results.
   void tune_block(int64_t b, const std::vector<std::vector<float>>& targets, CheckpointPiece& piece) {
-    report(b, ": tuning scales");
+    report(b, ": tuning");
     std::vector<QuantizedTensor*> tensors;
     for (Linear* l : m_.linears(b)) {
       QuantizedTensor* t = nullptr;
@@ -190,11 +190,13 @@ class BlockCalibrator {
       if (b == 0) say("block tuning: " + m_.kind() + "s have no backward pass yet; the layer-wise result is kept");
       return;
     }
-    char buf[200];
-    snprintf(buf, sizeof buf, "block %lld: scales tuned in %lld steps, output error %.5f -> %.5f (%s)", (long long)b,
-             (long long)r.steps, r.error_before, r.error_after, r.kept ? "kept" : "not better: layer-wise kept");
+    const std::string what = std::string("scales") + (cfg_.tune_codes ? ", codes" : "") + (cfg_.tune_norms ? ", norms" : "");
+    char buf[240];
+    snprintf(buf, sizeof buf, "block %lld: %s tuned in %lld steps, output error %.5f -> %.5f (%s)", (long long)b,
+             what.c_str(), (long long)r.steps, r.error_before, r.error_after,
+             r.kept ? "kept" : "not better: layer-wise kept");
     say(buf);
-    piece.decisions.push_back({{"block", b}, {"decision", r.kept ? "scales tuned" : "tuning did not pay"},
+    piece.decisions.push_back({{"block", b}, {"decision", r.kept ? "block tuned" : "tuning did not pay"}, {"tuned", what},
                                {"output_error_before", r.error_before}, {"output_error_after", r.error_after},
                                {"steps", r.steps}});
     if (!r.kept) return;

@@ -256,11 +256,11 @@ TEST(CalibrationCli, BlockTuningLowersBlockErrorAndHeldOutKl) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = run_cli("quantize " + stories() + " -o " + (tmp / "tuned") + common + " --tune-epochs 8 --tune-lr 0.01 --tune-codes on");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("block 4: scales tuned"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("block 4: scales, codes tuned"), std::string::npos) << r.output;
   auto meta = nlohmann::json::parse(aqtest::slurp(tmp / "tuned/metadata.json"));
   int tuned = 0;
   for (const auto& d : meta["decisions"])
-    if (d.value("decision", "") == "scales tuned") {
+    if (d.value("decision", "") == "block tuned") {
       EXPECT_LT(d["output_error_after"].get<double>(), d["output_error_before"].get<double>()) << d;
       ++tuned;
     }
