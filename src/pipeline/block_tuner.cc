@@ -17,6 +17,15 @@ namespace arrowquant {
 
 namespace {
 
+// One Adam step (β 0.9 / 0.999, bias-corrected) of x with moments m1, m2, gradient g, at step t ≥ 1.
+void adam(double& x, double& m1, double& m2, double g, double lr, int64_t t) {
+  constexpr double b1 = 0.9, b2 = 0.999;
+  m1 = b1 * m1 + (1 - b1) * g;
+  m2 = b2 * m2 + (1 - b2) * g * g;
+  const double denom = std::sqrt(m2 / (1 - std::pow(b2, double(t))));
+  if (denom > 0) x -= lr * (m1 / (1 - std::pow(b1, double(t)))) / denom;
+}
+
 // One quantised Linear under tuning, in its stored (rotated) input space. Scales are s₀·eᶿ per
 // group. With fixed codes the weight is ŵ = s·ℓ(code). With codes trained, a latent float weight w
 // stands behind each code: ŵ = s·ℓ(nearest code of w/s), and the gradient passes the rounding
@@ -95,13 +104,6 @@ struct TunedLinear {
     for (int64_t i = 0; i < rows * cols; ++i) w[size_t(i)] *= ps[size_t(group_of(i))].scale;
     if (rot) rot->unrotate(w.data(), rows);
     lin->set_weight(std::move(w));
-  }
-  static void adam(double& x, double& m1, double& m2, double g, double lr, int64_t t) {
-    constexpr double b1 = 0.9, b2 = 0.999;
-    m1 = b1 * m1 + (1 - b1) * g;
-    m2 = b2 * m2 + (1 - b2) * g * g;
-    const double denom = std::sqrt(m2 / (1 - std::pow(b2, double(t))));
-    if (denom > 0) x -= lr * (m1 / (1 - std::pow(b1, double(t)))) / denom;
   }
   // One Adam step from the model-space gradient dW (turned into stored space: dW' = dW·Rᵀ). A latent
   // weight's step is lr times its group's mean gap between levels.
@@ -184,13 +186,10 @@ struct TunedNorm {
     if (!(unit > 0)) unit = 1;
   }
   void step(const std::vector<float>& grad, double lr, int64_t t) {
-    constexpr double b1 = 0.9, b2 = 0.999;
-    const double c1 = 1 - std::pow(b1, double(t)), c2 = 1 - std::pow(b2, double(t));
     for (size_t i = 0; i < w->size(); ++i) {
-      m[i] = b1 * m[i] + (1 - b1) * grad[i];
-      v[i] = b2 * v[i] + (1 - b2) * double(grad[i]) * grad[i];
-      const double denom = std::sqrt(v[i] / c2);
-      if (denom > 0) (*w)[i] = float((*w)[i] - lr * unit * (m[i] / c1) / denom);
+      double x = (*w)[i];
+      adam(x, m[i], v[i], grad[i], lr * unit, t);
+      (*w)[i] = float(x);
     }
   }
 };
