@@ -69,10 +69,15 @@ struct QuantConfig {
   // The recorded settings; those of the "Calibration" section under "calibration", when the run needs
   // calibration (threads and other settings that cannot change the result are left out).
   nlohmann::json to_json() const;
-  // The format of the run's grid at a width (nullptr when the table has none): the codebook's where
-  // its family has that width, else the uniform grid's.
-  const QuantFormat* format_for(int width) const {
-    if (const QuantFormat* f = find_codebook_format(codebook, width)) return f;
+  // The format of the run's grid at a width for rows of `cols` weights (0: any), nullptr when the
+  // table has none: the codebook's where its family has that width, else the uniform grid's. The
+  // lattice family has 2 bits only, for rows of whole 8-weight vectors; at other widths and for other
+  // rows it takes the gauss levels.
+  const QuantFormat* format_for(int width, int64_t cols = 0) const {
+    const QuantFormat* f = find_codebook_format(codebook, width);
+    if (f && cols > 0 && !geometry_problem(*f, cols, group_size == 0 ? cols : group_size).empty()) f = nullptr;
+    if (!f && codebook == Codebook::Lattice) f = find_codebook_format(Codebook::Gauss, width);
+    if (f) return f;
     return find_quant_format(width, symmetric, half);
   }
   // The rotation weight matrices get: auto decided by the method.

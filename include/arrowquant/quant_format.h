@@ -13,6 +13,9 @@
 //              normal distribution). Integer levels make the int8-activation kernels exact: a byte
 //              table look-up (pshufb) turns codes into levels, then the symmetric int8 kernel runs
 //              with centre 128.
+//   lattice    8 weights share one 16-bit code, a point of an 8-dimensional lattice codebook
+//              (src/format/lattice_codebook.h); w = scale[g] * level, the levels odd integers in
+//              [-11, 11]. Unpacked, each weight is its level + 128 (like a codebook's byte level).
 // Scales are IEEE float16. Layout of the packed codes: src/format/pack.h and docs/FORMAT.md.
 #pragma once
 #include <cstddef>
@@ -28,17 +31,20 @@ enum class FormatId : uint8_t {
   Int8Asym, Int8Sym, Int4Asym, Int4Sym, Int3Asym, Int3Sym, Int2Asym, Int2Sym,
   Int8Half, Int4Half, Int3Half, Int2Half,
   Int6Asym, Int6Sym, Int5Asym, Int5Sym, Int6Half, Int5Half,
-  Nf4, Gauss2, Gauss3, Gauss4
+  Nf4, Gauss2, Gauss3, Gauss4,
+  Lattice2
 };
 
 // How a code becomes a value. Uniform: the integer grid above. Codebook: a table of levels per format
-// (the same for every tensor and group; the group's scale stretches it).
-enum class CodeGrid : uint8_t { Uniform, Codebook };
+// (the same for every tensor and group; the group's scale stretches it). Lattice: one code per 8
+// weights (vector quantisation).
+enum class CodeGrid : uint8_t { Uniform, Codebook, Lattice };
 
 // The codebook families, as --codebook names them: nf (NormalFloat, QLoRA's NF4: normal quantiles,
 // with an exact zero and ±1 at the ends), gauss (Lloyd-Max levels for a unit normal: the least
-// squared error for Gaussian weights, what rotated weights are; no level at zero, like the half grid).
-enum class Codebook : uint8_t { None, NormalFloat, Gauss };
+// squared error for Gaussian weights, what rotated weights are; no level at zero, like the half grid),
+// lattice (8 weights per code from an E8 lattice codebook: 2 bits only).
+enum class Codebook : uint8_t { None, NormalFloat, Gauss, Lattice };
 
 // Geometry of a quantised 2-D view of a tensor: rows = product of leading dims, cols = last dim.
 struct QuantGeometry {
@@ -65,6 +71,11 @@ struct QuantFormat {
   const uint8_t* levels = nullptr;
 
   constexpr bool codebook() const { return grid == CodeGrid::Codebook; }
+  constexpr bool lattice() const { return grid == CodeGrid::Lattice; }
+  // Whether unpacked rows hold byte levels centred on 128 (codebooks, lattices) rather than codes.
+  constexpr bool byte_levels() const { return grid != CodeGrid::Uniform; }
+  // Weights that share one code: 8 for a lattice, else 1.
+  constexpr int vector_dim() const { return lattice() ? 8 : 1; }
   // The signed integer a code of a codebook format stands for, before the group's scale.
   float level_of(int code) const { return float(int(levels[code]) - 128); }
   // Codes replaced by their byte levels in place (codebook formats; nothing for uniform ones).
@@ -77,11 +88,14 @@ struct QuantFormat {
   // Codes that cross byte boundaries (3, 5, 6 bits): no in-register SIMD unpacking; the kernels
   // widen such rows to bytes first.
   bool straddles_bytes() const { return 8 % bits != 0; }
+  // Rows whose unpacking needs more than shifts and masks (3, 5, 6 bits; lattice vectors): the int8
+  // kernels widen them to bytes first.
+  bool widened() const { return straddles_bytes() || lattice(); }
   int max_code() const { return (1 << bits) - 1; }
   int mid_code() const { return 1 << (bits - 1); }
   // The code value that stands for 0 in a symmetric format: 2^(bits-1), or 2^(bits-1) - 1/2 for
   // half-offset grids (what the kernels subtract); 128 for a codebook (subtracted from the byte level).
-  float centre() const { return codebook() ? 128.0f : float(mid_code()) - (half_offset ? 0.5f : 0.0f); }
+  float centre() const { return byte_levels() ? 128.0f : float(mid_code()) - (half_offset ? 0.5f : 0.0f); }
 };
 
 // The table, ordered by FormatId: int8/int4/int3/int2, each affine then symmetric, then their
@@ -98,6 +112,9 @@ const QuantFormat* find_codebook_format(Codebook family, int bits);
 // The code of a codebook format whose signed level is nearest to t (t = weight / scale), ties to
 // the upper level; O(1): a table over half-integer cells (midpoints of integer levels are multiples of ½).
 int nearest_codebook_code(const QuantFormat& f, float t);
+// Empty when the format can store rows of `cols` weights in groups of `group_size` (a lattice needs
+// both to be multiples of its 8-weight vectors); else why not.
+std::string geometry_problem(const QuantFormat& f, int64_t cols, int64_t group_size);
 // Throws ValueError listing the known names.
 const QuantFormat& quant_format_or_throw(std::string_view name);
 

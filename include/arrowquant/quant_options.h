@@ -32,9 +32,10 @@ inline constexpr EnumOption kRotationNames[] = {{int(RotationChoice::Auto), "aut
                                                 {int(RotationChoice::Hadamard), "hadamard"}};
 
 // Non-uniform levels (quant_format.h): none (the uniform grid), nf (NormalFloat), gauss (Lloyd-Max
-// levels of a normal).
+// levels of a normal), lattice (8-weight vectors of an E8 lattice codebook, 2 bits).
 inline constexpr EnumOption kCodebookNames[] = {{int(Codebook::None), "none"},
                                                 {int(Codebook::NormalFloat), "nf"},
-                                                {int(Codebook::Gauss), "gauss"}};
+                                                {int(Codebook::Gauss), "gauss"},
+                                                {int(Codebook::Lattice), "lattice"}};
 
 }  // namespace arrowquant

@@ -116,6 +116,12 @@ OUR_SETTINGS = {
                                "--scale-refits", "2"],
     "rot-gptq-gauss2-g64-r2": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss",
                                "--scale-refits", "2"],
+    # The 8-dimensional lattice codebook at 2 bits (--codebook lattice: lattice2, 8 weights per 16-bit code),
+    # against the scalar Lloyd-Max levels at the same size (act-order does not apply to lattice vectors).
+    "rot-gptq-gauss2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss"],
+    "rot-gptq-lattice2-g64": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "lattice"],
+    "rot-gptq-lattice2-g64-r2": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "lattice",
+                                 "--scale-refits", "2"],
     # Block-wise tuning (issue 14 step 5): scales and codes (straight-through) against the float block's
     # outputs on the float model's states, 6 epochs over the first 32 calibration sequences.
     "rot-gptq-gauss2-g64-bt": ["--method", "gptq", "--bits", "2", "--group-size", "64", "--codebook", "gauss",

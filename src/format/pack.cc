@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "format/lattice_codebook.h"
+
 namespace arrowquant {
 
 namespace {
@@ -90,6 +92,16 @@ void unpack_row(const uint8_t* packed, int64_t cols, int bits, uint8_t* codes) {
   else if (bits == 5) first = unpack_swar<5>(packed, cols, codes);
   else if (bits == 6) first = unpack_swar<6>(packed, cols, codes);
   for (int64_t i = first; i < cols; ++i) codes[i] = uint8_t(packed_code_at(packed, i, bits));
+}
+
+void pack_row(const QuantFormat& f, const uint8_t* codes, int64_t cols, uint8_t* out) {
+  if (f.lattice()) return lattice::pack_row(codes, cols, out);
+  pack_row(codes, cols, f.bits, out);
+}
+
+void unpack_row(const QuantFormat& f, const uint8_t* packed, int64_t cols, uint8_t* codes) {
+  if (f.lattice()) return lattice::unpack_row(packed, cols, codes);
+  unpack_row(packed, cols, f.bits, codes);
 }
 
 }  // namespace arrowquant

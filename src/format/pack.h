@@ -7,7 +7,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "arrowquant/quant_format.h"
+
 namespace arrowquant {
+
+// A row of any format, one byte per weight: the code (uniform grids, codebooks) or, for a lattice
+// format (one code per 8 weights, src/format/lattice_codebook.h), the weight's level + 128. Packed in
+// the format's layout; unpacking gives the same bytes back.
+void pack_row(const QuantFormat& f, const uint8_t* codes, int64_t cols, uint8_t* out);
+void unpack_row(const QuantFormat& f, const uint8_t* packed, int64_t cols, uint8_t* codes);
 
 // codes: cols values, each < 2^bits. out: packed_row_bytes(cols, bits) bytes.
 void pack_row(const uint8_t* codes, int64_t cols, int bits, uint8_t* out);

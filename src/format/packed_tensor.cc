@@ -20,8 +20,8 @@ void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, fl
   const size_t row_bytes = packed_row_bytes(g.cols, f.bits);
   std::vector<uint8_t> codes(size_t(g.cols));
   for (int64_t r = row_begin; r < row_end; ++r) {
-    unpack_row(v.codes + size_t(r) * row_bytes, g.cols, f.bits, codes.data());
-    f.apply_levels(codes.data(), g.cols);  // codebook: byte levels, centred on zero_at() = 128
+    unpack_row(f, v.codes + size_t(r) * row_bytes, g.cols, codes.data());
+    f.apply_levels(codes.data(), g.cols);  // codebook: byte levels, centred on zero_at() = 128 (a lattice's already are)
     float* o = out + (r - row_begin) * g.cols;
     for (int64_t gi = 0; gi < groups; ++gi) {
       const size_t k = size_t(r * groups + gi);

@@ -35,6 +35,7 @@ constexpr QuantFormat kTable[] = {
     codebook(FormatId::Gauss2, "gauss2", 2, Codebook::Gauss, kGauss2),
     codebook(FormatId::Gauss3, "gauss3", 3, Codebook::Gauss, kGauss3),
     codebook(FormatId::Gauss4, "gauss4", 4, Codebook::Gauss, kGauss4),
+    {FormatId::Lattice2, "lattice2", 2, true, false, CodeGrid::Lattice, "lattice8_v1", Codebook::Lattice, nullptr},
 };
 constexpr bool ordered_by_id() {
   for (size_t i = 0; i < std::size(kTable); ++i)
@@ -44,7 +45,7 @@ constexpr bool ordered_by_id() {
 static_assert(ordered_by_id(), "the format table must be ordered by FormatId");
 constexpr bool codebooks_ascending() {
   for (const auto& f : kTable) {
-    if (f.codebook() != (f.levels != nullptr) || f.codebook() != (f.family != Codebook::None)) return false;
+    if (f.codebook() != (f.levels != nullptr) || f.byte_levels() != (f.family != Codebook::None)) return false;
     for (int c = 0; f.codebook() && c + 1 < f.codes(); ++c)
       if (f.levels[c] >= f.levels[c + 1] || f.levels[c] == 0) return false;
   }
@@ -80,7 +81,7 @@ int nearest_codebook_code(const QuantFormat& f, float t) {
 
 const QuantFormat* find_codebook_format(Codebook family, int bits) {
   for (const auto& f : quant_formats())
-    if (f.codebook() && f.family == family && f.bits == bits) return &f;
+    if (f.byte_levels() && f.family == family && f.bits == bits) return &f;
   return nullptr;
 }
 
@@ -101,6 +102,14 @@ const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset)
   for (const auto& f : quant_formats())
     if (!f.codebook() && f.bits == bits && f.symmetric == symmetric && f.half_offset == half_offset) return &f;
   return nullptr;
+}
+
+std::string geometry_problem(const QuantFormat& f, int64_t cols, int64_t group_size) {
+  const int d = f.vector_dim();
+  if (d == 1 || (cols % d == 0 && (group_size >= cols || group_size % d == 0))) return {};
+  return std::string(f.name) + " stores " + std::to_string(d) + " weights per code: rows of " + std::to_string(cols) +
+         " weights in groups of " + std::to_string(group_size) + " are not whole vectors (both must be multiples of " +
+         std::to_string(d) + ")";
 }
 
 const QuantFormat& quant_format_or_throw(std::string_view name) {

@@ -11,7 +11,7 @@
 using namespace arrowquant;
 
 TEST(QuantFormat, TableLookups) {
-  EXPECT_EQ(quant_formats().size(), 22u);
+  EXPECT_EQ(quant_formats().size(), 23u);
   EXPECT_EQ(format_widths(), (std::vector<int>{2, 3, 4, 5, 6, 8}));
   EXPECT_EQ(find_quant_format(2, true, true)->name, "int2_half");
   EXPECT_EQ(find_quant_format(2, false, true)->name, "int2_half");  // half-offset is symmetric
@@ -28,6 +28,10 @@ TEST(QuantFormat, TableLookups) {
   EXPECT_EQ(find_codebook_format(Codebook::NormalFloat, 2), nullptr);
   EXPECT_EQ(find_codebook_format(Codebook::Gauss, 3)->name, "gauss3");
   EXPECT_EQ(find_codebook_format(Codebook::None, 4), nullptr);
+  EXPECT_EQ(find_codebook_format(Codebook::Lattice, 2)->name, "lattice2");
+  EXPECT_EQ(find_codebook_format(Codebook::Lattice, 3), nullptr);
+  EXPECT_EQ(find_quant_format("lattice2")->centre(), 128.0f);
+  EXPECT_EQ(find_quant_format("lattice2")->vector_dim(), 8);
   for (const auto& f : quant_formats()) EXPECT_EQ(f.straddles_bytes(), f.bits == 3 || f.bits == 5 || f.bits == 6) << f.name;
   EXPECT_THROW(quant_format_or_throw("nf5"), ValueError);
   QuantGeometry g = quant_geometry({3, 4, 200}, 64);

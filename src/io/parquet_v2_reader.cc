@@ -215,6 +215,8 @@ StoredTensor tensor_from_row(const V2Columns& c, int64_t i, const std::string& w
     t.group_size = c.group_size->Value(i);
     if (t.group_size <= 0 || t.shape.empty())
       throw FormatError(where + ": quantised tensor with group size " + std::to_string(t.group_size));
+    if (const std::string p = geometry_problem(*t.format, t.shape.back(), t.group_size); !p.empty())
+      throw FormatError(where + ": " + p);
   }
   t.num_params = num_elements(t.shape);
   t.rotation = rotation_at(c, i, t, where);

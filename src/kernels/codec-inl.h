@@ -137,6 +137,14 @@ HWY_INLINE void WidenRow(const uint8_t* packed, int64_t cols, int bits, uint8_t*
     for (int64_t c = 0; c < cols; ++c) out[c] = uint8_t(2 * out[c]);
 }
 
+// A row as the byte kernels read it, one byte per weight: codes for uniform grids (half-offset
+// ones doubled when asked), byte levels for codebooks and lattices.
+HWY_INLINE void WidenLevels(const QuantFormat& f, const uint8_t* packed, int64_t cols, uint8_t* out, bool doubled = false) {
+  if (f.lattice()) return unpack_row(f, packed, cols, out);
+  WidenRow(packed, cols, f.bits, out, doubled);
+  ApplyLevels(f, out, cols);
+}
+
 }  // namespace arrowquant::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

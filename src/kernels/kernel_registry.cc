@@ -84,6 +84,10 @@ const std::string kWidenedDescription =
     "codes that straddle bytes widened to one byte each, 16 rows at a time in cache, then " + kInt8Description;
 const ProductKernel kWidenedInt8{"widened-i8", Activation::Int8, Backend::Hwy, 100, kWidenedDescription,
                                  hwy_i8_widened, kernels::matvec_i8_widened_supported};
+const std::string kLatticeDescription =
+    "each 16-bit code decoded to its 8 levels (one byte each), 16 rows at a time in cache, then " + kInt8Description;
+const ProductKernel kLatticeInt8{"lattice-i8", Activation::Int8, Backend::Hwy, 100, kLatticeDescription,
+                                 hwy_i8_widened, kernels::matvec_i8_widened_supported};
 const std::string kLutDescription =
     "codes to byte levels by a table look-up in registers (pshufb), then " + kInt8Description;
 const ProductKernel kLutInt8{"lut-i8", Activation::Int8, Backend::Hwy, 100, kLutDescription, hwy_i8,
@@ -126,6 +130,9 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Gauss2, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
       {FormatId::Gauss3, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Gauss4, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
+      // The lattice: 8 levels per 16-bit code decoded into bytes (widened), then the int8 kernel; no
+      // CUDA decoder yet.
+      {FormatId::Lattice2, {&kRowsF32, &kLatticeInt8, &kScalar}},
   };
   return t;
 }

@@ -53,8 +53,7 @@ void DequantizeF32(const PackedView& v, int64_t r0, int64_t r1, float* HWY_RESTR
   thread_local std::vector<uint8_t> codes;  // per thread: dequantisation runs row by row in decode
   codes.resize(size_t(g.cols) + size_t(N));
   for (int64_t r = r0; r < r1; ++r) {
-    WidenRow(v.codes + size_t(r) * row_bytes, g.cols, bits, codes.data());
-    ApplyLevels(*v.format, codes.data(), g.cols);
+    WidenLevels(*v.format, v.codes + size_t(r) * row_bytes, g.cols, codes.data());
     float* o = out + (r - r0) * g.cols;
     for (int64_t gi = 0; gi < groups; ++gi) {
       const size_t k = size_t(r * groups + gi);
@@ -261,7 +260,7 @@ void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
 // True when the vector path applies: int2/4/8 and groups made of whole sub-blocks.
 bool VectorFriendly(const PackedView& v) {
   const int bits = v.format->bits;
-  if (v.format->straddles_bytes() || v.format->codebook()) return false;  // those go through dequantised rows
+  if (v.format->straddles_bytes() || v.format->byte_levels()) return false;  // those go through dequantised rows
   const int64_t sb = sub_block_codes(bits, product_lanes(bits));
   return v.geom.groups_per_row() == 1 || v.geom.group_size % sb == 0;
 }

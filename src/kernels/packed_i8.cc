@@ -49,7 +49,7 @@ constexpr int64_t kWidenRows = 16;
 }  // namespace
 
 bool matvec_i8_widened_supported(const PackedView& v) {
-  return v.format->straddles_bytes() && simd::i8_supported(as_int8_asym(v));
+  return v.format->widened() && simd::i8_supported(as_int8_asym(v));
 }
 
 void matvec_i8_widened(const PackedView& v, const float* x, float* y, int threads) {

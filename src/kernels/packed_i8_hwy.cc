@@ -112,7 +112,7 @@ inline bool ChunkFits(const PackedView& v, int64_t chunk, int64_t a) {
 size_t ChooseChunkBytes(const PackedView& v) {
   const int bits = v.format->bits;
   const int64_t a = i8_activation_block(v);
-  if (v.format->straddles_bytes() || a == 0) return 0;
+  if (v.format->widened() || a == 0) return 0;
   size_t fallback = 0;
   for (size_t nb : {64, 32, 16}) {
     const int64_t chunk = ChunkCodesFor(nb, bits);
@@ -313,8 +313,7 @@ void RowsI8Width(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r
 }
 
 void WidenCodes(const uint8_t* packed, int64_t cols, const QuantFormat& f, uint8_t* out) {
-  WidenRow(packed, cols, f.bits, out, f.half_offset);
-  ApplyLevels(f, out, cols);
+  WidenLevels(f, packed, cols, out, f.half_offset);
 }
 
 void MatvecI8Rows(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t r1, float* y) {

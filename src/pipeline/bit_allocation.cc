@@ -114,7 +114,7 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
       const WidthSensitivity& w = m->t->widths[it.choice];
       TensorPlan& p = plans[m->plan];
       p.quantize = true;
-      p.format = cfg.format_for(w.bits);
+      p.format = cfg.format_for(w.bits, m->t->shape.back());
       p.reason = "allocated INT" + std::to_string(w.bits) + (it.members.size() > 1 ? " with its siblings" : "");
       params_at[w.bits] += m->t->params;
       nlohmann::json d = {{"tensor", m->t->name}, {"decision", p.reason}, {"bits", w.bits}, {"bytes", w.bytes}};

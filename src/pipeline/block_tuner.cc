@@ -87,6 +87,19 @@ struct TunedLinear {
     const QuantFormat& f = *q->format;
     l.resize(latent.size());
     if (inside) inside->resize(latent.size());
+    if (f.lattice()) {  // the nearest point of each 8-weight vector (groups hold whole vectors)
+      uint8_t c[lattice::kDim];
+      for (int64_t i = 0; i < rows * cols; i += lattice::kDim) {
+        const GroupParams& p = ps[size_t(group_of(i))];
+        lattice_codes(latent.data() + i, p, c);
+        for (int k = 0; k < lattice::kDim; ++k) {
+          l[size_t(i + k)] = float(int(c[k]) - 128);
+          const float u = p.scale > 0 ? latent[size_t(i + k)] / p.scale : 0.0f;
+          if (inside) (*inside)[size_t(i + k)] = std::fabs(u) <= float(lattice::kMaxLevel);
+        }
+      }
+      return;
+    }
     for (int64_t i = 0; i < rows * cols; ++i) {
       const GroupParams& p = ps[size_t(group_of(i))];
       const int code = code_of(latent[size_t(i)], p, f.max_code());
@@ -124,7 +137,8 @@ struct TunedLinear {
         continue;
       }
       grad[size_t(k)] += double(d) * (l[size_t(i)] - latent[size_t(i)] / s) * s;
-      const double gap = s * (p.level(f.max_code()) - p.level(0)) / double(f.max_code());
+      // A lattice's levels are odd integers: 2 apart.
+      const double gap = f.lattice() ? 8.0 * s : s * (p.level(f.max_code()) - p.level(0)) / double(f.max_code());
       double x = latent[size_t(i)];
       adam(x, lm[size_t(i)], lv[size_t(i)], d, lr * gap, t);
       latent[size_t(i)] = float(x);
@@ -151,9 +165,13 @@ struct TunedLinear {
       const size_t row_bytes = packed_row_bytes(cols, f.bits);
       std::vector<uint8_t> codes(static_cast<size_t>(cols));
       for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t c = 0; c < cols; ++c)
-          codes[size_t(c)] = uint8_t(code_of(latent[size_t(r * cols + c)], stored[size_t(r * groups + c / group_size)], f.max_code()));
-        pack_row(codes.data(), cols, f.bits, q->codes.data() + size_t(r) * row_bytes);
+        if (f.lattice())
+          for (int64_t c = 0; c < cols; c += lattice::kDim)
+            lattice_codes(latent.data() + r * cols + c, stored[size_t(r * groups + c / group_size)], codes.data() + c);
+        else
+          for (int64_t c = 0; c < cols; ++c)
+            codes[size_t(c)] = uint8_t(code_of(latent[size_t(r * cols + c)], stored[size_t(r * groups + c / group_size)], f.max_code()));
+        pack_row(f, codes.data(), cols, q->codes.data() + size_t(r) * row_bytes);
       }
     }
     lin->set_weight(dequantize(*q));

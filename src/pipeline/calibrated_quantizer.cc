@@ -244,7 +244,7 @@ class BlockCalibrator {
     if (!st.cross.empty()) target = float_target_weight(l, st, cfg_.damp);
     CalibratedTensor ct;
     for (size_t wi = 0; wi < widths.size(); ++wi) {
-      const QuantFormat* fmt = wi == 0 ? plan.format : cfg_.format_for(widths[wi]);
+      const QuantFormat* fmt = wi == 0 ? plan.format : cfg_.format_for(widths[wi], l.in);
       ct = quantize_linear(l, st, cfg_, fmt, plan.group_size, plan.rotation, target.empty() ? nullptr : &target);
       if (cfg_.min_accuracy <= 0 || ct.error.cosine >= cfg_.min_accuracy || wi + 1 == widths.size()) break;
       char buf[256];

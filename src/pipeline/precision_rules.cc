@@ -45,19 +45,19 @@ TensorPlan plan_tensor(const SourceTensorInfo& t, const QuantConfig& c) {
     p.reason = "pinned by '" + pin.pattern + "=" + pin.target + "'";
     if (pin.target == "float") return p;
     p.quantize = true;
-    p.format = c.format_for(std::stoi(pin.target));
+    p.format = c.format_for(std::stoi(pin.target), t.shape.back());
     p.rotation = rotation_for(t, c);
     return p;
   }
   if (is_embedding_or_head(t.name)) {
     if (c.embedding_bits >= 16) { p.reason = "embedding/head: kept float (embedding_bits " + std::to_string(c.embedding_bits) + ")"; return p; }
     p.quantize = true;
-    p.format = c.format_for(c.embedding_bits);
+    p.format = c.format_for(c.embedding_bits, t.shape.back());
     p.reason = "embedding/head at " + std::to_string(c.embedding_bits) + " bits";
     return p;
   }
   p.quantize = true;
-  p.format = c.format_for(c.bits);
+  p.format = c.format_for(c.bits, t.shape.back());
   p.rotation = rotation_for(t, c);
   p.reason = "weight matrix";
   return p;

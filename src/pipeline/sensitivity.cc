@@ -79,7 +79,7 @@ TensorSensitivity measure(const FloatTensor& w, const std::string& role, const Q
   t.params = int64_t(w.values.size());
   t.weight_entropy = weight_entropy(w.values);
   for (int bits : widths) {
-    QuantizedTensor q = quantize(cfg.format_for(bits));
+    QuantizedTensor q = quantize(cfg.format_for(bits, w.shape.back()));
     const std::vector<float> back = dequantize(q);
     WidthSensitivity s;
     s.bits = bits;

@@ -46,6 +46,39 @@ double inverse_hessian_factor(std::vector<double> H, int64_t d, double damp, std
 // keeps the floating-point order, and so the result, the same whatever the thread count.
 constexpr int64_t kSlabRows = 32;
 
+// The columns [i1, i2) of a slab's R rows in a lattice format: 8 columns at a time, each row's 8 weights
+// quantised jointly to the nearest codebook point. The error of a vector S moves onto the later
+// columns as OBS prescribes for fixing several columns at once: W[:, later] -= (W_S − Q_S)·U_SS⁻¹·U_S,later
+// (U the upper Cholesky factor of H⁻¹; with one column this is GPTQ's own update). Err receives
+// (W_S − Q_S)·U_SS⁻¹ for the lazy update of the columns after the block. Natural column order only:
+// a vector is 8 neighbouring columns.
+void lattice_block(float* W, int64_t R, int64_t C, int64_t i1, int64_t i2, int64_t B, const std::vector<float>& U,
+                   int64_t gs, int64_t groups, bool static_groups, const GptqOptions& opt, GroupParams* params,
+                   uint8_t* codes, float* Err) {
+  constexpr int D = lattice::kDim;
+  for (int64_t col = i1; col < i2; col += D) {
+    const int64_t g = col / gs;
+    for (int64_t r = 0; r < R; ++r) {
+      float* wr = W + r * C;
+      GroupParams& p = params[r * groups + g];
+      if (!static_groups && col % gs == 0) p = choose_params(wr + col, nullptr, std::min(gs, C - col), *opt.format, opt.clip);
+      uint8_t* q = codes + r * C + col;
+      lattice_codes(wr + col, p, q);
+      float e[D];
+      for (int k = 0; k < D; ++k) {  // e·U_SS = w − q, by forward substitution (U_SS is upper triangular)
+        double v = double(wr[col + k]) - double(p.scale) * double(int(q[k]) - 128);
+        for (int m = 0; m < k; ++m) v -= double(e[m]) * U[size_t((col + m) * C + col + k)];
+        e[k] = float(v / U[size_t((col + k) * C + col + k)]);
+        Err[size_t(r * B + col - i1 + k)] = e[k];
+      }
+      for (int k = 0; k < D; ++k) {
+        const float* urow = U.data() + (col + k) * C;
+        for (int64_t j = col + D; j < i2; ++j) wr[j] -= e[k] * urow[j];
+      }
+    }
+  }
+}
+
 // One GPTQ sweep over every row: out's codes and group parameters, in natural column order. With
 // preset parameters (one per row and group) every group keeps them; else they are chosen as the
 // options say (static groups from the weights as given, or each group from its weights as updated
@@ -61,6 +94,7 @@ void gptq_pass(const std::vector<float>& target, const std::vector<float>& U, co
   // Lazily updated columns are stale within a block; a group that starts mid-block must not read
   // columns past the block, so blocks and groups are kept aligned.
   if (!static_groups && gs < C && gs % B != 0 && B % gs != 0) B = gs;
+  if (f.lattice()) B = (B + lattice::kDim - 1) / lattice::kDim * lattice::kDim;  // whole vectors per block
   const int64_t slabs = (rows + kSlabRows - 1) / kSlabRows;
   parallel_for(slabs, opt.threads, [&](int64_t s0, int64_t s1) {
     std::vector<float> W(size_t(kSlabRows * C)), Err(size_t(kSlabRows * B));
@@ -81,6 +115,9 @@ void gptq_pass(const std::vector<float>& target, const std::vector<float>& U, co
       }
       for (int64_t i1 = 0; i1 < C; i1 += B) {
         const int64_t i2 = std::min(i1 + B, C), cnt = i2 - i1;
+        if (f.lattice()) {
+          lattice_block(W.data(), R, C, i1, i2, B, U, gs, groups, static_groups, opt, params, codes, Err.data());
+        } else
         for (int64_t i = 0; i < cnt; ++i) {
           const int64_t col = i1 + i, nat = perm[size_t(col)], g = nat / gs;
           const float* urow = U.data() + col * C;
@@ -127,6 +164,8 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
     r.tensor.rotation = opt.rotation;
     return r;
   }
+  if (const std::string why = geometry_problem(f, C, quant_geometry(w.shape, opt.group_size).group_size); !why.empty())
+    throw ValueError("tensor " + w.name + ": " + why);
   GptqResult res;
   QuantizedTensor& q = res.tensor;
   q.name = w.name;
@@ -150,7 +189,7 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
 
   std::vector<int64_t> perm(static_cast<size_t>(C));
   std::iota(perm.begin(), perm.end(), 0);
-  if (opt.act_order)
+  if (opt.act_order && !f.lattice())  // a lattice vector is 8 neighbouring columns: natural order only
     std::stable_sort(perm.begin(), perm.end(),
                      [&](int64_t a, int64_t b) { return H[size_t(a * C + a)] > H[size_t(b * C + b)]; });
   std::vector<double> Hp(size_t(C * C));
@@ -192,7 +231,7 @@ GptqResult quantize_gptq(const FloatTensor& w, const Hessian& hess, const GptqOp
       std::memcpy(&q.scales[2 * k], &p.scale_f16, 2);
       if (!f.symmetric) q.zero_points[k] = uint8_t(p.zero);
     }
-    pack_row(best.codes.data() + r * C, C, f.bits, q.codes.data() + size_t(r) * row_bytes);
+    pack_row(f, best.codes.data() + r * C, C, q.codes.data() + size_t(r) * row_bytes);
   }
   for (size_t k = 0; k < q.scales.size() / 2; ++k) {
     uint16_t s;

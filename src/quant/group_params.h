@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "arrowquant/quant_format.h"
 #include "arrowquant/quant_options.h"
 #include "arrowquant/dtype.h"
 #include "arrowquant/tensor.h"
+#include "format/lattice_codebook.h"
 
 namespace arrowquant {
 
@@ -17,6 +19,7 @@ namespace arrowquant {
 // A value's level is scale · (code − zero + offset): offset is 1/2 on half-offset grids (no level at
 // zero), else 0.
 // On a codebook format the level is the format's (levels[code] − 128) and zero and offset are unused.
+// On a lattice format a weight's "code" is its level + 128 (src/format/pack.h), so zero is 128.
 struct GroupParams {
   uint16_t scale_f16 = 0;
   float scale = 0;
@@ -32,6 +35,8 @@ inline GroupParams make_params(float scale, float lo, const QuantFormat& f) {
   p.scale = f16_to_f32(p.scale_f16);
   if (f.codebook()) {
     p.codebook = &f;
+  } else if (f.lattice()) {
+    p.zero = 128;
   } else if (f.symmetric) {
     p.zero = f.mid_code();
     p.offset = f.half_offset ? 0.5f : 0.0f;
@@ -48,6 +53,58 @@ inline int code_of(float x, const GroupParams& p, int max_code) {
   if (p.scale <= 0) return p.zero;
   const float t = x / p.scale;
   return std::clamp(int(p.offset != 0 ? std::floor(t) : std::nearbyint(t)) + p.zero, 0, max_code);
+}
+
+// A lattice format's 8 weights at x: the nearest codebook point at p's scale, each weight's level + 128
+// into out (what pack_row takes).
+inline void lattice_codes(const float* x, const GroupParams& p, uint8_t* out) {
+  float t[lattice::kDim];
+  for (int i = 0; i < lattice::kDim; ++i) t[i] = p.scale > 0 ? x[i] / p.scale : 0.0f;
+  int8_t l[lattice::kDim];
+  lattice::decode(lattice::nearest(t), l);
+  for (int i = 0; i < lattice::kDim; ++i) out[i] = uint8_t(l[i] + 128);
+}
+
+// A lattice group's codes (n a multiple of 8) and their squared error, each weight's weighted by w[i].
+inline double lattice_group(const float* x, const float* w, int64_t n, const GroupParams& p, uint8_t* codes) {
+  double err = 0;
+  for (int64_t v = 0; v < n; v += lattice::kDim) {
+    lattice_codes(x + v, p, codes + v);
+    for (int64_t i = v; i < v + lattice::kDim; ++i) {
+      const float d = x[i] - p.scale * float(int(codes[i]) - 128);
+      err += double(w ? w[i] : 1.0f) * double(d) * d;
+    }
+  }
+  return err;
+}
+
+// A lattice group's scale: the Gaussian optimum for the group's RMS (lattice::kGaussianScale), ±10 %,
+// whichever has the least (weighted) squared error, then refitted by least squares with its codes
+// fixed. Rotated weights are close to Gaussian, so three trials suffice where the scalar grids search
+// twenty clip ratios.
+inline GroupParams choose_lattice_params(const float* x, const float* w, int64_t n, const QuantFormat& f) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+  const float rms = float(std::sqrt(ss / double(std::max<int64_t>(n, 1))));
+  std::vector<uint8_t> codes(static_cast<size_t>(n)), best_codes(static_cast<size_t>(n));
+  GroupParams best = make_params(lattice::kGaussianScale * rms, 0, f);
+  double best_err = lattice_group(x, w, n, best, best_codes.data());
+  for (float m : {0.9f, 1.1f}) {
+    const GroupParams p = make_params(lattice::kGaussianScale * rms * m, 0, f);
+    const double e = lattice_group(x, w, n, p, codes.data());
+    if (e < best_err) { best_err = e; best = p; best_codes.swap(codes); }
+  }
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double l = int(best_codes[size_t(i)]) - 128, wi = w ? w[i] : 1.0;
+    num += wi * x[i] * l;
+    den += wi * l * l;
+  }
+  if (den > 0 && num > 0) {
+    const GroupParams p = make_params(float(num / den), 0, f);
+    if (lattice_group(x, w, n, p, codes.data()) < best_err) best = p;
+  }
+  return best;
 }
 
 // Squared error of a group under p, each value's error weighted by w[i] (w null: all 1).
@@ -80,6 +137,7 @@ inline GroupParams refit_scale(const float* x, const float* w, int64_t n, const 
 // mean square of each input on calibration data), the clip search minimises the weighted error and
 // the scale is then refitted by weighted least squares; w null keeps plain round-to-nearest.
 inline GroupParams choose_params(const float* x, const float* w, int64_t n, const QuantFormat& f, ClipMethod clip) {
+  if (f.lattice()) return choose_lattice_params(x, w, n, f);
   float lo = 0, hi = 0;  // affine ranges always include zero so the zero point is a valid code
   for (int64_t i = 0; i < n; ++i) { lo = std::min(lo, x[i]); hi = std::max(hi, x[i]); }
   const int qmax = f.max_code();

@@ -35,6 +35,8 @@ QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt, s
     return r;
   }
   const auto& g = q.geom;
+  if (const std::string why = geometry_problem(f, g.cols, g.group_size); !why.empty())
+    throw ValueError("tensor " + t.name + ": " + why);
   if (!importance.empty() && int64_t(importance.size()) != g.cols)
     throw ValueError("tensor " + t.name + ": " + std::to_string(importance.size()) + " importance weights for " +
                      std::to_string(g.cols) + " columns");
@@ -52,14 +54,17 @@ QuantizedTensor quantize_rtn(const FloatTensor& t, const QuantizeOptions& opt, s
       for (int64_t gi = 0; gi < groups; ++gi) {
         const int64_t c0 = gi * g.group_size, n = std::min(g.group_size, g.cols - c0);
         GroupParams p = choose_params(row + c0, weights ? weights + c0 : nullptr, n, f, opt.clip);
-        for (int64_t i = 0; i < n; ++i) codes[size_t(c0 + i)] = uint8_t(code_of(row[c0 + i], p, f.max_code()));
+        if (f.lattice())
+          lattice_group(row + c0, nullptr, n, p, codes.data() + c0);
+        else
+          for (int64_t i = 0; i < n; ++i) codes[size_t(c0 + i)] = uint8_t(code_of(row[c0 + i], p, f.max_code()));
         const size_t k = size_t(r * groups + gi);
         if (std::isinf(p.scale))
           throw ValueError("tensor " + t.name + ": a group's scale overflows float16 (|w| too large)");
         std::memcpy(&q.scales[2 * k], &p.scale_f16, 2);
         if (!f.symmetric) q.zero_points[k] = uint8_t(p.zero);
       }
-      pack_row(codes.data(), g.cols, f.bits, q.codes.data() + size_t(r) * row_bytes);
+      pack_row(f, codes.data(), g.cols, q.codes.data() + size_t(r) * row_bytes);
     }
   });
   return q;

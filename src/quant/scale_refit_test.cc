@@ -111,7 +111,7 @@ TEST(ScaleRefit, GptqWithRefitsNeverWorseOnRealLayers) {
     for (size_t i = 0; i < lin.size(); ++i) {
       FloatTensor w{lin[i]->name, {lin[i]->out, lin[i]->in}, lin[i]->float_weight()};
       for (const QuantFormat& f : quant_formats()) {
-        if (f.bits > 4) continue;
+        if (f.bits > 4 || !geometry_problem(f, w.shape[1], 32).empty()) continue;  // lattice: not on 172-wide rows
         GptqOptions o;
         o.format = &f;
         o.group_size = 32;

@@ -17,10 +17,10 @@ from conftest import MINILM, ROOT, STORIES, read_safetensors, run
 # the codebooks.
 FORMATS = [(2, False), (3, False), (4, True), (8, False), (2, True), (3, True), (4, False), (8, True),
            (2, "half"), (3, "half"), (4, "half"), (5, False), (6, False), (5, True), (6, "half"),
-           (4, "nf"), (2, "gauss"), (3, "gauss"), (4, "gauss")]
-GRID_LETTER = {False: "a", True: "s", "half": "h", "nf": "n", "gauss": "g"}
+           (4, "nf"), (2, "gauss"), (3, "gauss"), (4, "gauss"), (2, "lattice")]
+GRID_LETTER = {False: "a", True: "s", "half": "h", "nf": "n", "gauss": "g", "lattice": "l"}
 GRID_FLAGS = {False: [], True: ["--sym"], "half": ["--half"], "nf": ["--codebook", "nf"],
-              "gauss": ["--codebook", "gauss"]}
+              "gauss": ["--codebook", "gauss"], "lattice": ["--codebook", "lattice"]}
 # The codebooks' signed integer levels, as docs/FORMAT.md lists them.
 CODEBOOKS = {
     "nf4": [-127, -88, -67, -50, -36, -23, -12, 0, 10, 20, 31, 43, 56, 71, 92, 127],
@@ -28,6 +28,26 @@ CODEBOOKS = {
     "gauss3": [-127, -79, -45, -14, 14, 45, 79, 127],
     "gauss4": [-127, -96, -75, -58, -44, -31, -18, -6, 6, 18, 31, 44, 58, 75, 96, 127],
 }
+
+
+def lattice_patterns():
+    """The 256 absolute-value vectors of lattice2, as docs/FORMAT.md lists them."""
+    import itertools
+    every = sorted(itertools.product([0.5, 1.5, 2.5], repeat=8), key=lambda a: (sum(x * x for x in a), a))
+    return np.asarray(every[:256])
+
+
+def decode_lattice(packed, rows, cols):
+    """Integer levels of a lattice8_v1 row set: 16-bit codes, 8 columns each (docs/FORMAT.md)."""
+    codes = packed.view("<u2").reshape(rows, cols // 8).astype(np.int64)
+    a = lattice_patterns()[codes & 0xFF]                          # rows × vectors × 8
+    neg = (codes[..., None] >> (8 + np.arange(7))) & 1            # signs of entries 0..6
+    partial = (a[..., :7] * np.where(neg, -1.0, 1.0)).sum(-1)
+    # s_7 makes Σ s_i a_i even: partial + a_7 or partial − a_7, whichever is an even integer.
+    s7 = np.where(np.mod(partial + a[..., 7], 2) == 0, 1.0, -1.0)
+    signs = np.concatenate([np.where(neg, -1.0, 1.0), s7[..., None]], axis=-1)
+    delta = np.where((codes >> 15) & 1, -0.25, 0.25)[..., None]
+    return (4 * (signs * a + delta)).reshape(rows, cols)
 
 
 def decode_row(row):
@@ -38,6 +58,12 @@ def decode_row(row):
     qt = row["quant_type"]
     if qt == "none":
         return np.frombuffer(row["data"], dtype=np.dtype(row["dtype"]).newbyteorder("<")).reshape(rows, cols)
+    if qt == "lattice2":
+        assert row["packing"] == "lattice8_v1"
+        gs = row["group_size"]
+        scales = np.frombuffer(row["scales"], dtype="<f2").astype(np.float32).reshape(rows, -(-cols // gs))
+        levels = decode_lattice(np.frombuffer(row["data"], dtype=np.uint8).copy(), rows, cols).astype(np.float32)
+        return scales[:, np.arange(cols) // gs] * levels
     bits = int(qt[-1]) if qt in CODEBOOKS else int(qt[3])
     sym = qt.endswith("_sym") or qt.endswith("_half")
     gs = row["group_size"]

@@ -21,6 +21,7 @@ TEST(CudaKernels, KernelsMatchTheCpuReference) {
 #else
   if (cuda::device_count() == 0) GTEST_SKIP() << "CUDA kernels compiled, but this machine has no CUDA device";
   for (const auto& f : quant_formats()) {
+    if (f.lattice()) continue;  // no CUDA decoder for lattice codes (the kernel table has no entry)
     FloatTensor t{"w", {33, 300}, aqtest::random_floats(33 * 300, 1, 0.05f)};
     QuantizedTensor q = quantize_rtn(t, {&f, 64, ClipMethod::MinMax, 1});
     PackedView v = view_of(q);
