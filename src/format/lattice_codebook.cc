@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -77,9 +78,6 @@ const Tables& tables() {
   return t;
 }
 
-}  // namespace
-
-namespace {
 // A code's 8 levels as int8 lanes of a word: the pattern's bytes negated where the mask says
 // ((a ^ 0xff) + 1 = −a; no lane carries, as a ≤ 10), then the shift ±1 added (no lane borrows or
 // carries either: |4sa| ≥ 2).
@@ -99,9 +97,8 @@ void decode(uint16_t code, int8_t* levels) {
 
 uint16_t nearest(const float* x) {
   const Tables& t = tables();
-  float best = 0;
+  float best = std::numeric_limits<float>::infinity();
   uint32_t best_code = 0;
-  bool first = true;
   alignas(64) float cost[kPatterns], flip[kPatterns];
   for (int s = 0; s < 2; ++s) {
     const float shift = s == 0 ? 1.0f : -1.0f;
@@ -117,7 +114,7 @@ uint16_t nearest(const float* x) {
     }
     // For each pattern: the distance with every sign matching y, and the cheapest single flip
     // ((|y|+a)² − (|y|−a)² = 4|y|a), needed when the signs of y have the wrong parity.
-    for (int j = 0; j < kPatterns; ++j) { cost[j] = 0; flip[j] = 3.4e38f; }
+    for (int j = 0; j < kPatterns; ++j) { cost[j] = 0; flip[j] = std::numeric_limits<float>::max(); }
     for (int i = 0; i < kDim; ++i) {
       const float m = mag[i];
       const float* a = t.abs_level[i];
@@ -130,8 +127,7 @@ uint16_t nearest(const float* x) {
     for (int j = 0; j < kPatterns; ++j) {
       const bool wrong = (negatives & 1) != t.neg_parity[size_t(j)];
       const float c = cost[j] + (wrong ? flip[j] : 0.0f);
-      if (first || c < best) {
-        first = false;
+      if (c < best) {
         best = c;
         int bits = sign_bits;
         if (wrong) {  // flip the entry whose flip costs least (first on ties)
