@@ -25,6 +25,7 @@ struct Tables {
   // bits plus the pattern's parity (bit 7) a mask of 0xff in every negative lane.
   std::array<uint64_t, kPatterns> abs_bytes;
   std::array<uint64_t, 256> sign_mask;
+  std::array<uint16_t, kPatterns> digits;
 };
 
 int key_of(const int8_t* abs4) {
@@ -64,6 +65,9 @@ const Tables& tables() {
       uint64_t w = 0;
       for (int i = 0; i < kDim; ++i) w |= uint64_t(uint8_t(p[size_t(i)])) << (8 * i);
       t.abs_bytes[size_t(j)] = w;
+      uint16_t d = 0;
+      for (int i = 0; i < kDim; ++i) d = uint16_t(d | ((p[size_t(i)] - 2) / 4) << (2 * i));
+      t.digits[size_t(j)] = d;
     }
     for (int key = 0; key < 256; ++key) {
       const int signs = key & 0x7f, parity = key >> 7;
@@ -89,6 +93,8 @@ inline uint64_t decode_word(const Tables& t, uint16_t code) {
   return (code >> 15) ? v - kOnes : v + kOnes;
 }
 }  // namespace
+
+const uint16_t* pattern_digits() { return tables().digits.data(); }
 
 void decode(uint16_t code, int8_t* levels) {
   const uint64_t w = decode_word(tables(), code);

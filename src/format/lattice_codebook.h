@@ -32,6 +32,10 @@ void decode(uint16_t code, int8_t* levels);
 // The code of the nearest point to t (8 values in level units, i.e. weight / scale), in squared
 // distance; ties go to the lower code. NaN entries count as 0.
 uint16_t nearest(const float* t);
+// The 256 patterns as base-4 digits for SIMD decoders: bits 2i, 2i+1 of entry j hold digit d of
+// entry i, |level| − (±1 shift) = 2 + 4d (d in {0, 1, 2}). A pattern's parity rule (the sign of the
+// last entry) is the parity of its digits equal to 1.
+const uint16_t* pattern_digits();
 // The code of 8 levels that are a point of the codebook; -1 when they are not.
 int32_t code_of_levels(const int8_t* levels);
 

@@ -123,3 +123,23 @@ TEST(LatticeCodebook, GeometryNeedsWholeVectors) {
   EXPECT_NE(geometry_problem(f, 64, 12), "");
   EXPECT_EQ(geometry_problem(format_of(FormatId::Gauss2), 172, 32), "");
 }
+
+// The digit table the SIMD decoder reads agrees with the decoder: code j (positive signs, shift
+// +1/4) has levels 2 + 4·digit + 1, and the parity rule is the parity of the digits equal to 1 (flip
+// entry 0's sign and the decoder must move the last sign too).
+TEST(LatticeCodebook, PatternDigitsAgreeWithTheDecoder) {
+  const uint16_t* digits = lattice::pattern_digits();
+  for (int j = 0; j < 256; ++j) {
+    int8_t levels[8];
+    lattice::decode(uint16_t(j), levels);
+    int ones = 0;
+    for (int i = 0; i < 8; ++i) {
+      const int d = (digits[j] >> (2 * i)) & 3;
+      ASSERT_LE(d, 2) << j;
+      ones += d == 1;
+      EXPECT_EQ(std::abs(levels[i] - 1), 2 + 4 * d) << "pattern " << j << " entry " << i;
+    }
+    // Signs of entries 0-6 stored 0: the last entry is negative exactly when the parity rule says so.
+    EXPECT_EQ(levels[7] - 1 < 0, (ones & 1) == 1) << "pattern " << j;
+  }
+}

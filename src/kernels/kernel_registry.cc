@@ -48,6 +48,12 @@ void hwy_i8_widened(const PackedView& w, const float* x, int64_t n, float* y, in
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_widened(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
+// lattice2 decoded in registers where the CPU has the instructions. Prefill as above.
+void hwy_i8_lattice(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
+  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
+  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_lattice(w, x + j * w.geom.cols, y + j * ldy, threads);
+}
+
 void scalar_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int) {
   std::vector<float> tmp(size_t(n * w.geom.rows));
   kernels::matmul_f32_reference(w, x, n, tmp.data());
@@ -84,10 +90,17 @@ const std::string kWidenedDescription =
     "codes that straddle bytes widened to one byte each, 16 rows at a time in cache, then " + kInt8Description;
 const ProductKernel kWidenedInt8{"widened-i8", Activation::Int8, Backend::Hwy, 100, kWidenedDescription,
                                  hwy_i8_widened, kernels::matvec_i8_widened_supported};
-const std::string kLatticeDescription =
+const std::string kLatticeWidenedDescription =
     "each 16-bit code decoded to its 8 levels (one byte each), 16 rows at a time in cache, then " + kInt8Description;
-const ProductKernel kLatticeInt8{"lattice-i8", Activation::Int8, Backend::Hwy, 100, kLatticeDescription,
-                                 hwy_i8_widened, kernels::matvec_i8_widened_supported};
+const ProductKernel kLatticeWidenedInt8{"lattice-widened-i8", Activation::Int8, Backend::Hwy, 100,
+                                        kLatticeWidenedDescription, hwy_i8_widened,
+                                        kernels::matvec_i8_widened_supported};
+const std::string kLatticeDescription =
+    std::string("32 codes at a time decoded in registers (pattern digits by word permutes, signs onto the "
+                "activations, the ±1/4 shift from per-code activation sums), u8 x s8 dot products in int32; ") +
+    kernels::kLatticeI8Requirements + "; prefill of more than 8 rows in f32";
+const ProductKernel kLatticeInt8{"lattice-i8", Activation::Int8, Backend::Hwy, 110, kLatticeDescription,
+                                 hwy_i8_lattice, kernels::matvec_i8_lattice_supported};
 const std::string kLutDescription =
     "codes to byte levels by a table look-up in registers (pshufb), then " + kInt8Description;
 const ProductKernel kLutInt8{"lut-i8", Activation::Int8, Backend::Hwy, 100, kLutDescription, hwy_i8,
@@ -130,9 +143,9 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Gauss2, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
       {FormatId::Gauss3, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Gauss4, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
-      // The lattice: 8 levels per 16-bit code decoded into bytes (widened), then the int8 kernel; no
-      // CUDA decoder yet.
-      {FormatId::Lattice2, {&kRowsF32, &kLatticeInt8, &kScalar}},
+      // The lattice: 8 levels per 16-bit code decoded in registers where the CPU can, else into bytes
+      // (widened) and the int8 kernel; no CUDA decoder yet.
+      {FormatId::Lattice2, {&kRowsF32, &kLatticeInt8, &kLatticeWidenedInt8, &kScalar}},
   };
   return t;
 }

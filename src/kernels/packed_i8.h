@@ -20,4 +20,12 @@ bool matvec_i8_supported(const PackedView& v);
 void matvec_i8_widened(const PackedView& v, const float* x, float* y, int threads);
 bool matvec_i8_widened_supported(const PackedView& v);
 
+// lattice2 with every code decoded in registers (lattice_i8_hwy.cc): the same product as the widened
+// kernel, without the bytes in cache. Supported on CPUs with AVX-512 VBMI, BITALG and VNNI, for groups
+// that divide 256 weights or are multiples of them (or one per row).
+inline constexpr const char* kLatticeI8Requirements =
+    "needs AVX-512 VBMI, BITALG and VNNI, and groups of 16-256 weights dividing 256, multiples of 256, or per channel";
+void matvec_i8_lattice(const PackedView& v, const float* x, float* y, int threads);
+bool matvec_i8_lattice_supported(const PackedView& v);
+
 }  // namespace arrowquant::kernels

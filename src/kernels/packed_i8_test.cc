@@ -113,3 +113,39 @@ TEST(PackedI8, WidenedCodesEqualTheScalarUnpacking) {
       }
   });
 }
+
+// lattice2 decoded in registers equals its exact reference on any 16-bit codes (every one is a valid
+// code), at every alignment and in every geometry it takes, including rows that end inside a 32-code
+// step; the CPUs and geometries it does not take are refused. Where the CPU has the instructions, the
+// test insists that the kernel ran.
+TEST(PackedI8, LatticeDecodedInRegistersEqualsTheReference) {
+  const QuantFormat& f = format_of(FormatId::Lattice2);
+  int ran_in_registers = 0;
+  for_each_target([&](const std::string& target) {
+    SCOPED_TRACE(target);
+    std::mt19937 rng(3);
+    for (int64_t cols : {64, 72, 256, 576, 600, 1024})
+      for (int64_t group : {16, 32, 64, 96, 128, 256, 512, 0}) {
+        if (!aqtest::fits(f, cols, group) || (group > cols)) continue;
+        const int64_t rows = 37;
+        Case c = make_case(f, rows, cols, group, uint32_t(cols + group));
+        for (auto& b : c.q.codes) b = uint8_t(rng());
+        const std::string what = "cols " + std::to_string(cols) + " g " + std::to_string(group);
+        for (size_t mis : {0, 3}) {
+          PackedView v = c.view(mis);
+          std::vector<float> x = aqtest::random_floats(size_t(cols), uint32_t(cols), 1.0f), y(rows), ref(rows);
+          if (!kernels::matvec_i8_lattice_supported(v)) {
+            EXPECT_THROW(kernels::matvec_i8_lattice(v, x.data(), y.data(), 1), ValueError) << what;
+            continue;
+          }
+          ++ran_in_registers;
+          kernels::matvec_i8_lattice(v, x.data(), y.data(), 2);
+          kernels::matvec_i8_reference(v, x.data(), ref.data());
+          double scale = 0;
+          for (float r : ref) scale = std::max(scale, double(std::fabs(r)));
+          for (int64_t r = 0; r < rows; ++r) EXPECT_NEAR(y[size_t(r)], ref[size_t(r)], 2e-5 * (scale + 1)) << what << " row " << r;
+        }
+      }
+  });
+  if (hwy::SupportedTargets() & HWY_AVX3_DL) EXPECT_GT(ran_in_registers, 40);
+}

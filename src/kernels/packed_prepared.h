@@ -19,6 +19,7 @@ struct PreparedI8 {
   std::vector<float> scale, qsum;  // per block: scale and Σq
   std::vector<float> lane_scale;  // per int32 lane of every whole chunk: its block's scale
   std::vector<float> group_aq;    // per weight group: Σ over its blocks of scale × Σq (zero-point term)
+  std::vector<int16_t> vector_sum;  // lattice kernel: per 8-weight code, Σq (its ±1 shift term)
 };
 
 }  // namespace arrowquant::kernels

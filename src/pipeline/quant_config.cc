@@ -232,7 +232,9 @@ void validate(const QuantConfig& c) {
   check_setting_ranges([&](SettingVisitor& v) { copy.visit(v); });
   if (!c.format_for(c.bits))
     throw ValueError("bits must be " + format_widths_text() + " (got " + std::to_string(c.bits) + ")");
-  if (c.codebook != Codebook::None && !find_codebook_format(c.codebook, c.bits))
+  // An allocation chooses the widths itself (--bits is not used), taking gauss where lattice has none.
+  const bool allocating = c.target_bpw > 0 || c.target_size_mb > 0;
+  if (c.codebook != Codebook::None && !allocating && !find_codebook_format(c.codebook, c.bits))
     throw ValueError("--codebook " + std::string(enum_option_name(kCodebookNames, int(c.codebook))) + " has no " +
                      std::to_string(c.bits) + "-bit format (nf: 4 bits; gauss: 2, 3 or 4; lattice: 2)");
   if (c.codebook != Codebook::None && c.half)

@@ -45,6 +45,17 @@ TEST(QuantConfig, BadValuesAreClearErrors) {
   EXPECT_THROW(resolve_quant_config(dir / "unknown.yaml", {}, {}), ValueError);
 }
 
+// A codebook family must have the width asked for, except when an allocation picks the widths (then
+// --bits is unused, and the lattice family takes gauss levels where it has no format).
+TEST(QuantConfig, CodebookWidthsAndAllocation) {
+  EXPECT_THROW(resolve_quant_config("", {}, {{"codebook", "lattice"}}), ValueError);  // 4 bits by default
+  EXPECT_NO_THROW(resolve_quant_config("", {}, {{"codebook", "lattice"}, {"bits", "2"}}));
+  const QuantConfig c = resolve_quant_config(
+      "", {}, {{"codebook", "lattice"}, {"target_size", "40"}, {"method", "gptq"}, {"calibration", "c.txt"}});
+  EXPECT_EQ(c.format_for(4)->name, "gauss4");
+  EXPECT_EQ(c.format_for(2, 576)->name, "lattice2");
+}
+
 
 TEST(QuantConfig, EverySettingDeclaredOnceAndRoundTripsThroughJson) {
   QuantConfig c;
