@@ -194,7 +194,10 @@ def main():
                             ("int5.parquet", ["--bits", "5", "--group-size", "32"]), ("int6_half.parquet", ["--bits", "6", "--half"]),
                             ("int4_rotated.parquet", ["--bits", "4", "--group-size", "32", "--rotation", "hadamard"]),
                             ("nf4.parquet", ["--bits", "4", "--codebook", "nf"]),
-                            ("gauss2.parquet", ["--bits", "2", "--codebook", "gauss", "--group-size", "32"])]:
+                            ("gauss2.parquet", ["--bits", "2", "--codebook", "gauss", "--group-size", "32"]),
+                            ("lattice2.parquet", ["--bits", "2", "--codebook", "lattice", "--group-size", "32"]),
+                            ("fp8_e4m3.parquet", ["--bits", "8", "--codebook", "e4m3", "--group-size", "0"]),
+                            ("fp8_e5m2.parquet", ["--bits", "8", "--codebook", "e5m2", "--group-size", "32"])]:
             subprocess.check_call([cli, "quantize", os.path.join(tmp, "m"), "-o", os.path.join(tmp, name), "-q",
                                    "--embedding-bits", "8"] + flags, stdout=subprocess.DEVNULL)
             data = open(os.path.join(tmp, name, "model.parquet"), "rb").read()

@@ -16,6 +16,8 @@
 //   lattice    8 weights share one 16-bit code, a point of an 8-dimensional lattice codebook
 //              (src/format/lattice_codebook.h); w = scale[g] * level, the levels odd integers in
 //              [-11, 11]. Unpacked, each weight is its level + 128 (like a codebook's byte level).
+//   float8     the code is an OCP 8-bit float (E4M3 or E5M2, src/util/fp8.h); w = scale[g] * value(c).
+//              The values are not integers: these formats have f32-activation kernels only.
 // Scales are IEEE float16. Layout of the packed codes: src/format/pack.h and docs/FORMAT.md.
 #pragma once
 #include <cstddef>
@@ -32,19 +34,21 @@ enum class FormatId : uint8_t {
   Int8Half, Int4Half, Int3Half, Int2Half,
   Int6Asym, Int6Sym, Int5Asym, Int5Sym, Int6Half, Int5Half,
   Nf4, Gauss2, Gauss3, Gauss4,
-  Lattice2
+  Lattice2,
+  Fp8E4m3, Fp8E5m2
 };
 
 // How a code becomes a value. Uniform: the integer grid above. Codebook: a table of levels per format
 // (the same for every tensor and group; the group's scale stretches it). Lattice: one code per 8
-// weights (vector quantisation).
-enum class CodeGrid : uint8_t { Uniform, Codebook, Lattice };
+// weights (vector quantisation). Float8: the code is an 8-bit float.
+enum class CodeGrid : uint8_t { Uniform, Codebook, Lattice, Float8 };
 
 // The codebook families, as --codebook names them: nf (NormalFloat, QLoRA's NF4: normal quantiles,
 // with an exact zero and ±1 at the ends), gauss (Lloyd-Max levels for a unit normal: the least
 // squared error for Gaussian weights, what rotated weights are; no level at zero, like the half grid),
-// lattice (8 weights per code from an E8 lattice codebook: 2 bits only).
-enum class Codebook : uint8_t { None, NormalFloat, Gauss, Lattice };
+// lattice (8 weights per code from an E8 lattice codebook: 2 bits only), e4m3 and e5m2 (the OCP fp8
+// values: 8 bits only).
+enum class Codebook : uint8_t { None, NormalFloat, Gauss, Lattice, Fp8E4m3, Fp8E5m2 };
 
 // Geometry of a quantised 2-D view of a tensor: rows = product of leading dims, cols = last dim.
 struct QuantGeometry {
@@ -69,15 +73,21 @@ struct QuantFormat {
   // 16-byte aligned table, zero beyond them: what a byte-shuffle table look-up reads directly).
   Codebook family = Codebook::None;
   const uint8_t* levels = nullptr;
+  // Float8 formats: the value of each of the 256 codes (NaN and infinities where the type has them),
+  // and the largest finite one (what a group's largest weight maps to).
+  const float* values = nullptr;
+  float max_value = 0;
 
   constexpr bool codebook() const { return grid == CodeGrid::Codebook; }
   constexpr bool lattice() const { return grid == CodeGrid::Lattice; }
+  constexpr bool float8() const { return grid == CodeGrid::Float8; }
   // Whether unpacked rows hold byte levels centred on 128 (codebooks, lattices) rather than codes.
-  constexpr bool byte_levels() const { return grid != CodeGrid::Uniform; }
+  constexpr bool byte_levels() const { return grid == CodeGrid::Codebook || grid == CodeGrid::Lattice; }
   // Weights that share one code: 8 for a lattice, else 1.
   constexpr int vector_dim() const { return lattice() ? 8 : 1; }
-  // The signed integer a code of a codebook format stands for, before the group's scale.
-  float level_of(int code) const { return float(int(levels[code]) - 128); }
+  // What a code of a codebook or float8 format stands for, before the group's scale: a codebook's
+  // signed integer level, a float8 code's value.
+  float level_of(int code) const { return values ? values[code] : float(int(levels[code]) - 128); }
   // Codes replaced by their byte levels in place (codebook formats; nothing for uniform ones).
   void apply_levels(uint8_t* codes, int64_t n) const {
     if (codebook())
@@ -107,11 +117,14 @@ const QuantFormat& format_of(FormatId id);
 const QuantFormat* find_quant_format(std::string_view name);
 // The uniform format of a width and grid (never a codebook).
 const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset = false);
-// The codebook format of a family and width; nullptr when the family has none at that width.
+// The codebook (or float8) format of a family and width; nullptr when the family has none at that width.
 const QuantFormat* find_codebook_format(Codebook family, int bits);
 // The code of a codebook format whose signed level is nearest to t (t = weight / scale), ties to
 // the upper level; O(1): a table over half-integer cells (midpoints of integer levels are multiples of ½).
 int nearest_codebook_code(const QuantFormat& f, float t);
+// The float8 code nearest to t (t = weight / scale): round to nearest even, saturating at ±max_value;
+// 0 for NaN.
+int nearest_float8_code(const QuantFormat& f, float t);
 // Empty when the format can store rows of `cols` weights in groups of `group_size` (a lattice needs
 // both to be multiples of its 8-weight vectors); else why not.
 std::string geometry_problem(const QuantFormat& f, int64_t cols, int64_t group_size);

@@ -32,10 +32,13 @@ inline constexpr EnumOption kRotationNames[] = {{int(RotationChoice::Auto), "aut
                                                 {int(RotationChoice::Hadamard), "hadamard"}};
 
 // Non-uniform levels (quant_format.h): none (the uniform grid), nf (NormalFloat), gauss (Lloyd-Max
-// levels of a normal), lattice (8-weight vectors of an E8 lattice codebook, 2 bits).
+// levels of a normal), lattice (8-weight vectors of an E8 lattice codebook, 2 bits), e4m3 / e5m2 (OCP
+// fp8 values, 8 bits).
 inline constexpr EnumOption kCodebookNames[] = {{int(Codebook::None), "none"},
                                                 {int(Codebook::NormalFloat), "nf"},
                                                 {int(Codebook::Gauss), "gauss"},
-                                                {int(Codebook::Lattice), "lattice"}};
+                                                {int(Codebook::Lattice), "lattice"},
+                                                {int(Codebook::Fp8E4m3), "e4m3"},
+                                                {int(Codebook::Fp8E5m2), "e5m2"}};
 
 }  // namespace arrowquant

@@ -27,7 +27,10 @@ void dequantize_rows(const PackedView& v, int64_t row_begin, int64_t row_end, fl
       const size_t k = size_t(r * groups + gi);
       const float s = scale_at(v, k), z = zero_at(v, k);
       const int64_t c0 = gi * g.group_size, n = std::min(g.group_size, g.cols - c0);
-      for (int64_t i = 0; i < n; ++i) o[c0 + i] = s * (float(codes[size_t(c0 + i)]) - z);
+      if (f.float8())
+        for (int64_t i = 0; i < n; ++i) o[c0 + i] = s * f.level_of(codes[size_t(c0 + i)]);
+      else
+        for (int64_t i = 0; i < n; ++i) o[c0 + i] = s * (float(codes[size_t(c0 + i)]) - z);
     }
   }
 }

@@ -1,9 +1,12 @@
 #include "arrowquant/quant_format.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 
 #include "arrowquant/error.h"
+#include "util/fp8.h"
 
 namespace arrowquant {
 
@@ -18,6 +21,34 @@ alignas(16) constexpr uint8_t kGauss3[16] = {1, 49, 83, 114, 142, 173, 207, 255}
 alignas(16) constexpr uint8_t kGauss4[16] = {1, 32, 53, 70, 84, 97, 110, 122, 134, 146, 159, 172, 186, 203, 224, 255};
 constexpr QuantFormat codebook(FormatId id, std::string_view name, int bits, Codebook family, const uint8_t* levels) {
   return {id, name, bits, true, false, CodeGrid::Codebook, "lsb_rows_v1", family, levels};
+}
+
+// The 256 values of an OCP fp8 type with M mantissa bits and exponent bias B (IEEE: the top exponent
+// holds infinities and NaNs, E5M2; else only its all-ones code is NaN, E4M3), computed at compile
+// time so that the table is ready before any static initialiser asks for a format. util/fp8.h has
+// the conversions; the format test checks that both agree on every code.
+template <int M, int B, bool IEEE>
+constexpr std::array<float, 256> fp8_values() {
+  std::array<float, 256> v{};
+  for (int c = 0; c < 256; ++c) {
+    const int exp = (c & 0x7F) >> M, mant = c & ((1 << M) - 1), top = 0x7F >> M;
+    float x;
+    if (IEEE && exp == top) x = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+    else if (!IEEE && (c & 0x7F) == 0x7F) x = std::numeric_limits<float>::quiet_NaN();
+    else {
+      float m = exp == 0 ? float(mant) / float(1 << M) : 1.0f + float(mant) / float(1 << M);
+      for (int e = exp == 0 ? 1 - B : exp - B; e > 0; --e) m *= 2;
+      for (int e = exp == 0 ? 1 - B : exp - B; e < 0; ++e) m /= 2;
+      x = m;
+    }
+    v[size_t(c)] = (c & 0x80) ? -x : x;
+  }
+  return v;
+}
+alignas(64) constexpr std::array<float, 256> kE4m3 = fp8_values<3, 7, false>();
+alignas(64) constexpr std::array<float, 256> kE5m2 = fp8_values<2, 15, true>();
+constexpr QuantFormat float8(FormatId id, std::string_view name, Codebook family, const float* values, float max) {
+  return {id, name, 8, true, false, CodeGrid::Float8, "lsb_rows_v1", family, nullptr, values, max};
 }
 
 // Ordered by FormatId (checked below).
@@ -36,6 +67,8 @@ constexpr QuantFormat kTable[] = {
     codebook(FormatId::Gauss3, "gauss3", 3, Codebook::Gauss, kGauss3),
     codebook(FormatId::Gauss4, "gauss4", 4, Codebook::Gauss, kGauss4),
     {FormatId::Lattice2, "lattice2", 2, true, false, CodeGrid::Lattice, "lattice8_v1", Codebook::Lattice, nullptr},
+    float8(FormatId::Fp8E4m3, "fp8_e4m3", Codebook::Fp8E4m3, kE4m3.data(), 448.0f),
+    float8(FormatId::Fp8E5m2, "fp8_e5m2", Codebook::Fp8E5m2, kE5m2.data(), 57344.0f),
 };
 constexpr bool ordered_by_id() {
   for (size_t i = 0; i < std::size(kTable); ++i)
@@ -45,7 +78,9 @@ constexpr bool ordered_by_id() {
 static_assert(ordered_by_id(), "the format table must be ordered by FormatId");
 constexpr bool codebooks_ascending() {
   for (const auto& f : kTable) {
-    if (f.codebook() != (f.levels != nullptr) || f.byte_levels() != (f.family != Codebook::None)) return false;
+    if (f.codebook() != (f.levels != nullptr) || f.float8() != (f.values != nullptr) ||
+        (f.byte_levels() || f.float8()) != (f.family != Codebook::None))
+      return false;
     for (int c = 0; f.codebook() && c + 1 < f.codes(); ++c)
       if (f.levels[c] >= f.levels[c + 1] || f.levels[c] == 0) return false;
   }
@@ -81,8 +116,13 @@ int nearest_codebook_code(const QuantFormat& f, float t) {
 
 const QuantFormat* find_codebook_format(Codebook family, int bits) {
   for (const auto& f : quant_formats())
-    if (f.byte_levels() && f.family == family && f.bits == bits) return &f;
+    if (f.family != Codebook::None && f.family == family && f.bits == bits) return &f;
   return nullptr;
+}
+
+int nearest_float8_code(const QuantFormat& f, float t) {
+  if (!(t == t)) return 0;
+  return f.family == Codebook::Fp8E4m3 ? fp8_e4m3_from_float(t) : fp8_e5m2_from_float(t);
 }
 
 const std::vector<QuantFormat>& quant_formats() {
@@ -100,7 +140,8 @@ const QuantFormat* find_quant_format(std::string_view name) {
 const QuantFormat* find_quant_format(int bits, bool symmetric, bool half_offset) {
   symmetric |= half_offset;
   for (const auto& f : quant_formats())
-    if (!f.codebook() && f.bits == bits && f.symmetric == symmetric && f.half_offset == half_offset) return &f;
+    if (f.grid == CodeGrid::Uniform && f.bits == bits && f.symmetric == symmetric && f.half_offset == half_offset)
+      return &f;
   return nullptr;
 }
 

@@ -7,11 +7,12 @@
 #include <cstdint>
 
 #include "arrowquant/error.h"
+#include "util/fp8.h"
 
 using namespace arrowquant;
 
 TEST(QuantFormat, TableLookups) {
-  EXPECT_EQ(quant_formats().size(), 23u);
+  EXPECT_EQ(quant_formats().size(), 25u);
   EXPECT_EQ(format_widths(), (std::vector<int>{2, 3, 4, 5, 6, 8}));
   EXPECT_EQ(find_quant_format(2, true, true)->name, "int2_half");
   EXPECT_EQ(find_quant_format(2, false, true)->name, "int2_half");  // half-offset is symmetric
@@ -32,6 +33,10 @@ TEST(QuantFormat, TableLookups) {
   EXPECT_EQ(find_codebook_format(Codebook::Lattice, 3), nullptr);
   EXPECT_EQ(find_quant_format("lattice2")->centre(), 128.0f);
   EXPECT_EQ(find_quant_format("lattice2")->vector_dim(), 8);
+  EXPECT_EQ(find_codebook_format(Codebook::Fp8E4m3, 8)->name, "fp8_e4m3");
+  EXPECT_EQ(find_codebook_format(Codebook::Fp8E5m2, 8)->name, "fp8_e5m2");
+  EXPECT_EQ(find_codebook_format(Codebook::Fp8E4m3, 4), nullptr);
+  EXPECT_EQ(find_quant_format(8, true)->name, "int8_sym");  // never a float8 format
   for (const auto& f : quant_formats()) EXPECT_EQ(f.straddles_bytes(), f.bits == 3 || f.bits == 5 || f.bits == 6) << f.name;
   EXPECT_THROW(quant_format_or_throw("nf5"), ValueError);
   QuantGeometry g = quant_geometry({3, 4, 200}, 64);
@@ -70,4 +75,32 @@ TEST(QuantFormat, CodebookLevelsAndNearestCode) {
   // NF4 keeps an exact zero; the Lloyd-Max levels have none (like the half-offset grid).
   EXPECT_EQ(find_quant_format("nf4")->level_of(7), 0.0f);
   EXPECT_EQ(find_quant_format("gauss2")->level_of(1), -38.0f);
+}
+
+// Float8 formats: symmetric, 8-bit, no byte levels; their value table equals util/fp8.h's conversion
+// on every code (NaN where it is NaN), the largest finite value is max_value, and the nearest code is
+// the conversion's, NaN going to 0.
+TEST(QuantFormat, Float8ValuesAndNearestCode) {
+  int n = 0;
+  for (const auto& f : quant_formats()) {
+    if (!f.float8()) continue;
+    ++n;
+    const bool e4m3 = f.family == Codebook::Fp8E4m3;
+    EXPECT_TRUE(f.symmetric && !f.byte_levels() && f.bits == 8) << f.name;
+    float largest = 0;
+    for (int c = 0; c < 256; ++c) {
+      const float want = e4m3 ? fp8_e4m3_to_float(uint8_t(c)) : fp8_e5m2_to_float(uint8_t(c));
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(f.level_of(c))) << f.name << " " << c;
+        continue;
+      }
+      EXPECT_EQ(f.level_of(c), want) << f.name << " " << c;
+      if (std::isfinite(want)) largest = std::max(largest, want);
+    }
+    EXPECT_EQ(largest, f.max_value) << f.name;
+    for (float t : {0.0f, 0.3f, -1.7f, 100.0f, 1e9f, -1e9f})
+      EXPECT_EQ(nearest_float8_code(f, t), e4m3 ? fp8_e4m3_from_float(t) : fp8_e5m2_from_float(t)) << f.name << " " << t;
+    EXPECT_EQ(nearest_float8_code(f, std::nanf("")), 0) << f.name;
+  }
+  EXPECT_EQ(n, 2);
 }

@@ -40,6 +40,30 @@ inline int64_t product_lanes(int bits) { return int64_t(bits == 2 ? hn::Lanes(DF
 
 // ---------------------------------------------------------------- dequantisation
 
+// Float8 codes (one per lane) as float32, exactly the format's values: the code's exponent and
+// mantissa bits moved into a float32's and the bias difference multiplied in (exact: a power of two;
+// the fp8 subnormals arrive as float32 subnormals and leave normal); the all-ones exponent (E5M2's
+// infinities and NaNs, E4M3's one NaN code) set apart.
+template <class V8>
+HWY_INLINE hn::Vec<DF> Float8Values(const QuantFormat& f, V8 bytes) {
+  const DF df;
+  const hn::Rebind<uint32_t, DF> du32;
+  const auto b = hn::PromoteTo(du32, bytes);
+  const auto sign = hn::ShiftLeft<24>(hn::And(b, hn::Set(du32, 0x80u)));
+  const auto magnitude = hn::And(b, hn::Set(du32, 0x7Fu));
+  const bool e4m3 = f.family == Codebook::Fp8E4m3;
+  const auto moved = e4m3 ? hn::ShiftLeft<20>(magnitude) : hn::ShiftLeft<21>(magnitude);
+  const auto value = hn::Mul(hn::BitCast(df, hn::Or(sign, moved)), hn::Set(df, e4m3 ? 0x1p120f : 0x1p112f));
+  // E4M3: only 0x7F is special (NaN); E5M2: 0x7C is infinity, 0x7D-0x7F NaN.
+  const auto special = e4m3 ? hn::Eq(magnitude, hn::Set(du32, 0x7Fu))
+                            : hn::Eq(hn::And(magnitude, hn::Set(du32, 0x7Cu)), hn::Set(du32, 0x7Cu));
+  const auto nan_bit = e4m3 ? hn::Set(du32, 0x400000u)
+                            : hn::IfThenElseZero(hn::Ne(hn::And(magnitude, hn::Set(du32, 3u)), hn::Zero(du32)),
+                                                 hn::Set(du32, 0x400000u));
+  const auto inf_or_nan = hn::BitCast(df, hn::Or(sign, hn::Or(hn::Set(du32, 0x7F800000u), nan_bit)));
+  return hn::IfThenElse(hn::RebindMask(df, special), inf_or_nan, value);
+}
+
 void DequantizeF32(const PackedView& v, int64_t r0, int64_t r1, float* HWY_RESTRICT out) {
   const DF df;
   const hn::Rebind<uint32_t, DF> du32;
@@ -61,6 +85,11 @@ void DequantizeF32(const PackedView& v, int64_t r0, int64_t r1, float* HWY_RESTR
       const auto vs = hn::Set(df, s), vz = hn::Set(df, z);
       const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
       int64_t c = c0;
+      if (v.format->float8()) {
+        for (; c + N <= c1; c += N) hn::StoreU(hn::Mul(vs, Float8Values(*v.format, hn::LoadU(du8, codes.data() + c))), df, o + c);
+        for (; c < c1; ++c) o[c] = s * v.format->level_of(codes[size_t(c)]);
+        continue;
+      }
       for (; c + N <= c1; c += N) {
         const auto cf = hn::ConvertTo(df, hn::BitCast(di32, hn::PromoteTo(du32, hn::LoadU(du8, codes.data() + c))));
         hn::StoreU(hn::Mul(vs, hn::Sub(cf, vz)), df, o + c);  // the reference's two roundings, no FMA
@@ -260,7 +289,8 @@ void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
 // True when the vector path applies: int2/4/8 and groups made of whole sub-blocks.
 bool VectorFriendly(const PackedView& v) {
   const int bits = v.format->bits;
-  if (v.format->straddles_bytes() || v.format->byte_levels()) return false;  // those go through dequantised rows
+  // those go through dequantised rows
+  if (v.format->straddles_bytes() || v.format->byte_levels() || v.format->float8()) return false;
   const int64_t sb = sub_block_codes(bits, product_lanes(bits));
   return v.geom.groups_per_row() == 1 || v.geom.group_size % sb == 0;
 }

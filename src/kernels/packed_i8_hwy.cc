@@ -112,7 +112,7 @@ inline bool ChunkFits(const PackedView& v, int64_t chunk, int64_t a) {
 size_t ChooseChunkBytes(const PackedView& v) {
   const int bits = v.format->bits;
   const int64_t a = i8_activation_block(v);
-  if (v.format->widened() || a == 0) return 0;
+  if (v.format->widened() || v.format->float8() || a == 0) return 0;  // float8 values are not integers
   size_t fallback = 0;
   for (size_t nb : {64, 32, 16}) {
     const int64_t chunk = ChunkCodesFor(nb, bits);

@@ -106,7 +106,8 @@ struct TunedLinear {
       l[size_t(i)] = p.level(code);
       if (inside) {
         const float u = p.scale > 0 ? latent[size_t(i)] / p.scale : 0.0f;
-        (*inside)[size_t(i)] = u >= p.level(0) && u <= p.level(f.max_code());
+        // float8 levels are not ordered by code: its codes stay, its scales are tuned
+        (*inside)[size_t(i)] = !f.float8() && u >= p.level(0) && u <= p.level(f.max_code());
       }
     }
   }

@@ -35,8 +35,11 @@ void QuantConfig::visit(SettingVisitor& v) {
                           "normal quantiles; 4 bits), gauss (Lloyd-Max levels of a normal distribution, the least "
                           "squared error for rotated weights; 2, 3 and 4 bits), lattice (2 bits: 8 weights per 16-bit code from an E8 "
                           "lattice codebook, 22 % less squared error than gauss2; rows that are not whole 8-weight "
-                          "vectors and the 3- and 4-bit choices take gauss), or none (default). Widths the "
-                          "family lacks (8-bit embeddings; 5, 6 or 8 bits in an allocation) keep the uniform grid"});
+                          "vectors and the 3- and 4-bit choices take gauss), e4m3 or e5m2 (8 bits: FP8 weights, "
+                          "each code an OCP 8-bit float times the group's scale, as vLLM and AngelSlim ship them; "
+                          "use --group-size 0 for per-channel scales; decode runs them with f32 activations), "
+                          "or none (default). Widths the family lacks (8-bit embeddings; 5, 6 or 8 bits in an "
+                          "allocation) keep the uniform grid"});
   visit_enum(v, method, kMethodNames,
              {"method", "rtn (round to nearest; default), gptq (error-compensating, needs --calibration), awq "
                         "(activation-aware scales folded into the previous op), smoothquant (W8A8: int8 weights, "
@@ -236,7 +239,7 @@ void validate(const QuantConfig& c) {
   const bool allocating = c.target_bpw > 0 || c.target_size_mb > 0;
   if (c.codebook != Codebook::None && !allocating && !find_codebook_format(c.codebook, c.bits))
     throw ValueError("--codebook " + std::string(enum_option_name(kCodebookNames, int(c.codebook))) + " has no " +
-                     std::to_string(c.bits) + "-bit format (nf: 4 bits; gauss: 2, 3 or 4; lattice: 2)");
+                     std::to_string(c.bits) + "-bit format (nf: 4 bits; gauss: 2, 3 or 4; lattice: 2; e4m3, e5m2: 8)");
   if (c.codebook != Codebook::None && c.half)
     throw ValueError("--half and --codebook both choose the levels: give one");
   const auto& groups = quantiser_group_sizes();

@@ -18,7 +18,8 @@ namespace arrowquant {
 // so that codes are chosen against exactly what dequantisation will use.
 // A value's level is scale · (code − zero + offset): offset is 1/2 on half-offset grids (no level at
 // zero), else 0.
-// On a codebook format the level is the format's (levels[code] − 128) and zero and offset are unused.
+// On a codebook format the level is the format's (levels[code] − 128), on a float8 format the code's
+// value; zero and offset are unused.
 // On a lattice format a weight's "code" is its level + 128 (src/format/pack.h), so zero is 128.
 struct GroupParams {
   uint16_t scale_f16 = 0;
@@ -33,7 +34,7 @@ inline GroupParams make_params(float scale, float lo, const QuantFormat& f) {
   GroupParams p;
   p.scale_f16 = f32_to_f16(scale);
   p.scale = f16_to_f32(p.scale_f16);
-  if (f.codebook()) {
+  if (f.codebook() || f.float8()) {
     p.codebook = &f;
   } else if (f.lattice()) {
     p.zero = 128;
@@ -49,7 +50,10 @@ inline GroupParams make_params(float scale, float lo, const QuantFormat& f) {
 // The nearest level's code. On a half-offset grid the levels sit at (k + 1/2)·scale, so the nearest
 // one is floor(x / scale) (code floor(x / scale) + zero).
 inline int code_of(float x, const GroupParams& p, int max_code) {
-  if (p.codebook) return nearest_codebook_code(*p.codebook, p.scale > 0 ? x / p.scale : 0.0f);
+  if (p.codebook) {
+    const float t = p.scale > 0 ? x / p.scale : 0.0f;
+    return p.codebook->float8() ? nearest_float8_code(*p.codebook, t) : nearest_codebook_code(*p.codebook, t);
+  }
   if (p.scale <= 0) return p.zero;
   const float t = x / p.scale;
   return std::clamp(int(p.offset != 0 ? std::floor(t) : std::nearbyint(t)) + p.zero, 0, max_code);
@@ -151,9 +155,12 @@ inline GroupParams choose_params(const float* x, const float* w, int64_t n, cons
   // Symmetric codes run from -mid to mid-1: try the scale that maps the largest magnitude to -mid
   // and the one that maps it to mid-1 (which one fits better depends on the sign of the extreme).
   // A half-offset grid is symmetric: its outer levels are ±(mid - 1/2).
-  // A codebook's outer levels are ±127.
-  const float den_a = f.codebook() ? 127.0f : f.half_offset ? float(f.mid_code()) - 0.5f : float(f.mid_code());
-  const float den_b = f.codebook() || f.half_offset ? den_a : float(std::max(1, f.mid_code() - 1));
+  // A codebook's outer levels are ±127, a float8 type's ±max_value.
+  const float den_a = f.float8()     ? f.max_value
+                      : f.codebook() ? 127.0f
+                      : f.half_offset ? float(f.mid_code()) - 0.5f
+                                      : float(f.mid_code());
+  const float den_b = f.codebook() || f.float8() || f.half_offset ? den_a : float(std::max(1, f.mid_code() - 1));
   const bool one_den = den_a == den_b;
   GroupParams best = candidate(1.0f, den_a);
   if (clip == ClipMethod::MinMax && !f.symmetric && !w) return best;

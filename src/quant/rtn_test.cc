@@ -32,7 +32,9 @@ float scale_at(const QuantizedTensor& q, size_t k) {
 // of the range: the integer zero point (half a step, affine) or the missing top code (symmetric,
 // half a step more), and the float16 rounding of the scale (max_code x 2^-11 steps). On a codebook
 // the outer levels meet the range, so the error is half the widest gap between levels plus the
-// scale's rounding at the outer level (127 x 2^-11).
+// scale's rounding at the outer level (127 x 2^-11). A float8 format's error is relative: half a unit
+// in the last place of the value (2^-(M+1) of it), at least half the smallest subnormal, plus the
+// scale's rounding at the top (max_value x 2^-11).
 TEST(Rtn, ErrorWithinFormatBound) {
   for (const auto& f : quant_formats()) {
     if (f.lattice()) continue;  // a vector's nearest point bounds no single weight (next test)
@@ -45,10 +47,15 @@ TEST(Rtn, ErrorWithinFormatBound) {
       std::vector<float> back(t.values.size());
       dequantize_rows(view_of(q), 0, q.geom.rows, back.data());
       const int64_t groups = q.geom.groups_per_row();
+      auto t_of = [&](int64_t r, int64_t c) { return t.values[size_t(r * 200 + c)]; };
       for (int64_t r = 0; r < q.geom.rows; ++r)
         for (int64_t c = 0; c < q.geom.cols; ++c) {
           const float s = scale_at(q, size_t(r * groups + c / q.geom.group_size));
-          const float bound = s * steps + 1e-7f;
+          const float tv = std::fabs(t_of(r, c)) / s;
+          const bool e4m3 = f.family == Codebook::Fp8E4m3;
+          const float bound = f.float8() ? s * (tv * (e4m3 ? 0x1p-4f : 0x1p-3f) + (e4m3 ? 0x1p-10f : 0x1p-17f) +
+                                                f.max_value / 2048.0f) + 1e-7f
+                                         : s * steps + 1e-7f;
           ASSERT_LE(std::fabs(back[r * 200 + c] - t.values[r * 200 + c]), bound)
               << f.name << " group " << gs << " at " << r << "," << c;
         }

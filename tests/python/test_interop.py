@@ -17,10 +17,11 @@ from conftest import MINILM, ROOT, STORIES, read_safetensors, run
 # the codebooks.
 FORMATS = [(2, False), (3, False), (4, True), (8, False), (2, True), (3, True), (4, False), (8, True),
            (2, "half"), (3, "half"), (4, "half"), (5, False), (6, False), (5, True), (6, "half"),
-           (4, "nf"), (2, "gauss"), (3, "gauss"), (4, "gauss"), (2, "lattice")]
-GRID_LETTER = {False: "a", True: "s", "half": "h", "nf": "n", "gauss": "g", "lattice": "l"}
+           (4, "nf"), (2, "gauss"), (3, "gauss"), (4, "gauss"), (2, "lattice"), (8, "e4m3"), (8, "e5m2")]
+GRID_LETTER = {False: "a", True: "s", "half": "h", "nf": "n", "gauss": "g", "lattice": "l", "e4m3": "f", "e5m2": "e"}
 GRID_FLAGS = {False: [], True: ["--sym"], "half": ["--half"], "nf": ["--codebook", "nf"],
-              "gauss": ["--codebook", "gauss"], "lattice": ["--codebook", "lattice"]}
+              "gauss": ["--codebook", "gauss"], "lattice": ["--codebook", "lattice"],
+              "e4m3": ["--codebook", "e4m3"], "e5m2": ["--codebook", "e5m2"]}
 # The codebooks' signed integer levels, as docs/FORMAT.md lists them.
 CODEBOOKS = {
     "nf4": [-127, -88, -67, -50, -36, -23, -12, 0, 10, 20, 31, 43, 56, 71, 92, 127],
@@ -50,6 +51,20 @@ def decode_lattice(packed, rows, cols):
     return (4 * (signs * a + delta)).reshape(rows, cols)
 
 
+def fp8_values(qt):
+    """The 256 values of an OCP fp8 byte, as docs/FORMAT.md spells them."""
+    m_bits, bias = (3, 7) if qt == "fp8_e4m3" else (2, 15)
+    c = np.arange(256)
+    sign = np.where(c & 0x80, -1.0, 1.0)
+    e, m = (c & 0x7F) >> m_bits, c & ((1 << m_bits) - 1)
+    v = np.where(e == 0, 2.0 ** (1 - bias) * m / 2 ** m_bits, 2.0 ** (e - bias) * (1 + m / 2 ** m_bits))
+    if qt == "fp8_e4m3":
+        v = np.where((c & 0x7F) == 0x7F, np.nan, v)
+    else:
+        v = np.where(e == 31, np.where(m == 0, np.inf, np.nan), v)
+    return (sign * v).astype(np.float32)
+
+
 def decode_row(row):
     """Dequantises one Parquet row following docs/FORMAT.md."""
     shape = row["shape"]
@@ -64,7 +79,7 @@ def decode_row(row):
         scales = np.frombuffer(row["scales"], dtype="<f2").astype(np.float32).reshape(rows, -(-cols // gs))
         levels = decode_lattice(np.frombuffer(row["data"], dtype=np.uint8).copy(), rows, cols).astype(np.float32)
         return scales[:, np.arange(cols) // gs] * levels
-    bits = int(qt[-1]) if qt in CODEBOOKS else int(qt[3])
+    bits = 8 if qt.startswith("fp8_") else int(qt[-1]) if qt in CODEBOOKS else int(qt[3])
     sym = qt.endswith("_sym") or qt.endswith("_half")
     gs = row["group_size"]
     groups = -(-cols // gs)
@@ -73,8 +88,9 @@ def decode_row(row):
     bitstream = np.unpackbits(packed, axis=1, bitorder="little")[:, : cols * bits].reshape(rows, cols, bits)
     codes = (bitstream.astype(np.uint32) << np.arange(bits, dtype=np.uint32)).sum(axis=2).astype(np.float32)
     scales = np.frombuffer(row["scales"], dtype="<f2").astype(np.float32).reshape(rows, groups)
-    if qt in CODEBOOKS:
-        codes = np.asarray(CODEBOOKS[qt], dtype=np.float32)[codes.astype(np.int64)]
+    if qt in CODEBOOKS or qt.startswith("fp8_"):
+        table = fp8_values(qt) if qt.startswith("fp8_") else np.asarray(CODEBOOKS[qt], dtype=np.float32)
+        codes = table[codes.astype(np.int64)]
         zeros = np.zeros((rows, groups), dtype=np.float32)
     elif sym:
         centre = 2 ** (bits - 1) - (0.5 if qt.endswith("_half") else 0.0)
