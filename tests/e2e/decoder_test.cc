@@ -171,13 +171,16 @@ TEST(Decoder, RotatedWeightsRunPackedAndDequantisedAlike) {
       auto in = run_cli("inspect " + out + " --json");
       ASSERT_EQ(in.exit_code, 0) << in.output;
       int rotated = 0;
+      bool table_rotated = false;
       const auto report = nlohmann::json::parse(in.output);
       for (const auto& t : report["tensors"])
         if (t.contains("rotation")) {
           ++rotated;
           EXPECT_EQ(t["rotation"].get<std::string>().rfind("hadamard/", 0), 0u);
+          table_rotated |= t["name"].get<std::string>().find("embed") != std::string::npos;
         }
-      EXPECT_GE(rotated, 7) << model;  // every Linear of every block; embeddings are not rotated
+      EXPECT_GE(rotated, 8) << model;  // every Linear of every block, and the embedding table
+      EXPECT_TRUE(table_rotated) << model;  // looked up (and, tied, used as the head) through its rotation
     }
   }
   // --rotation auto (the default) rotates for GPTQ and not for RTN; none turns it off.
@@ -191,7 +194,7 @@ TEST(Decoder, RotatedWeightsRunPackedAndDequantisedAlike) {
     return n;
   };
   const std::string calib = " --calibration " + aqtest::source_dir() + "/tests/goldens/stories260k/calibration.txt --samples 8";
-  EXPECT_EQ(rotated_tensors("--method gptq" + calib), 35);  // 5 layers x 7 Linears
+  EXPECT_EQ(rotated_tensors("--method gptq" + calib), 36);  // 5 layers x 7 Linears, and the tied table
   EXPECT_EQ(rotated_tensors("--method gptq --rotation none" + calib), 0);
   EXPECT_EQ(rotated_tensors("--method rtn" + calib), 0);
 }
