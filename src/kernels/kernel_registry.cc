@@ -48,6 +48,12 @@ void hwy_i8_widened(const PackedView& w, const float* x, int64_t n, float* y, in
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_widened(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
+// 3-, 5- and 6-bit codes cut out of their bytes in registers where the CPU has the instructions.
+void hwy_i8_straddle(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
+  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
+  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_straddle(w, x + j * w.geom.cols, y + j * ldy, threads);
+}
+
 // lattice2 decoded in registers where the CPU has the instructions. Prefill as above.
 void hwy_i8_lattice(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
   if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
@@ -90,6 +96,12 @@ const std::string kWidenedDescription =
     "codes that straddle bytes widened to one byte each, 16 rows at a time in cache, then " + kInt8Description;
 const ProductKernel kWidenedInt8{"widened-i8", Activation::Int8, Backend::Hwy, 100, kWidenedDescription,
                                  hwy_i8_widened, kernels::matvec_i8_widened_supported};
+const std::string kStraddleDescription =
+    std::string("codes that straddle bytes cut out of them in registers, 64 at a time (vpermb spreads the bytes, "
+                "vpmultishiftqb cuts each code's bits), u8 x s8 dot products in int32; ") +
+    kernels::kStraddleI8Requirements + "; prefill of more than 8 rows in f32";
+const ProductKernel kStraddleInt8{"straddle-i8", Activation::Int8, Backend::Hwy, 110, kStraddleDescription,
+                                  hwy_i8_straddle, kernels::matvec_i8_straddle_supported};
 const std::string kLatticeWidenedDescription =
     "each 16-bit code decoded to its 8 levels (one byte each), 16 rows at a time in cache, then " + kInt8Description;
 const ProductKernel kLatticeWidenedInt8{"lattice-widened-i8", Activation::Int8, Backend::Hwy, 100,
@@ -121,27 +133,28 @@ const std::vector<FormatKernels>& kernel_table() {
       {FormatId::Int8Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int4Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int4Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
-      {FormatId::Int3Asym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
-      {FormatId::Int3Sym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int3Asym, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int3Sym, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Int2Asym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int2Sym, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       // Half-offset grids: the symmetric kernels, subtracting the format's centre().
       {FormatId::Int8Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
       {FormatId::Int4Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
-      {FormatId::Int3Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int3Half, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Int2Half, {&kFusedF32, &kInt8, &kScalar, &kCuda}},
-      // 6 and 5 bits, like int3 (codes straddle bytes): dequantised rows, or widened to bytes for int8.
-      {FormatId::Int6Asym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
-      {FormatId::Int6Sym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
-      {FormatId::Int5Asym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
-      {FormatId::Int5Sym, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
-      {FormatId::Int6Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
-      {FormatId::Int5Half, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      // 6 and 5 bits, like int3 (codes straddle bytes): dequantised rows; for int8, cut out in registers
+      // where the CPU can, else widened to bytes.
+      {FormatId::Int6Asym, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int6Sym, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int5Asym, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int5Sym, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int6Half, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Int5Half, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
       // Codebooks: dequantised rows for f32, the byte-table look-up for int8 (3 bits: widened, then
       // looked up).
       {FormatId::Nf4, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
       {FormatId::Gauss2, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
-      {FormatId::Gauss3, {&kRowsF32, &kWidenedInt8, &kScalar, &kCuda}},
+      {FormatId::Gauss3, {&kRowsF32, &kStraddleInt8, &kWidenedInt8, &kScalar, &kCuda}},
       {FormatId::Gauss4, {&kRowsF32, &kLutInt8, &kScalar, &kCuda}},
       // The lattice: 8 levels per 16-bit code decoded in registers where the CPU can, else into bytes
       // (widened) and the int8 kernel; no CUDA decoder yet.

@@ -10,6 +10,7 @@
 #include "kernels/kernel_clock.h"
 #include "kernels/lattice_i8_hwy.h"
 #include "kernels/packed_i8_hwy.h"
+#include "kernels/straddle_i8_hwy.h"
 #include "kernels/packed_prepared.h"
 #include "util/thread_pool.h"
 
@@ -91,6 +92,20 @@ void matvec_i8_widened(const PackedView& v, const float* x, float* y, int thread
         for (int64_t r = t0; r < t1; ++r) y[r] *= 0.5f;
     }
   });
+}
+
+bool matvec_i8_straddle_supported(const PackedView& v) { return simd::straddle_i8_supported(v); }
+
+void matvec_i8_straddle(const PackedView& v, const float* x, float* y, int threads) {
+  if (!matvec_i8_straddle_supported(v))
+    throw ValueError(std::string("no in-register int8-activation kernel for ") + std::string(v.format->name) +
+                     " with group " + std::to_string(v.geom.group_size) + " on this CPU (" + kStraddleI8Requirements + ")");
+  ScopedKernelTimer timer(kernel_clock_slots().fused_ns);
+  thread_local PreparedI8 reused;
+  PreparedI8& p = reused;
+  simd::prepare_i8(as_int8_asym(v), x, p);  // quantised per block, Σq per group, as every int8 kernel does
+  simd::prepare_straddle_i8(v, p);
+  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { simd::straddle_i8_rows(v, p, r0, r1, y); });
 }
 
 bool matvec_i8_lattice_supported(const PackedView& v) { return simd::lattice_i8_supported(v); }

@@ -20,6 +20,13 @@ bool matvec_i8_supported(const PackedView& v);
 void matvec_i8_widened(const PackedView& v, const float* x, float* y, int threads);
 bool matvec_i8_widened_supported(const PackedView& v);
 
+// The same, with the codes cut out of their bytes in registers (straddle_i8_hwy.cc), no bytes in cache:
+// on CPUs with AVX-512 VBMI and VNNI, for groups of 32, multiples of 64, or per channel.
+inline constexpr const char* kStraddleI8Requirements =
+    "needs AVX-512 VBMI and VNNI, and groups of 32, a multiple of 64, or per channel";
+void matvec_i8_straddle(const PackedView& v, const float* x, float* y, int threads);
+bool matvec_i8_straddle_supported(const PackedView& v);
+
 // lattice2 with every code decoded in registers (lattice_i8_hwy.cc): the same product as the widened
 // kernel, without the bytes in cache. Supported on CPUs with AVX-512 VBMI, BITALG and VNNI, for groups
 // that divide 256 weights or are multiples of them (or one per row).
