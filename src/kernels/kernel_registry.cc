@@ -159,9 +159,10 @@ const std::vector<FormatKernels>& kernel_table() {
       // The lattice: 8 levels per 16-bit code decoded in registers where the CPU can, else into bytes
       // (widened) and the int8 kernel; no CUDA decoder yet.
       {FormatId::Lattice2, {&kRowsF32, &kLatticeInt8, &kLatticeWidenedInt8, &kScalar}},
-      // FP8: values that are not integers, so f32 activations only (dequantised rows); no CUDA decoder.
-      {FormatId::Fp8E4m3, {&kRowsF32, &kScalar}},
-      {FormatId::Fp8E5m2, {&kRowsF32, &kScalar}},
+      // FP8: values that are not integers, so f32 activations only (bytes to floats in registers, like
+      // int8); no CUDA decoder.
+      {FormatId::Fp8E4m3, {&kFusedF32, &kScalar}},
+      {FormatId::Fp8E5m2, {&kFusedF32, &kScalar}},
   };
   return t;
 }

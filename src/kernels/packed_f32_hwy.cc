@@ -44,10 +44,9 @@ inline int64_t product_lanes(int bits) { return int64_t(bits == 2 ? hn::Lanes(DF
 // mantissa bits moved into a float32's and the bias difference multiplied in (exact: a power of two;
 // the fp8 subnormals arrive as float32 subnormals and leave normal); the all-ones exponent (E5M2's
 // infinities and NaNs, E4M3's one NaN code) set apart.
-template <class V8>
-HWY_INLINE hn::Vec<DF> Float8Values(const QuantFormat& f, V8 bytes) {
-  const DF df;
-  const hn::Rebind<uint32_t, DF> du32;
+template <class D, class V8>
+HWY_INLINE hn::Vec<D> Float8Values(D df, const QuantFormat& f, V8 bytes) {
+  const hn::Rebind<uint32_t, D> du32;
   const auto b = hn::PromoteTo(du32, bytes);
   const auto sign = hn::ShiftLeft<24>(hn::And(b, hn::Set(du32, 0x80u)));
   const auto magnitude = hn::And(b, hn::Set(du32, 0x7Fu));
@@ -86,7 +85,7 @@ void DequantizeF32(const PackedView& v, int64_t r0, int64_t r1, float* HWY_RESTR
       const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
       int64_t c = c0;
       if (v.format->float8()) {
-        for (; c + N <= c1; c += N) hn::StoreU(hn::Mul(vs, Float8Values(*v.format, hn::LoadU(du8, codes.data() + c))), df, o + c);
+        for (; c + N <= c1; c += N) hn::StoreU(hn::Mul(vs, Float8Values(df, *v.format, hn::LoadU(du8, codes.data() + c))), df, o + c);
         for (; c < c1; ++c) o[c] = s * v.format->level_of(codes[size_t(c)]);
         continue;
       }
@@ -128,18 +127,23 @@ inline int64_t sub_block_codes(int bits, int64_t N) { return bits == 8 ? N : bit
 
 // One sub-block of codes at p (N bytes), unpacked into 8/BITS float vectors in lane order: int8
 // natural, int4 low then high nibbles, int2 bit pairs 0..3 (the order activations are permuted to).
-template <int BITS, class D, class V = decltype(hn::Zero(D()))>
-HWY_INLINE void UnpackSubBlock(D df, const uint8_t* p, V* q) {
+// F8: the bytes are float8 codes of f, turned into their values.
+template <int BITS, bool F8 = false, class D, class V = decltype(hn::Zero(D()))>
+HWY_INLINE void UnpackSubBlock(D df, const uint8_t* p, V* q, const QuantFormat* f = nullptr) {
   const hn::Rebind<uint32_t, D> du32;
   const hn::Rebind<int32_t, D> di32;
   const hn::Rebind<uint8_t, D> du8;
+  if constexpr (F8) {
+    q[0] = Float8Values(df, *f, hn::LoadU(du8, p));
+    return;
+  }
   const auto bytes = hn::PromoteTo(du32, hn::LoadU(du8, p));  // one packed byte per 32-bit lane
   for (int ph = 0; ph < 8 / BITS; ++ph) q[ph] = hn::ConvertTo(df, hn::BitCast(di32, CodesOfPhase<BITS>(du32, bytes, ph)));
 }
 
 // One row's dot products with NX activation rows. Four independent accumulators per activation
 // row keep the FMA units busy (a single chain would wait on FMA latency at every step).
-template <int BITS, int NX>
+template <int BITS, int NX, bool F8 = false>
 HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const float* const* xsum, int64_t r0,
                             int64_t r1, float* const* y) {
   const DFB<BITS> df;
@@ -159,7 +163,7 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
     float scalar[NX];
     for (int j = 0; j < NX; ++j) total[j] = hn::Zero(df), scalar[j] = 0;
     for (int64_t gi = 0; gi < groups; ++gi) {
-      const float s = scales[size_t(gi)], z = zero_at(v, size_t(r * groups + gi));
+      const float s = scales[size_t(gi)], z = F8 ? 0.0f : zero_at(v, size_t(r * groups + gi));
       const int64_t c0 = gi * g.group_size, c1 = std::min(c0 + g.group_size, g.cols);
       const int64_t vend = std::max(c0, std::min(c1, whole));
       V acc[NX][4];
@@ -171,7 +175,7 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
       for (; c + STEP * sb <= vend; c += STEP * sb) {
         for (int u = 0; u < STEP; ++u) {
           V q[4];
-          UnpackSubBlock<BITS>(df, row + (c + u * sb) * BITS / 8, q);
+          UnpackSubBlock<BITS, F8>(df, row + (c + u * sb) * BITS / 8, q, v.format);
           for (int p = 0; p < P; ++p) {
             const int k = (u * P + p) & 3;
             for (int j = 0; j < NX; ++j)
@@ -181,13 +185,14 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
       }
       for (; c < vend; c += sb) {
         V q[4];
-        UnpackSubBlock<BITS>(df, row + c * BITS / 8, q);
+        UnpackSubBlock<BITS, F8>(df, row + c * BITS / 8, q, v.format);
         for (int p = 0; p < P; ++p)
           for (int j = 0; j < NX; ++j) acc[j][p & 3] = hn::MulAdd(q[p], hn::LoadU(df, xp[j] + c + p * N), acc[j][p & 3]);
       }
       float tail[NX] = {};
       for (int64_t t = vend; t < c1; ++t) {
-        const float code = float(packed_code_at(row, t, BITS));
+        const int raw = packed_code_at(row, t, BITS);
+        const float code = F8 ? v.format->level_of(raw) : float(raw);
         for (int j = 0; j < NX; ++j) tail[j] += code * xp[j][t];
       }
       const auto vs = hn::Set(df, s);
@@ -203,7 +208,7 @@ HWY_INLINE void MatvecRowsT(const PackedView& v, const float* const* xp, const f
 
 // Four rows against one activation row: each activation vector is loaded once for four rows, so
 // activations (4 bytes per weight, from L2 for long rows) stop being the bottleneck.
-template <int BITS>
+template <int BITS, bool F8 = false>
 HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* xsum, int64_t r0, float* y) {
   const DFB<BITS> df;
   using V = decltype(hn::Zero(df));
@@ -231,15 +236,18 @@ HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* 
       for (int p = 0; p < P; ++p) xv[p] = hn::LoadU(df, xp + c + p * N);
       for (int k = 0; k < R; ++k) {
         V q[4];
-        UnpackSubBlock<BITS>(df, rows[k] + c * BITS / 8, q);
+        UnpackSubBlock<BITS, F8>(df, rows[k] + c * BITS / 8, q, v.format);
         for (int p = 0; p < P; ++p) acc[k][p & 1] = hn::MulAdd(q[p], xv[p], acc[k][p & 1]);
       }
     }
     for (int k = 0; k < R; ++k) {
       float tail = 0;
-      for (int64_t t = vend; t < c1; ++t) tail += float(packed_code_at(rows[k], t, BITS)) * xp[t];
+      for (int64_t t = vend; t < c1; ++t) {
+        const int raw = packed_code_at(rows[k], t, BITS);
+        tail += (F8 ? v.format->level_of(raw) : float(raw)) * xp[t];
+      }
       const float sk = scales[size_t(k * groups + gi)];
-      const float z = zero_at(v, size_t((r0 + k) * groups + gi));
+      const float z = F8 ? 0.0f : zero_at(v, size_t((r0 + k) * groups + gi));
       total[k] = hn::MulAdd(hn::Set(df, sk), hn::Add(acc[k][0], acc[k][1]), total[k]);
       scalar[k] += sk * (tail - z * xsum[gi]);
     }
@@ -250,14 +258,17 @@ HWY_INLINE void Matvec4RowsT(const PackedView& v, const float* xp, const float* 
 template <int NX>
 void MatvecRows(const PackedView& v, const float* const* xp, const float* const* xsum, int64_t r0, int64_t r1,
                 float* const* y) {
+  const bool f8 = v.format->float8();
   if (NX == 1) {  // decode: blocks of four rows, then the rest one by one
     const int bits = v.format->bits;
     for (; r0 + 4 <= r1; r0 += 4) {
-      if (bits == 8) Matvec4RowsT<8>(v, xp[0], xsum[0], r0, y[0]);
+      if (f8) Matvec4RowsT<8, true>(v, xp[0], xsum[0], r0, y[0]);
+      else if (bits == 8) Matvec4RowsT<8>(v, xp[0], xsum[0], r0, y[0]);
       else if (bits == 4) Matvec4RowsT<4>(v, xp[0], xsum[0], r0, y[0]);
       else Matvec4RowsT<2>(v, xp[0], xsum[0], r0, y[0]);
     }
   }
+  if (f8) return MatvecRowsT<8, NX, true>(v, xp, xsum, r0, r1, y);
   switch (v.format->bits) {
     case 8: MatvecRowsT<8, NX>(v, xp, xsum, r0, r1, y); break;
     case 4: MatvecRowsT<4, NX>(v, xp, xsum, r0, r1, y); break;
@@ -289,8 +300,8 @@ void Prepare(const PackedView& v, const float* x, int64_t n, PreparedF32& p) {
 // True when the vector path applies: int2/4/8 and groups made of whole sub-blocks.
 bool VectorFriendly(const PackedView& v) {
   const int bits = v.format->bits;
-  // those go through dequantised rows
-  if (v.format->straddles_bytes() || v.format->byte_levels() || v.format->float8()) return false;
+  // those go through dequantised rows (float8 codes are whole bytes: they take the 8-bit path)
+  if (v.format->straddles_bytes() || v.format->byte_levels()) return false;
   const int64_t sb = sub_block_codes(bits, product_lanes(bits));
   return v.geom.groups_per_row() == 1 || v.geom.group_size % sb == 0;
 }
