@@ -83,7 +83,7 @@ struct QuantConfig {
   // The rotation weight matrices get: auto decided by the method.
   RotationKind rotation_kind() const {
     if (rotation == RotationChoice::Auto) return method == Method::Gptq ? RotationKind::Hadamard : RotationKind::None;
-    return rotation == RotationChoice::Hadamard ? RotationKind::Hadamard : RotationKind::None;
+    return rotation == RotationChoice::None ? RotationKind::None : RotationKind::Hadamard;
   }
   // Whether the run needs calibration text: a calibrated method, or allocation by measurement.
   bool needs_calibration() const {

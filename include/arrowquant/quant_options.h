@@ -25,11 +25,13 @@ inline std::string clip_name(ClipMethod c) { return std::string(enum_option_name
 
 // The rotation weight matrices are quantised in (input_rotation.h): auto = hadamard for GPTQ, whose
 // full Hessian follows the rotated inputs (measured better on every model here), none otherwise
-// (importance-weighted RTN loses its per-channel importance to the rotation).
-enum class RotationChoice { Auto, None, Hadamard };
+// (importance-weighted RTN loses its per-channel importance to the rotation). residual: decoders'
+// residual stream rotated offline (model/residual_rotation.h), the other inputs as hadamard.
+enum class RotationChoice { Auto, None, Hadamard, Residual };
 inline constexpr EnumOption kRotationNames[] = {{int(RotationChoice::Auto), "auto"},
                                                 {int(RotationChoice::None), "none"},
-                                                {int(RotationChoice::Hadamard), "hadamard"}};
+                                                {int(RotationChoice::Hadamard), "hadamard"},
+                                                {int(RotationChoice::Residual), "residual"}};
 
 // Non-uniform levels (quant_format.h): none (the uniform grid), nf (NormalFloat), gauss (Lloyd-Max
 // levels of a normal), lattice (8-weight vectors of an E8 lattice codebook, 2 bits), e4m3 / e5m2 (OCP

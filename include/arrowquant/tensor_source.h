@@ -59,6 +59,9 @@ class TensorSource {
   virtual std::vector<PackedRows> read_packed(const std::string& name) const { return {}; }
   // The activation type the weights were calibrated for: "int8" after SmoothQuant, "" for any.
   virtual std::string calibrated_activations() const { return ""; }
+  // A decoder stored with its residual stream rotated (model/residual_rotation.h): the rotation;
+  // none for every other model.
+  virtual InputRotation residual_rotation() const { return {}; }
 };
 
 // Detects the format of `path` (a model folder or a single file) and opens it. Throws FormatError

@@ -49,6 +49,8 @@ class WeightLoader {
   nlohmann::json model_config() const;
   // The activation type the weights were calibrated for: "int8" for SmoothQuant models, else "".
   std::string calibrated_activations() const;
+  // The rotation of a decoder's residual stream the weights are stored in (none for most files).
+  const InputRotation& residual_rotation() const { return residual_rotation_; }
 
  private:
   WeightLoader() = default;
@@ -58,6 +60,7 @@ class WeightLoader {
   int version_ = 0;
   std::vector<StoredTensor> tensors_;
   nlohmann::json metadata_;
+  InputRotation residual_rotation_;
 };
 
 // Finds the weights file in a model folder (model.parquet, else the only *.parquet).

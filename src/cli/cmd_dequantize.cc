@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "arrowquant/tensor_source.h"
+#include "model/residual_rotation.h"
 #include "util/files.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
@@ -23,7 +24,8 @@ Runner add_dequantize(CLI::App& app) {
       ->check(CLI::IsMember({"float32", "float16", "bfloat16"}));
   app.add_flag("--write-config", *config, "Also write the model's config.json beside the output (a GGUF's as transformers spells it)");
   return [=]() {
-    auto w = open_tensor_source(*in);
+    // A decoder stored with its residual stream rotated is written as the equivalent standard model.
+    auto w = unrotated_residual_source(open_tensor_source(*in));
     const DType dt = dtype_from_name(*dtype);
     // Tensors are dequantised one at a time as the file is written: memory stays near one tensor.
     const auto& tensors = w->tensors();

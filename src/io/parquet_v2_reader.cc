@@ -113,6 +113,23 @@ nlohmann::json read_metadata(const parquet::FileMetaData& md, const std::string&
   return meta;
 }
 
+// The residual_rotation key, checked for what can be checked without the model's width.
+InputRotation residual_rotation_of(const nlohmann::json& meta, const std::string& file) {
+  InputRotation r;
+  auto it = meta.find(key::kResidualRotation);
+  if (it == meta.end()) return r;
+  const std::string where = file + ": metadata key residual_rotation";
+  if (!it->is_object() || !(*it)["kind"].is_string() || !(*it)["block"].is_number_integer() ||
+      !(*it)["seed"].is_number_unsigned())
+    throw FormatError(where + " must be {\"kind\": string, \"block\": integer, \"seed\": unsigned}");
+  if (!rotation_kind_from_name((*it)["kind"].get<std::string>(), r.kind) || r.is_none())
+    throw FormatError(where + ": unknown kind \"" + (*it)["kind"].get<std::string>() + "\"");
+  r.block = (*it)["block"].get<int64_t>();
+  r.seed = (*it)["seed"].get<uint64_t>();
+  if (r.block < 2) throw FormatError(where + ": block " + std::to_string(r.block) + " is no Hadamard block");
+  return r;
+}
+
 void check_version(const nlohmann::json& meta, const std::string& file) {
   if (!meta.contains(key::kFormatVersion)) return;
   const std::string v = meta[key::kFormatVersion].get<std::string>();
@@ -353,7 +370,10 @@ TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std:
   out.metadata = read_metadata(*md, file);
   const bool v2 = schema->GetFieldIndex(col::kQuantType) >= 0;
   out.version = v2 ? 2 : 1;
-  if (v2) check_version(out.metadata, file);
+  if (v2) {
+    check_version(out.metadata, file);
+    out.residual_rotation = residual_rotation_of(out.metadata, file);
+  }
   const int data_col = schema->GetFieldIndex(col::kData);
   if (data_col < 0) throw FormatError(file + ": weights table has no \"data\" column");
   // Every field of both schemas is one Parquet leaf column, so field and leaf indices agree.

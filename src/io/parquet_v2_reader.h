@@ -20,6 +20,8 @@ struct TableContents {
   std::vector<StoredTensor> tensors;
   // The key-value metadata, "arrowquant." prefix removed, JSON-valued keys parsed.
   nlohmann::json metadata = nlohmann::json::object();
+  // The rotation of a decoder's residual stream (model/residual_rotation.h); none when absent.
+  InputRotation residual_rotation;
   // Decoded columns that V1 data pointers point into (V2 points into `bytes` itself).
   std::shared_ptr<const void> decoded;
 };

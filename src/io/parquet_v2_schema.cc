@@ -5,7 +5,7 @@
 namespace arrowquant::parquet_v2 {
 
 bool key_holds_json(std::string_view k) {
-  return k == key::kModelConfig || k == key::kQuantConfig || k == key::kDecisions;
+  return k == key::kModelConfig || k == key::kQuantConfig || k == key::kDecisions || k == key::kResidualRotation;
 }
 
 std::shared_ptr<arrow::Schema> v2_schema() {

@@ -35,10 +35,11 @@ class Schema;
 
 namespace arrowquant::parquet_v2 {
 
-// The newest version this build reads and writes. 3: rotated tensors (the rotation columns); a file
-// without any is written as 2, so that builds from before rotations still read it (they would run a
-// rotated tensor unrotated, and refuse version 3 instead).
-inline constexpr int kFormatVersion = 3;
+// The newest version this build reads and writes. 3: rotated tensors (the rotation columns); 4: a
+// rotated residual stream (key residual_rotation). A file is written with the lowest version that
+// holds it, so that older builds still read what they can run and refuse what they would run wrong.
+inline constexpr int kFormatVersion = 4;
+inline constexpr int kFormatVersionRotated = 3;
 inline constexpr int kFormatVersionUnrotated = 2;
 inline constexpr const char* kWeightsFile = "model.parquet";   // in a model folder
 inline constexpr const char* kMetadataFile = "metadata.json";  // a readable copy, never read back
@@ -66,8 +67,10 @@ inline constexpr const char *kFormatVersion = "format_version", *kToolVersion = 
 inline constexpr const char *kModelConfig = "model_config", *kQuantConfig = "quant_config",
                             *kDecisions = "decisions";
 // What the runtime needs beyond the weights: the activation type the model was calibrated for
-// ("int8" after SmoothQuant; absent otherwise).
+// ("int8" after SmoothQuant; absent otherwise), and the rotation of a decoder's residual stream
+// (JSON {"kind", "block", "seed"}, model/residual_rotation.h; absent when not rotated).
 inline constexpr const char* kActivations = "activations";
+inline constexpr const char* kResidualRotation = "residual_rotation";
 }  // namespace key
 bool key_holds_json(std::string_view key);
 

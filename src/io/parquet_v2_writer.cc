@@ -138,7 +138,8 @@ ParquetV2Writer::~ParquetV2Writer() {
 int64_t ParquetV2Writer::rows_written() const { return impl_->rows; }
 
 int ParquetV2Writer::format_version() const {
-  return impl_->rotated ? parquet_v2::kFormatVersion : parquet_v2::kFormatVersionUnrotated;
+  if (residual_) return parquet_v2::kFormatVersion;
+  return impl_->rotated ? parquet_v2::kFormatVersionRotated : parquet_v2::kFormatVersionUnrotated;
 }
 
 void ParquetV2Writer::write_quantized(const QuantizedTensor& q, DType source_dtype, const RowStats& stats) {
@@ -182,6 +183,7 @@ void ParquetV2Writer::close(const FileMetadata& m) {
   namespace key = parquet_v2::key;
   auto md = std::make_shared<arrow::KeyValueMetadata>();
   auto put = [&](const char* k, const std::string& v) { md->Append(std::string(parquet_v2::kKeyPrefix) + k, v); };
+  residual_ = !m.residual_rotation.is_none();
   put(key::kFormatVersion, std::to_string(format_version()));
   put(key::kToolVersion, ARROWQUANT_VERSION);
   put(key::kScaleDtype, "float16");
@@ -190,6 +192,10 @@ void ParquetV2Writer::close(const FileMetadata& m) {
   put(key::kQuantConfig, m.quant_config.dump());
   put(key::kDecisions, m.decisions.dump());
   if (!m.activations.empty()) put(key::kActivations, m.activations);
+  if (!m.residual_rotation.is_none())
+    put(key::kResidualRotation, nlohmann::json{{"kind", std::string(rotation_kind_name(m.residual_rotation.kind))},
+                                               {"block", m.residual_rotation.block},
+                                               {"seed", m.residual_rotation.seed}}.dump());
   check(impl_->writer->AddKeyValueMetadata(md), "writing metadata to " + impl_->path);
   check(impl_->writer->Close(), "closing " + impl_->path);
   check(impl_->out->Close(), "closing " + impl_->path);

@@ -26,6 +26,7 @@ struct FileMetadata {
   nlohmann::json quant_config = nlohmann::json::object();   // the settings of the run
   nlohmann::json decisions = nlohmann::json::array();       // fallbacks, allocations, folds
   std::string activations;  // "int8" when the model was calibrated for int8 activations
+  InputRotation residual_rotation;  // a decoder whose residual stream is stored rotated; none otherwise
 };
 
 class ParquetV2Writer {
@@ -46,6 +47,7 @@ class ParquetV2Writer {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  bool residual_ = false;  // close() was given a residual rotation
 };
 
 }  // namespace arrowquant

@@ -155,6 +155,7 @@ class ParquetSource : public TensorSource {
     return out;
   }
   std::string calibrated_activations() const override { return w_->calibrated_activations(); }
+  InputRotation residual_rotation() const override { return w_->residual_rotation(); }
 
  private:
   std::unique_ptr<WeightLoader> w_;

@@ -39,6 +39,7 @@ std::unique_ptr<WeightLoader> WeightLoader::open(const std::string& path) {
   w->version_ = t.version;
   w->tensors_ = std::move(t.tensors);
   w->metadata_ = std::move(t.metadata);
+  w->residual_rotation_ = t.residual_rotation;
   w->decoded_ = std::move(t.decoded);
   return w;
 }

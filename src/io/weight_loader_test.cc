@@ -272,3 +272,31 @@ TEST(WeightLoader, RotatedTensorsReadBackInTheModelsOwnSpace) {
   auto old = WeightLoader::open(aqtest::source_dir() + "/tests/fuzz/corpus/weight_loader_fuzz/int4.parquet");
   for (const auto& t : old->tensors()) EXPECT_TRUE(t.rotation.is_none()) << t.name;
 }
+
+// A residual stream's rotation is a file-level key (version 4), read back as written; a key that is
+// no rotation is refused naming the key.
+TEST(WeightLoader, ResidualRotationKey) {
+  aqtest::TempDir dir;
+  auto write = [&](const std::string& name, const InputRotation& r) {
+    Written m;
+    m.w = {"layer.weight", {4, 96}, aqtest::random_floats(4 * 96, 1, 0.1f)};
+    m.q = quantize_rtn(m.w, {find_quant_format(4, false), 32, ClipMethod::Mse, 1});
+    ParquetV2Writer wr(dir / name, 1 << 20);
+    wr.write_quantized(m.q, DType::F32, {});
+    FileMetadata meta;
+    meta.residual_rotation = r;
+    wr.close(meta);
+    return wr.format_version();
+  };
+  const InputRotation r = hadamard_rotation(96, 5);
+  EXPECT_EQ(write("r.parquet", r), 4);
+  auto w = WeightLoader::open(dir / "r.parquet");
+  EXPECT_EQ(w->residual_rotation(), r);
+  EXPECT_EQ(w->metadata()["format_version"], "4");
+  EXPECT_TRUE(WeightLoader::open(aqtest::source_dir() + "/tests/fuzz/corpus/weight_loader_fuzz/int4.parquet")
+                  ->residual_rotation()
+                  .is_none());
+  write("bad.parquet", InputRotation{RotationKind::Hadamard, 1, 0});
+  const std::string e = open_error(dir / "bad.parquet");
+  EXPECT_NE(e.find("residual_rotation"), std::string::npos) << e;
+}

@@ -51,6 +51,8 @@ BertEncoder::BertEncoder(const ModelWeights& w, int threads)
   // Checkpoints saved from BertFor* heads carry a "bert." prefix; the encoder is the same.
   std::string p = w.has("embeddings.word_embeddings.weight") ? "" : "bert.";
   const int64_t H = cfg_.hidden, I = cfg_.intermediate;
+  if (w.residual_rotation(H))  // LayerNorm subtracts the mean: no rotation commutes with it
+    throw FormatError(w.path() + ": a rotated residual stream is for RMSNorm decoders, not a BERT encoder");
   word_emb_name_ = p + "embeddings.word_embeddings.weight";
   word_emb_ = Embedding::load(w, word_emb_name_, cfg_.vocab_size, H);
   pos_emb_ = w.load(p + "embeddings.position_embeddings.weight", {cfg_.max_positions, H});

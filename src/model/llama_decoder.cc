@@ -104,6 +104,7 @@ LlamaDecoder::LlamaDecoder(const ModelWeights& w, int threads)
   const int64_t qd = cfg_.heads * D, kvd = cfg_.kv_heads * D;
   embed_ = Embedding::load(w, "model.embed_tokens.weight", cfg_.vocab_size, H);
   final_norm_ = w.load("model.norm.weight", {H});
+  residual_ = w.residual_rotation(H);
   // Some checkpoints say nothing of tying but carry no head: tie them, as transformers does.
   if (!cfg_.tied_embeddings && !w.has("lm_head.weight")) cfg_.tied_embeddings = true;
   // A tied head reads the (possibly packed) embedding table as a weight matrix.
@@ -277,7 +278,14 @@ std::vector<float> LlamaDecoder::forward(DecoderState& st, const std::vector<int
 std::vector<float> LlamaDecoder::output_logits(const float* x, int64_t T) const {
   const int64_t H = cfg_.hidden;
   std::vector<float> xn(size_t(T * H));
-  for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + t * H);
+  if (residual_) {  // γ_f acts on the stream's own channels: norm it unrotated, rotate for the head
+    std::vector<float> u(x, x + T * H);
+    residual_->unrotate(u.data(), T);
+    for (int64_t t = 0; t < T; ++t) rms_norm(u.data() + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + t * H);
+    residual_->rotate(xn.data(), T);
+  } else {
+    for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, final_norm_.data(), H, cfg_.rms_eps, xn.data() + t * H);
+  }
   std::vector<float> logits(size_t(T * cfg_.vocab_size));
   lm_head_.forward(xn.data(), T, logits.data());
   return logits;

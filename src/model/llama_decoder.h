@@ -80,6 +80,9 @@ class LlamaDecoder {
   int threads_;
   Embedding embed_;
   std::vector<float> final_norm_;
+  // The residual stream's rotation when the weights hold a rotated model (model/residual_rotation.h):
+  // the final norm then runs on the unrotated stream and hands the head a rotated input.
+  std::shared_ptr<const PreparedRotation> residual_;
   Linear lm_head_;  // a tied head shares the embedding's floats or packed chunks
   std::vector<Layer> layers_;
   std::vector<float> rope_cos_, rope_sin_;  // [max_positions, head_dim / 2]

@@ -81,6 +81,15 @@ PackedView ModelWeights::copy_to_anonymous_memory(PackedView v) const {
   return v;
 }
 
+std::shared_ptr<const PreparedRotation> ModelWeights::residual_rotation(int64_t hidden) const {
+  const InputRotation r = source_->residual_rotation();
+  if (r.is_none()) return nullptr;
+  if (const std::string p = rotation_problem(r, hidden); !p.empty())
+    throw FormatError(path_ + ": the residual stream's rotation does not fit the hidden width " +
+                      std::to_string(hidden) + ": " + p);
+  return std::make_shared<const PreparedRotation>(r, hidden);
+}
+
 std::shared_ptr<const PreparedRotation> ModelWeights::rotation(const std::string& name) const {
   for (const auto& info : source_->tensors()) {
     if (info.name != name) continue;

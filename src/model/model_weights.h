@@ -46,6 +46,10 @@ class ModelWeights {
   // The rotation packed() views of a tensor are stored in (inputs must be rotated before the kernels
   // multiply them: Linear does it); nullptr when none. Tensors rotated alike share one.
   std::shared_ptr<const PreparedRotation> rotation(const std::string& name) const;
+  // A decoder stored with its residual stream rotated (model/residual_rotation.h): that rotation
+  // prepared for rows of `hidden` values; nullptr for every other model. FormatError when the stored
+  // rotation does not fit the width.
+  std::shared_ptr<const PreparedRotation> residual_rotation(int64_t hidden) const;
 
   // With packed kernels on, quantised tensors are offered as packed views into the mapped file
   // (packed()); off (the default), every tensor is dequantised to float32 by load(). Set it before

@@ -4,11 +4,17 @@
 #include "io/calibration_text.h"
 #include "model/calibration_model.h"
 #include "model/model_weights.h"
+#include "model/residual_rotation.h"
 
 namespace arrowquant {
 
 ModelSession::ModelSession(std::string path) : path_(std::move(path)), source_(open_tensor_source(path_)) {}
 ModelSession::~ModelSession() = default;
+
+void ModelSession::rotate_residual(uint64_t seed, int64_t max_block) {
+  if (model_) throw Error("internal: the residual stream is rotated before the model is loaded");
+  source_ = rotated_residual_source(source_, seed, max_block);
+}
 
 CalibrationModel& ModelSession::calibration_model(int threads) {
   if (!model_) {

@@ -21,6 +21,9 @@ class ModelSession {
   ~ModelSession();
   const std::string& path() const { return path_; }
   const TensorSource& source() const { return *source_; }
+  // From now on, the model's tensors as the decoder with its residual stream rotated
+  // (model/residual_rotation.h); before anything is loaded. ValueError for models it does not fit.
+  void rotate_residual(uint64_t seed, int64_t max_block);
 
   // The float model, loaded on first use. Calibration changes its weights in place (the quantised
   // blocks feed the next): what runs after calibrate_started() sees a partly quantised model.

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "arrowquant/error.h"
+#include "model/residual_rotation.h"
 
 namespace arrowquant {
 
@@ -26,8 +27,10 @@ namespace {
 // (one transform per token), and a head tied to the table rotates its input like any Linear. Rotated,
 // a table's outlier columns are spread over each row (SmolLM2's tied table at INT3 g64, Linears at
 // INT8: KL 0.507 → 0.301). A row too short for a Hadamard block (odd widths) stays as it is.
+// With the residual stream rotated offline, only the Linears that read something else (o, down) are.
 InputRotation rotation_for(const SourceTensorInfo& t, const QuantConfig& c) {
   if (c.rotation_kind() == RotationKind::None || t.shape.size() != 2) return {};
+  if (c.rotation == RotationChoice::Residual && residual_role(t.name) != ResidualRole::Writer) return {};
   InputRotation r = hadamard_rotation(t.shape.back(), uint64_t(c.rotation_seed), c.rotation_block);
   return r.block > 1 ? r : InputRotation{};
 }

@@ -49,8 +49,11 @@ void QuantConfig::visit(SettingVisitor& v) {
   visit_enum(v, rotation, kRotationNames,
              {"rotation", "Quantise weight matrices in a rotated input space: hadamard (a randomised Hadamard "
                           "transform per block of inputs, undone at run time by rotating each layer's input: "
-                          "spreads outliers), none, or auto (default: hadamard with --method gptq, where it "
-                          "measured far better at 2-3 bits, none otherwise)"});
+                          "spreads outliers), residual (decoders with RMSNorm: the residual stream rotated "
+                          "offline instead — norms folded, embeddings, q/k/v, gate/up, o, down and the head "
+                          "rotated, so no block input but o's and down's is rotated at run time), none, or auto "
+                          "(default: hadamard with --method gptq, where it measured far better at 2-3 bits, "
+                          "none otherwise)"});
   v.visit(rotation_seed, {"rotation_seed", "Seed of the rotation's random signs", kAdvanced, 0, 9007199254740992.0});
   v.visit(rotation_block, {"rotation_block", "Largest Hadamard block of input channels the rotation mixes (0: the "
                                              "largest order 2^k or 12·2^k or 144·2^k dividing the row)",

@@ -135,6 +135,11 @@ class QuantizationRun {
 
  private:
   QuantizeReport run_steps() {
+    if (cfg_.rotation == RotationChoice::Residual) {
+      session_.rotate_residual(uint64_t(cfg_.rotation_seed), cfg_.rotation_block);
+      if (log_) log_("residual stream rotated: " + describe(session_.source().residual_rotation()) +
+                     " (norms folded into q/k/v and gate/up; o and down rotated per layer)");
+    }
     const auto& infos = session_.source().tensors();
     if (infos.empty()) throw FormatError(model_path_ + ": the model holds no tensors");
     // Plan everything before writing anything, so bad settings fail fast.
@@ -293,6 +298,7 @@ class QuantizationRun {
     FileMetadata m;
     m.source_kind = session_.source().kind();
     m.model_config = session_.source().model_config();
+    m.residual_rotation = session_.source().residual_rotation();
     m.quant_config = cfg_.to_json();
     m.decisions = decisions_;
     if (cfg_.method == Method::SmoothQuant) m.activations = "int8";  // its scales were chosen for int8
