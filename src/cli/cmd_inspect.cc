@@ -61,12 +61,17 @@ Runner add_inspect(CLI::App& app) {
     if (*json) {
       auto j = r.to_json();
       j["format_version"] = w->format_version();
+      if (!w->residual_rotation().is_none()) j["residual_rotation"] = describe(w->residual_rotation());
       if (*verify) j["checksums"] = "ok";
       printf("%s\n", j.dump(2).c_str());
       return 0;
     }
-    printf("%s: Parquet weights V%d, %zu tensors, %s\n\n", w->path().c_str(), w->format_version(),
+    printf("%s: Parquet weights V%d, %zu tensors, %s\n", w->path().c_str(), w->format_version(),
            w->tensors().size(), human_bytes(double(r.file_bytes)).c_str());
+    if (!w->residual_rotation().is_none())
+      printf("residual stream rotated: %s (docs/FORMAT.md, \"Rotated residual stream\")\n",
+             describe(w->residual_rotation()).c_str());
+    printf("\n");
     bool rotated = false;
     for (const auto& t : r.tensors) rotated |= !t.rotation.empty();
     printf("%-52s %-16s %-10s %6s %7s %12s %9s %9s%s\n", "tensor", "shape", "format", "group", "bits/w", "bytes",

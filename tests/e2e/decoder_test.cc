@@ -231,6 +231,7 @@ TEST(Decoder, ResidualRotationRunsPackedAndExportsAStandardModel) {
     EXPECT_LE(rel_error(at_load, want), 0.03) << model;
     EXPECT_EQ(WeightLoader::open(out)->metadata()["format_version"], "4") << model;
     const auto report = nlohmann::json::parse(run_cli("inspect " + out + " --json").output);
+    EXPECT_EQ(report["residual_rotation"].get<std::string>().rfind("hadamard/", 0), 0u) << model;
     int rotated = 0;
     for (const auto& t : report["tensors"]) {
       const std::string name = t["name"];
