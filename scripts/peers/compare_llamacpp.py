@@ -130,6 +130,13 @@ OUR_SETTINGS = {
     # ... and at 4 bits under the 4.6-bpw headline (embeddings/head INT5; 74.0 MB): 6 epochs over 16 sequences.
     "rot-gptq-gauss4-g128-e5-bt": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss",
                                    "--embedding-bits", "5", "--tune-epochs", "6", "--tune-samples", "16"],
+    # 2026-12-04: embedding tables rotated with the weight matrices (the build's default under GPTQ), the
+    # lattice in the 2.6-bpw allocation, a uniform 2.6-bpw file, and the offline residual-stream rotation.
+    "gptq-size-44l": ["--method", "gptq", "--target-size", "43.7", "--group-size", "64", "--codebook", "lattice"],
+    "rot-gptq-lattice2-g128-e4": ["--method", "gptq", "--bits", "2", "--group-size", "128", "--codebook", "lattice",
+                                  "--embedding-bits", "4"],
+    "res-gptq-gauss4-g128": ["--method", "gptq", "--bits", "4", "--group-size", "128", "--codebook", "gauss",
+                             "--rotation", "residual"],
     "bpw-4.9": ["--method", "rtn", "--target-bpw", "4.9"],
     "bpw-3.9": ["--method", "rtn", "--target-bpw", "3.9"],
     "bpw-3.0": ["--method", "rtn", "--target-bpw", "3.0"],

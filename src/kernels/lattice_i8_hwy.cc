@@ -37,6 +37,7 @@
 #include "kernels/lattice_i8_hwy.h"
 #include "kernels/packed_prepared.h"
 #include "kernels/row_scales-inl.h"
+#include "kernels/vnni512-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
@@ -65,25 +66,6 @@ bool LatticeFusedSupported(const PackedView& v) {
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-// VNNI: clang does not apply the pragma above inside Highway's target region, so there the
-// instructions are spelled as asm (as in packed_i8_hwy.cc).
-HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u8, __m512i s8) {
-#if defined(__clang__)
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
-  return acc;
-#else
-  return _mm512_dpbusd_epi32(acc, u8, s8);
-#endif
-}
-HWY_INLINE __m512i DotI16(__m512i acc, __m512i a, __m512i b) {
-#if defined(__clang__)
-  asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
-  return acc;
-#else
-  return _mm512_dpwssd_epi32(acc, a, b);
-#endif
-}
-
 struct LatticeConstants {
   __m512i table[8];     // the 256 digit words, 64 per pair of registers
   __m512i digit_ctl[4];  // vpmultishiftqb offsets: byte 8k+2j+e of vector v <- bits from 16j + 2(2v+e) − 1

@@ -94,32 +94,44 @@ void matvec_i8_widened(const PackedView& v, const float* x, float* y, int thread
   });
 }
 
-bool matvec_i8_straddle_supported(const PackedView& v) { return simd::straddle_i8_supported(v); }
+namespace {
 
-void matvec_i8_straddle(const PackedView& v, const float* x, float* y, int threads) {
-  if (!matvec_i8_straddle_supported(v))
+// The kernels that decode in registers share one policy: x quantised per block as every int8 kernel
+// does it (on v read as int8_asym: Σq per group too), put into the kernel's own order, rows in parallel.
+struct InRegisterKernel {
+  bool (*supported)(const PackedView&);
+  void (*prepare)(const PackedView&, PreparedI8&);
+  void (*rows)(const PackedView&, const PreparedI8&, int64_t, int64_t, float*);
+  const char* requirements;
+};
+
+void run_in_registers(const InRegisterKernel& k, const PackedView& v, const float* x, float* y, int threads) {
+  if (!k.supported(v))
     throw ValueError(std::string("no in-register int8-activation kernel for ") + std::string(v.format->name) +
-                     " with group " + std::to_string(v.geom.group_size) + " on this CPU (" + kStraddleI8Requirements + ")");
+                     " with group " + std::to_string(v.geom.group_size) + " on this CPU (" + k.requirements + ")");
   ScopedKernelTimer timer(kernel_clock_slots().fused_ns);
   thread_local PreparedI8 reused;
   PreparedI8& p = reused;
-  simd::prepare_i8(as_int8_asym(v), x, p);  // quantised per block, Σq per group, as every int8 kernel does
-  simd::prepare_straddle_i8(v, p);
-  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { simd::straddle_i8_rows(v, p, r0, r1, y); });
+  simd::prepare_i8(as_int8_asym(v), x, p);
+  k.prepare(v, p);
+  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { k.rows(v, p, r0, r1, y); });
+}
+
+constexpr InRegisterKernel kStraddle{simd::straddle_i8_supported, simd::prepare_straddle_i8, simd::straddle_i8_rows,
+                                     kStraddleI8Requirements};
+constexpr InRegisterKernel kLattice{simd::lattice_i8_supported, simd::prepare_lattice_i8, simd::lattice_i8_rows,
+                                    kLatticeI8Requirements};
+
+}  // namespace
+
+bool matvec_i8_straddle_supported(const PackedView& v) { return simd::straddle_i8_supported(v); }
+void matvec_i8_straddle(const PackedView& v, const float* x, float* y, int threads) {
+  run_in_registers(kStraddle, v, x, y, threads);
 }
 
 bool matvec_i8_lattice_supported(const PackedView& v) { return simd::lattice_i8_supported(v); }
-
 void matvec_i8_lattice(const PackedView& v, const float* x, float* y, int threads) {
-  if (!matvec_i8_lattice_supported(v))
-    throw ValueError(std::string("no in-register int8-activation kernel for ") + std::string(v.format->name) +
-                     " with group " + std::to_string(v.geom.group_size) + " on this CPU (" + kLatticeI8Requirements + ")");
-  ScopedKernelTimer timer(kernel_clock_slots().fused_ns);
-  thread_local PreparedI8 reused;
-  PreparedI8& p = reused;
-  simd::prepare_i8(as_int8_asym(v), x, p);  // quantised per block as every int8 kernel does
-  simd::prepare_lattice_i8(v, p);
-  parallel_for(v.geom.rows, threads, [&](int64_t r0, int64_t r1) { simd::lattice_i8_rows(v, p, r0, r1, y); });
+  run_in_registers(kLattice, v, x, y, threads);
 }
 
 }  // namespace arrowquant::kernels

@@ -24,6 +24,7 @@
 #include "kernels/i8_geometry.h"
 #include "kernels/packed_prepared.h"
 #include "kernels/row_scales-inl.h"
+#include "kernels/vnni512-inl.h"
 #include "kernels/straddle_i8_hwy.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -50,15 +51,6 @@ bool StraddleSupported(const PackedView& v) {
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-HWY_INLINE __m512i DotU8I8(__m512i acc, __m512i u8, __m512i s8) {
-#if defined(__clang__)  // clang does not apply the pragma above inside Highway's target region
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
-  return acc;
-#else
-  return _mm512_dpbusd_epi32(acc, u8, s8);
-#endif
-}
-
 // R rows from r0: their scales (and scale × zero point when asymmetric) from row k0 of ws / wz.
 template <int R, int BITS, bool ONE, bool SYM, bool CB>
 HWY_INLINE void StraddleRowsT(const PackedView& v, const PreparedI8& p, int64_t r0, int64_t k0, const float* ws,
