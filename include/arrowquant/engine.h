@@ -20,9 +20,10 @@ struct EngineOptions {
   size_t max_length = 0;    // 0: the model's own (sentence_bert_config.json, else its positions)
   // How quantised weights are used. Packed: they stay in the mapped file and run through the fused
   // kernels (least memory; fastest when weight reads dominate, as in decoding a large model).
-  // Float: dequantised to float32 once at load (BLAS speed; best for batched encoders and small
-  // models that fit in cache). Auto: Float for encoders and for decoders whose float32 weights
-  // would take under 64 MB, Packed otherwise.
+  // Float: dequantised to float32 once at load (BLAS speed; small decoders that fit in cache). Auto:
+  // Packed for encoders with int8 activations allowed (their batches run the int8 GEMM), Float for
+  // encoders with f32 activations and for decoders whose float32 weights would take under 64 MB,
+  // Packed otherwise.
   // PackedCopy: packed, copied at load into huge-page memory (see ModelWeights::set_packed_kernels).
   enum class Weights { Auto, Packed, PackedCopy, Float };
   Weights weights = Weights::Auto;

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -12,9 +13,11 @@
 #include "kernels/packed_f32.h"
 #include "kernels/kernel_registry.h"
 #include "kernels/cpu_targets.h"
+#include "util/cpu_caches.h"
 #include "util/thread_pool.h"
 #include "util/clock.h"
 #include "util/interrupt.h"
+#include "util/units.h"
 #include "kernels/dense_ops.h"
 
 namespace arrowquant {
@@ -62,20 +65,6 @@ SyntheticPacked make_synthetic(const QuantFormat& f, int64_t rows, int64_t cols,
 
 namespace {
 
-// Best time of one call of fn, running it until min_seconds have passed (at least 3 times).
-template <class Fn>
-double best_time(Fn&& fn, double min_seconds) {
-  fn();  // warm-up: page faults, caches, thread pool
-  double best = 1e30, start = now_seconds();
-  for (int i = 0; i < 3 || now_seconds() - start < min_seconds; ++i) {
-    const double t0 = now_seconds();
-    fn();
-    best = std::min(best, now_seconds() - t0);
-    if (i > 10000) break;
-  }
-  return best;
-}
-
 uint64_t read_sum(const uint64_t* p, size_t n) {
   uint64_t a = 0, b = 0, c = 0, d = 0;
   size_t i = 0;
@@ -88,10 +77,28 @@ volatile uint64_t g_sink;
 
 }  // namespace
 
-nlohmann::json run_kernel_bench(const KernelBenchOptions& o, bool verbose) {
+int64_t beyond_cache_side(const std::vector<std::string>& formats, int64_t group) {
+  double bytes_per_weight = 4;
+  for (const auto& name : formats) {
+    const QuantFormat& f = quant_format_or_throw(name);
+    const double per_group = 2.0 + (f.symmetric ? 0.0 : 1.0);  // fp16 scale, u8 zero point
+    bytes_per_weight = std::min(bytes_per_weight, f.bits / 8.0 + per_group / double(group > 0 ? group : 8192));
+  }
+  const double want = 2.0 * double(last_level_cache_bytes()) / bytes_per_weight;
+  int64_t side = std::max<int64_t>(8192, int64_t(std::ceil(std::sqrt(want) / 1024.0)) * 1024);
+  // The run holds four fp32-sized buffers (read and memcpy baselines, sgemv weights, dequantised
+  // output): together at most half of physical memory.
+  const double cap = double(physical_memory_bytes()) / 2.0 / 16.0;
+  if (cap > 0) side = std::max<int64_t>(1024, std::min(side, int64_t(std::sqrt(cap)) / 1024 * 1024));
+  return side;
+}
+
+nlohmann::json run_kernel_bench(const KernelBenchOptions& opts, bool verbose) {
+  KernelBenchOptions o = opts;
+  if (o.large_rows == 0) o.large_rows = o.large_cols = beyond_cache_side(o.formats, o.group);
   nlohmann::json out = {{"machine_threads", default_threads()}, {"simd_target", kernels::active_target()},
-                        {"group_size", o.group}, {"baselines", nlohmann::json::array()},
-                        {"kernels", nlohmann::json::array()}};
+                        {"group_size", o.group}, {"last_level_cache_bytes", last_level_cache_bytes()},
+                        {"baselines", nlohmann::json::array()}, {"kernels", nlohmann::json::array()}};
   struct Size {
     const char* name;
     int64_t rows, cols;
@@ -105,7 +112,7 @@ nlohmann::json run_kernel_bench(const KernelBenchOptions& o, bool verbose) {
     std::vector<uint8_t> dst(f32_bytes);
     std::vector<float> w(size_t(sz.rows * sz.cols), 0.001f), x(size_t(sz.cols), 1.0f), y(size_t(sz.rows));
     for (int t : o.threads) {
-      const double tr = best_time([&] {
+      const double tr = best_seconds([&] {
         std::vector<uint64_t> part(static_cast<size_t>(t));
         parallel_for(t, t, [&](int64_t a, int64_t b) {
           for (int64_t i = a; i < b; ++i) {
@@ -115,7 +122,7 @@ nlohmann::json run_kernel_bench(const KernelBenchOptions& o, bool verbose) {
         });
         g_sink = part[0];
       }, o.min_seconds);
-      const double tc = best_time([&] {
+      const double tc = best_seconds([&] {
         parallel_for(t, t, [&](int64_t a, int64_t b) {
           for (int64_t i = a; i < b; ++i) {
             const size_t n = f32_bytes / size_t(t), off = size_t(i) * n;
@@ -125,7 +132,7 @@ nlohmann::json run_kernel_bench(const KernelBenchOptions& o, bool verbose) {
         });
       }, o.min_seconds);
       kernels::set_blas_threads(t);
-      const double tg = best_time([&] {
+      const double tg = best_seconds([&] {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, int(sz.rows), int(sz.cols), 1.0f, w.data(), int(sz.cols), x.data(), 1,
                     0.0f, y.data(), 1);
       }, o.min_seconds);
@@ -145,12 +152,12 @@ nlohmann::json run_kernel_bench(const KernelBenchOptions& o, bool verbose) {
       const PackedView v = m.view();
       std::vector<float> deq(size_t(sz.rows * sz.cols));
       for (int t : o.threads) {
-        const double tm = best_time([&] { kernels::matmul_f32(v, x.data(), 1, y.data(), sz.rows, t); }, o.min_seconds);
+        const double tm = best_seconds([&] { kernels::matmul_f32(v, x.data(), 1, y.data(), sz.rows, t); }, o.min_seconds);
         // The int8-activation kernel the registry picks for this format and geometry, if any.
         double ti = -1;
         if (const ProductKernel* k8 = int8_kernel(f, v))
-          ti = best_time([&] { k8->fn(v, x.data(), 1, y.data(), sz.rows, t); }, o.min_seconds);
-        const double td = best_time([&] {
+          ti = best_seconds([&] { k8->fn(v, x.data(), 1, y.data(), sz.rows, t); }, o.min_seconds);
+        const double td = best_seconds([&] {
           parallel_for(sz.rows, t, [&](int64_t a, int64_t b) { kernels::dequantize_f32(v, a, b, deq.data() + a * sz.cols); });
         }, o.min_seconds);
         nlohmann::json k = {{"format", name}, {"size", sz.name}, {"rows", sz.rows}, {"cols", sz.cols}, {"threads", t},
@@ -179,7 +186,16 @@ std::string kernel_bench_markdown(const nlohmann::json& r) {
   };
   char buf[512];
   std::string s = "SIMD target: " + r["simd_target"].get<std::string>() + ", group size " +
-                  std::to_string(r["group_size"].get<int64_t>()) + "\n\n";
+                  std::to_string(r["group_size"].get<int64_t>()) + ", last-level cache " +
+                  human_bytes(double(r.value("last_level_cache_bytes", int64_t(0)))) +
+                  " (the beyond-cache packed matrices are this many times larger:";
+  for (const auto& k : r["kernels"])
+    if (k["size"] == "beyond-cache" && k["threads"] == r["kernels"][0]["threads"]) {
+      snprintf(buf, sizeof buf, " %s %.1fx", k["format"].get<std::string>().c_str(),
+               k["packed_bytes"].get<double>() / std::max(1.0, double(r.value("last_level_cache_bytes", int64_t(1)))));
+      s += buf;
+    }
+  s += ")\n\n";
   s += "| size | threads | read GB/s | memcpy GB/s | fp32 sgemv GB/s | fp32 sgemv / read |\n|---|---:|---:|---:|---:|---:|\n";
   for (const auto& b : r["baselines"]) {
     snprintf(buf, sizeof buf, "| %s %lldx%lld | %d | %.2f | %.2f | %.2f | %.2f |\n", b["size"].get<std::string>().c_str(),

@@ -107,10 +107,13 @@ Runner add_bench(CLI::App& app) {
   Runner decode_runner = add_bench_decode(*decode);
   CLI::App* kern = app.add_subcommand("kernels", "Packed-weight kernels against memory bandwidth, memcpy and fp32 sgemv");
   Runner kernels_runner = add_bench_kernels(*kern);
+  CLI::App* gemm = app.add_subcommand("gemm", "Many activation rows times packed weights (prefill, batches) against fp32 sgemm");
+  Runner gemm_runner = add_bench_gemm(*gemm);
   return [=]() {
     if (load->parsed()) return load_runner();
     if (decode->parsed()) return decode_runner();
     if (kern->parsed()) return kernels_runner();
+    if (gemm->parsed()) return gemm_runner();
     return encode_runner();
   };
 }

@@ -10,6 +10,7 @@
 #include "util/clock.h"
 #include "util/units.h"
 #include "util/interrupt.h"
+#include "util/memory_usage.h"
 #include "arrowquant/validate.h"
 #include "cli/commands.h"
 #include "cli/engine_args.h"
@@ -37,7 +38,8 @@ Runner add_bench_encode(CLI::App& app) {
   o->engine.add_to(app, EngineArgs::kEncoder);
   app.add_option("--json", o->json_out, "Also write the results as JSON to this file");
   app.footer("Each model is loaded, warmed up on a few batches, then timed; all models run in this one\n"
-             "process so that the ratios compare like with like.");
+             "process so that the ratios compare like with like. Peak RSS growth: from before a model's load\n"
+             "to the end of one encode of the sentences at the largest batch size (Linux VmHWM).");
   return [o]() {
     o->engine.resolve();
     std::vector<std::string> texts;
@@ -58,12 +60,21 @@ Runner add_bench_encode(CLI::App& app) {
 
     // All models are loaded first and timed round-robin, so a slow spell of the machine hits every
     // model alike instead of whichever happened to run then.
+    // Peak RSS growth per model: from before its load to the end of one encode of the sentences at the
+    // largest batch size (weights, activations, the mapped pages it touched).
     std::vector<std::unique_ptr<ArrowEngine>> engines;
     std::vector<double> load_ms;
+    std::vector<int64_t> peak_rss;
+    const int largest_batch = *std::max_element(o->batch_sizes.begin(), o->batch_sizes.end());
     for (const auto& m : o->models) {
+      PeakResidentMeter meter;
       double t0 = now_seconds();
       engines.push_back(std::make_unique<ArrowEngine>(m, o->engine.options()));
       load_ms.push_back((now_seconds() - t0) * 1e3);
+      EncodeOptions eo;
+      eo.batch_size = largest_batch;
+      engines.back()->encode(texts, eo);
+      peak_rss.push_back(meter.growth());
     }
     std::vector<std::vector<double>> best(o->models.size(), std::vector<double>(o->batch_sizes.size(), 1e30));
     for (size_t k = 0; k < o->batch_sizes.size(); ++k) {
@@ -82,17 +93,18 @@ Runner add_bench_encode(CLI::App& app) {
     nlohmann::json rows = nlohmann::json::array();
     printf("%zu sentences, %s threads, best of %d (models timed round-robin)\n\n", texts.size(),
            o->engine.threads ? std::to_string(o->engine.threads).c_str() : "all", o->repeat);
-    printf("| model | weights | size | load (ms) |");
+    printf("| model | weights | size | load (ms) | peak RSS growth |");
     for (int b : o->batch_sizes) printf(" batch %d (sent/s) | ratio |", b);
-    printf("\n|---|---|---:|---:|");
+    printf("\n|---|---|---:|---:|---:|");
     for (size_t i = 0; i < o->batch_sizes.size(); ++i) printf("---:|---:|");
     printf("\n");
     for (size_t m = 0; m < engines.size(); ++m) {
       const uint64_t bytes = model_weight_bytes(o->models[m]);
       nlohmann::json row = {{"model", o->models[m]}, {"weights", engines[m]->weights_kind()}, {"weight_bytes", bytes},
-                            {"load_ms", load_ms[m]}, {"results", nlohmann::json::array()}};
-      printf("| %s | %s | %s | %.0f |", o->models[m].c_str(), engines[m]->weights_kind().c_str(),
-             human_bytes(double(bytes)).c_str(), load_ms[m]);
+                            {"load_ms", load_ms[m]}, {"peak_rss_growth_bytes", peak_rss[m]},
+                            {"results", nlohmann::json::array()}};
+      printf("| %s | %s | %s | %.0f | %s |", o->models[m].c_str(), engines[m]->weights_kind().c_str(),
+             human_bytes(double(bytes)).c_str(), load_ms[m], peak_rss[m] < 0 ? "?" : human_bytes(double(peak_rss[m])).c_str());
       for (size_t k = 0; k < o->batch_sizes.size(); ++k) {
         const double sps = double(texts.size()) / best[m][k], ratio = best[0][k] / best[m][k];
         printf(" %.1f | %.2f |", sps, ratio);

@@ -16,7 +16,10 @@ Runner add_bench_kernels(CLI::App& app) {
   app.add_option("--formats", o->k.formats, "Formats to measure")->delimiter(',');
   app.add_option("--group-size", o->k.group, "Group size of the synthetic weights");
   app.add_option("--threads", o->k.threads, "Thread counts, comma-separated")->delimiter(',');
-  app.add_option("--large", o->k.large_rows, "Rows = cols of the beyond-cache matrix")->check(CLI::Range(256, 65536));
+  app.add_option("--large", o->k.large_rows,
+                 "Rows = cols of the beyond-cache matrix (default: the smallest packed matrix at least twice "
+                 "the last-level cache this machine reports)")
+      ->check(CLI::Range(256, 65536));
   app.add_option("--small", o->k.small_rows, "Rows = cols of the in-cache matrix")->check(CLI::Range(64, 8192));
   app.add_option("--min-seconds", o->k.min_seconds, "Time spent per measurement");
   app.add_flag("--json", o->json_stdout, "Print JSON instead of Markdown");

@@ -46,6 +46,7 @@ Runner add_encode(CLI::App& app);
 Runner add_bench_encode(CLI::App& app);  // under `bench`
 Runner add_bench_decode(CLI::App& app);  // under `bench`
 Runner add_bench_kernels(CLI::App& app);  // under `bench`
+Runner add_bench_gemm(CLI::App& app);  // under `bench`
 Runner add_validate(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_chat(CLI::App& app);

@@ -18,12 +18,14 @@ void EngineArgs::visit(SettingVisitor& v, unsigned uses) {
   visit_enum(v, weights, kWeightsNames,
              {"weights", "Quantised weights: packed (fused kernels on the mapped file), packed-copy (the same, copied "
                          "at load into huge-page memory: faster decode, slower load, more memory), float (dequantised "
-                         "at load) or auto (float for encoders and small decoders, packed otherwise)"});
+                         "at load) or auto (packed with int8 activations for encoders, float for small decoders, packed "
+                         "otherwise)"});
   if (uses & kDecoder) {
     visit_enum(v, activations, kActivationsNames,
                {"activations", "Activations of the packed products: f32, int8, or auto (int8 wherever packed weights "
-                               "have an int8 kernel, else f32; SmoothQuant models always int8). Prefill of more than 8 "
-                               "tokens multiplies dequantised tiles in f32 either way"});
+                               "have an int8 kernel, else f32; SmoothQuant models always int8). More than 8 tokens "
+                               "at once (prefill, perplexity): int8 runs the int8 GEMM on the packed weights, f32 "
+                               "dequantised tiles and sgemm"});
     visit_enum(v, kernel_fallback, kFallbackNames,
                {"kernel_fallback", "Activation type to use for weights that have no kernel for --activations (none: "
                                    "refuse such a model)"});

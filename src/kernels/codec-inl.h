@@ -123,12 +123,57 @@ HWY_INLINE void ApplyLevels(const QuantFormat& f, uint8_t* codes, int64_t n) {
 
 // Any width: the vector widening for 3, 5 and 6 bits, unpack_row for the others (and on the
 // scalar target, which has no 128-bit vectors).
+#if HWY_TARGET != HWY_SCALAR
+// 4 and 2 bits, low bits first: 16 packed bytes → 32 or 64 codes by masks, shifts and interleaves
+// (the table look-up of unpack_row costs a load and a store per byte: 7 % of a 512-token prefill).
+template <int BITS>
+HWY_INLINE int64_t WidenSmallT(const uint8_t* packed, int64_t cols, uint8_t* out) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  const hn::Full128<uint8_t> d8;
+  const hn::Full128<uint16_t> d16;
+  const auto mask = hn::Set(d8, uint8_t((1 << BITS) - 1));
+  constexpr int64_t kCodes = 16 * 8 / BITS;
+  int64_t c = 0;
+  for (; c + kCodes <= cols; c += kCodes) {
+    const auto b = hn::LoadU(d8, packed + c * BITS / 8);
+    if constexpr (BITS == 4) {
+      const auto lo = hn::And(b, mask);
+      const auto hi = hn::And(hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, b))), mask);
+      hn::StoreU(hn::InterleaveLower(d8, lo, hi), d8, out + c);
+      hn::StoreU(hn::InterleaveUpper(d8, lo, hi), d8, out + c + 16);
+    } else {
+      const auto w = hn::BitCast(d16, b);
+      const auto c0 = hn::And(b, mask);
+      const auto c1 = hn::And(hn::BitCast(d8, hn::ShiftRight<2>(w)), mask);
+      const auto c2 = hn::And(hn::BitCast(d8, hn::ShiftRight<4>(w)), mask);
+      const auto c3 = hn::And(hn::BitCast(d8, hn::ShiftRight<6>(w)), mask);
+      // bytes (c0 c1) and (c2 c3) paired, then the pairs interleaved: c0 c1 c2 c3 per packed byte
+      const auto p01l = hn::BitCast(d16, hn::InterleaveLower(d8, c0, c1)), p01u = hn::BitCast(d16, hn::InterleaveUpper(d8, c0, c1));
+      const auto p23l = hn::BitCast(d16, hn::InterleaveLower(d8, c2, c3)), p23u = hn::BitCast(d16, hn::InterleaveUpper(d8, c2, c3));
+      hn::StoreU(hn::BitCast(d8, hn::InterleaveLower(d16, p01l, p23l)), d8, out + c);
+      hn::StoreU(hn::BitCast(d8, hn::InterleaveUpper(d16, p01l, p23l)), d8, out + c + 16);
+      hn::StoreU(hn::BitCast(d8, hn::InterleaveLower(d16, p01u, p23u)), d8, out + c + 32);
+      hn::StoreU(hn::BitCast(d8, hn::InterleaveUpper(d16, p01u, p23u)), d8, out + c + 48);
+    }
+  }
+  return c;
+}
+#endif
+
 HWY_INLINE void WidenRow(const uint8_t* packed, int64_t cols, int bits, uint8_t* out, bool doubled = false) {
 #if HWY_TARGET != HWY_SCALAR
   switch (bits) {
     case 3: return WidenRowT<3>(packed, cols, out, doubled);
     case 5: return WidenRowT<5>(packed, cols, out, doubled);
     case 6: return WidenRowT<6>(packed, cols, out, doubled);
+    case 4:
+    case 2:
+      if (!doubled) {
+        const int64_t done = bits == 4 ? WidenSmallT<4>(packed, cols, out) : WidenSmallT<2>(packed, cols, out);
+        if (done < cols) unpack_row(packed + done * bits / 8, cols - done, bits, out + done);
+        return;
+      }
+      break;
     default: break;
   }
 #endif

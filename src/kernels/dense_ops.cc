@@ -46,16 +46,5 @@ void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const
   }
 }
 
-void softmax(float* x, int64_t n) {
-  if (n <= 0) return;
-  float mx = *std::max_element(x, x + n);
-  float sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
-  float inv = 1.0f / sum;
-  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
-}
 
 }  // namespace arrowquant::kernels

@@ -35,6 +35,9 @@ void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const
 // Exact GELU, 0.5·x·(1 + erf(x/√2)), in place.
 void gelu_erf(float* x, int64_t n);
 
+// g[i] = SiLU(g[i]) · u[i] (a gated MLP's activation), in place.
+void silu_mul(float* g, const float* u, int64_t n);
+
 // Softmax of x[0, n) in place (max-subtracted).
 void softmax(float* x, int64_t n);
 

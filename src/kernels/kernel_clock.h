@@ -10,9 +10,11 @@ namespace arrowquant::kernels {
 
 // Wall time spent in the packed kernels since the last reset, by kind (timing is off by default):
 // dequantising (prefill tiles of packed weights expanded to fp32, int3 rows), fused products on packed
-// weights (fp32 or int8 activations), and BLAS on the dequantised tiles.
+// weights (fp32 or int8 activations), and BLAS on the dequantised tiles; and, summed over the worker
+// threads (divide by the thread count for a share of wall time), the int8 GEMM's widening of packed
+// weights to bytes inside its products.
 struct KernelClock {
-  double dequant_seconds = 0, fused_seconds = 0, blas_seconds = 0;
+  double dequant_seconds = 0, fused_seconds = 0, blas_seconds = 0, unpack_thread_seconds = 0;
 };
 void set_kernel_timing(bool on);
 void reset_kernel_clock();
@@ -20,12 +22,13 @@ KernelClock kernel_clock();
 
 struct KernelClockSlots {
   std::atomic<bool> on{false};
-  std::atomic<int64_t> dequant_ns{0}, fused_ns{0}, blas_ns{0};
+  std::atomic<int64_t> dequant_ns{0}, fused_ns{0}, blas_ns{0}, unpack_thread_ns{0};
 };
 KernelClockSlots& kernel_clock_slots();
 
 // Adds the wall time of its scope to one slot, on the calling thread only (parallel regions are timed
-// around the whole region, not per worker, so the totals add up to wall time).
+// around the whole region, not per worker, so the totals add up to wall time; unpack_thread_ns alone
+// is timed inside workers).
 class ScopedKernelTimer {
  public:
   explicit ScopedKernelTimer(std::atomic<int64_t>& slot) : slot_(kernel_clock_slots().on.load() ? &slot : nullptr) {

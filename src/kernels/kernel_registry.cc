@@ -3,6 +3,7 @@
 #include "kernels/kernel_registry.h"
 
 #include "arrowquant/error.h"
+#include "kernels/gemm_i8.h"
 #include "kernels/packed_f32.h"
 #include "kernels/packed_i8.h"
 #include "kernels/packed_reference.h"
@@ -35,28 +36,31 @@ void hwy_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t l
   kernels::matmul_f32(w, x, n, y, ldy, threads);
 }
 
-// Prefill (more than 8 rows) goes through f32 tiles and BLAS: one pass over the weights for all rows
-// beats a VNNI pass per row, and f32 is the more accurate of the two.
+// More than 8 rows (prefill, batches) go through the int8 GEMM: one pass of widened weights for all
+// rows; up to 8, the decode kernel per row reads the packed bytes directly and is faster (`bench
+// gemm`: the two cross between 8 and 16 rows).
+constexpr int64_t kGemmFromRows = 9;
+
 void hwy_i8(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
-  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
+  if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
 // 3-, 5- and 6-bit codes with int8 activations: widened to bytes a few rows at a time. Prefill as above.
 void hwy_i8_widened(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
-  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
+  if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_widened(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
 // 3-, 5- and 6-bit codes cut out of their bytes in registers where the CPU has the instructions.
 void hwy_i8_straddle(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
-  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
+  if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_straddle(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
 // lattice2 decoded in registers where the CPU has the instructions. Prefill as above.
 void hwy_i8_lattice(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
-  if (n > 8) return kernels::matmul_f32(w, x, n, y, ldy, threads);
+  if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
   for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_lattice(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
@@ -87,9 +91,13 @@ constexpr ProductKernel kRowsF32{
     "each row dequantised, then SIMD dot products (no fused path for this width yet); prefill: "
     "dequantised tiles + sgemm",
     hwy_f32};
+// What every int8 kernel does with more than 8 rows.
+constexpr const char* kGemmNote =
+    "; more than 8 rows: the int8 GEMM (weights widened to bytes 32 rows at a time in cache, rows interleaved, "
+    "vpdpbusd with broadcast activations)";
 const std::string kInt8Description =
     std::string("activations to int8 per group (<= 128), u8 x s8 dot products in int32 (VNNI where the CPU has "
-                "it); weights ") + kernels::kI8Geometries + "; prefill of more than 8 rows in f32";
+                "it); weights ") + kernels::kI8Geometries + kGemmNote;
 const ProductKernel kInt8{"vnni-i8", Activation::Int8, Backend::Hwy, 100, kInt8Description, hwy_i8,
                           kernels::matvec_i8_supported};
 const std::string kWidenedDescription =
@@ -99,7 +107,7 @@ const ProductKernel kWidenedInt8{"widened-i8", Activation::Int8, Backend::Hwy, 1
 const std::string kStraddleDescription =
     std::string("codes that straddle bytes cut out of them in registers, 64 at a time (vpermb spreads the bytes, "
                 "vpmultishiftqb cuts each code's bits), u8 x s8 dot products in int32; ") +
-    kernels::kStraddleI8Requirements + "; prefill of more than 8 rows in f32";
+    kernels::kStraddleI8Requirements + kGemmNote;
 const ProductKernel kStraddleInt8{"straddle-i8", Activation::Int8, Backend::Hwy, 110, kStraddleDescription,
                                   hwy_i8_straddle, kernels::matvec_i8_straddle_supported};
 const std::string kLatticeWidenedDescription =
@@ -110,7 +118,7 @@ const ProductKernel kLatticeWidenedInt8{"lattice-widened-i8", Activation::Int8, 
 const std::string kLatticeDescription =
     std::string("32 codes at a time decoded in registers (pattern digits by word permutes, signs onto the "
                 "activations, the ±1/4 shift from per-code activation sums), u8 x s8 dot products in int32; ") +
-    kernels::kLatticeI8Requirements + "; prefill of more than 8 rows in f32";
+    kernels::kLatticeI8Requirements + kGemmNote;
 const ProductKernel kLatticeInt8{"lattice-i8", Activation::Int8, Backend::Hwy, 110, kLatticeDescription,
                                  hwy_i8_lattice, kernels::matvec_i8_lattice_supported};
 const std::string kLutDescription =

@@ -27,13 +27,12 @@
 #include "kernels/i8_geometry.h"
 #include "kernels/packed_prepared.h"
 #include "kernels/codec-inl.h"
+#include "kernels/i8_activations-inl.h"
 #include "kernels/row_scales-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
-// Highway 1.0's AVX3_DL target string names the VEX "avxvnni", not AVX-512 VNNI, which its CPU check
-// requires anyway: add it. (It also enables the VEX AVX-VNNI encoding, which Zen 4 lacks: see DotU8I8.)
-#pragma GCC target("avx512vnni")
+#pragma GCC target("avx512vnni")  // as in i8_activations-inl.h: DotU8I8 inlines only into code that has it
 #endif
 namespace arrowquant::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -58,46 +57,6 @@ inline int64_t ChunkCodes(int bits) {
 
 inline int64_t ChunkCodesFor(size_t nb, int bits) {
   return nb == 64 ? ChunkCodes<64>(bits) : nb == 32 ? ChunkCodes<32>(bits) : ChunkCodes<16>(bits);
-}
-
-// acc[i] += Σ_{j<4} w[4i+j] · a[4i+j]  (u8 × s8, exact in int32).
-template <class DU, class VU, class VI8, class VI32>
-HWY_INLINE VI32 DotU8I8(DU, VI32 acc, VU w, VI8 a) {
-#if HWY_TARGET == HWY_AVX3_DL
-#if defined(__clang__)
-  // clang does not take the pragma below into Highway's target region: the instruction as asm.
-  if constexpr (sizeof(w.raw) == 64) {
-    auto r = acc.raw;
-    asm("vpdpbusd %2, %1, %0" : "+v"(r) : "v"(w.raw), "v"(a.raw));
-    return VI32{r};
-  }
-#else
-  if constexpr (sizeof(w.raw) == 64) return VI32{_mm512_dpbusd_epi32(acc.raw, w.raw, a.raw)};
-#endif
-  // 128/256-bit: GCC emits the VEX (AVX-VNNI) encoding, even for the masked intrinsics, because
-  // Highway's target string enables avxvnni; Zen 4 has only the EVEX one, so spell it out.
-  else {
-    auto r = acc.raw;
-    asm("%{evex%} vpdpbusd %2, %1, %0" : "+v"(r) : "v"(w.raw), "v"(a.raw));
-    return VI32{r};
-  }
-#elif HWY_TARGET == HWY_SCALAR
-  (void)w, (void)a;
-  return acc;  // never called: ChunkCodes is 0 there
-#else
-  const hn::Repartition<int16_t, DU> d16;
-  const hn::Repartition<uint16_t, DU> du16;
-  const hn::Repartition<int32_t, DU> d32;
-  const auto w_even = hn::BitCast(d16, hn::And(hn::BitCast(du16, w), hn::Set(du16, 0x00FF)));
-  const auto w_odd = hn::BitCast(d16, hn::ShiftRight<8>(hn::BitCast(du16, w)));
-  const auto a16 = hn::BitCast(d16, a);
-  const auto a_even = hn::ShiftRight<8>(hn::ShiftLeft<8>(a16));  // arithmetic: sign-extends
-  const auto a_odd = hn::ShiftRight<8>(a16);
-  auto odd = hn::Zero(d32);
-  acc = hn::ReorderWidenMulAccumulate(d32, w_even, a_even, acc, odd);
-  acc = hn::ReorderWidenMulAccumulate(d32, w_odd, a_odd, acc, odd);
-  return hn::Add(acc, odd);  // x86 and emu128 keep pair sums in their lane: the order is not "reordered"
-#endif
 }
 
 // A chunk must hold whole weight groups or lie inside one, and likewise for activation blocks.
@@ -129,45 +88,14 @@ bool I8Supported(const PackedView& v) { return ChooseChunkBytes(v) != 0; }
 // reference's quantize_activations_i8, packed_reference.h), permuted for whole chunks, and the per-lane factors every row shares:
 // lane i of a chunk covers the L = 32 / bits codes [c + L·i, c + L·i + L), all in one block.
 void PrepareI8(const PackedView& v, const float* x, PreparedI8& p) {
-  const hn::CappedTag<float, 16> df;
-  const hn::Rebind<int32_t, decltype(df)> di32;
-  const hn::Rebind<int8_t, decltype(df)> di8;
-  const int64_t cols = v.geom.cols, bits = v.format->bits, N = int64_t(hn::Lanes(df));
+  const int64_t cols = v.geom.cols, bits = v.format->bits;
   p.block = i8_activation_block(v);
   p.chunk_bytes = ChooseChunkBytes(v);
   const int64_t a = p.block, blocks = (cols + a - 1) / a;
   p.natural.resize(size_t(cols));
   p.scale.resize(size_t(blocks));
   p.qsum.resize(size_t(blocks));
-  auto probe = hn::Zero(df);  // x · 0 summed: NaN when any x is NaN or infinite
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t c0 = b * a, c1 = std::min(c0 + a, cols);
-    auto vmax = hn::Zero(df);
-    int64_t c = c0;
-    for (; c + N <= c1; c += N) {
-      const auto xv = hn::LoadU(df, x + c);
-      vmax = hn::Max(vmax, hn::Abs(xv));
-      probe = hn::MulAdd(xv, hn::Zero(df), probe);
-    }
-    float amax = hn::GetLane(hn::MaxOfLanes(df, vmax)), bad = 0;
-    for (int64_t t = c; t < c1; ++t) amax = std::max(amax, std::fabs(x[t])), bad += x[t] * 0.0f;
-    if (!std::isfinite(bad + hn::GetLane(hn::SumOfLanes(df, probe))))
-      throw ValueError("int8 activations: the input vector holds NaN or Inf");
-    const float s = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / s;
-    auto vsum = hn::Zero(di32);
-    int32_t sum = 0;
-    for (c = c0; c + N <= c1; c += N) {
-      const auto qi = hn::NearestInt(hn::Mul(hn::LoadU(df, x + c), hn::Set(df, inv)));
-      hn::StoreU(hn::DemoteTo(di8, qi), di8, p.natural.data() + c);
-      vsum = hn::Add(vsum, qi);
-    }
-    for (; c < c1; ++c) {
-      p.natural[size_t(c)] = int8_t(std::clamp(std::lrintf(x[c] * inv), -127L, 127L));
-      sum += p.natural[size_t(c)];
-    }
-    p.scale[size_t(b)] = s;
-    p.qsum[size_t(b)] = float(sum + hn::GetLane(hn::SumOfLanes(di32, vsum)));
-  }
+  QuantizeRowI8(x, cols, a, p.natural.data(), p.scale.data(), p.qsum.data());
   const int64_t chunk = ChunkCodesFor(p.chunk_bytes, int(bits)), whole = chunk ? cols / chunk * chunk : 0;
   p.q.resize(size_t(cols));
   permute_to_phase_order(p.natural.data(), cols, int(bits), chunk * bits / 8, p.q.data());

@@ -22,4 +22,14 @@ struct PreparedI8 {
   std::vector<int16_t> vector_sum;  // lattice kernel: per 8-weight code, Σq (its ±1 shift term)
 };
 
+// Many activation rows as int8 for the GEMM (gemm_i8.h): each row quantised once per call in the
+// blocks of the decode kernels (i8_activation_block), in natural order, zero-padded to whole blocks.
+struct PreparedRowsI8 {
+  int64_t rows = 0, block = 0, blocks = 0, stride = 0;  // stride = blocks · block
+  std::vector<int8_t> q;                                // rows × stride
+  std::vector<float> scale;                             // rows × blocks
+  std::vector<float> group_aq;                          // rows × weight groups: Σ scale × Σq (zero-point term)
+  std::vector<int32_t> group_of_block;                  // blocks: the weight group each block lies in
+};
+
 }  // namespace arrowquant::kernels

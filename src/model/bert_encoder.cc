@@ -1,5 +1,7 @@
 #include "model/bert_encoder.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -81,33 +83,23 @@ void BertEncoder::attention(const float* q, const float* k, const float* v, cons
   const int64_t H = cfg_.hidden, heads = cfg_.heads, d = H / heads;
   const int64_t B = int64_t(lengths.size());
   const float scale = 1.0f / std::sqrt(float(d));
+  // Per (sentence, head): S = scale·Q·Kᵀ over the sentence's own tokens, softmax per row, O = P·V, with
+  // the BLAS on each worker's own thread. Padding keys are left out of the softmax (BERT's additive
+  // -inf mask) and padding rows are zero.
+  const kernels::SingleThreadedBlas single_threaded_blas;
   parallel_for(B * heads, threads_, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(seq_len));
+    std::vector<float> scores;
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / heads, h = bh % heads, len = lengths[size_t(b)];
       const int64_t base = b * seq_len * H + h * d;
-      // Padding keys are left out of the softmax: the same as BERT's additive -inf mask.
-      for (int64_t i = 0; i < seq_len; ++i) {
-        float* out = ctx + base + i * H;
-        if (i >= len) {
-          std::fill(out, out + d, 0.0f);
-          continue;
-        }
-        const float* qi = q + base + i * H;
-        for (int64_t j = 0; j < len; ++j) {
-          const float* kj = k + base + j * H;
-          float s = 0;
-          for (int64_t t = 0; t < d; ++t) s += qi[t] * kj[t];
-          scores[size_t(j)] = s * scale;
-        }
-        kernels::softmax(scores.data(), len);
-        std::fill(out, out + d, 0.0f);
-        for (int64_t j = 0; j < len; ++j) {
-          const float* vj = v + base + j * H;
-          const float p = scores[size_t(j)];
-          for (int64_t t = 0; t < d; ++t) out[t] += p * vj[t];
-        }
-      }
+      for (int64_t i = len; i < seq_len; ++i) std::fill(ctx + base + i * H, ctx + base + i * H + d, 0.0f);
+      if (len == 0) continue;
+      scores.resize(size_t(len * len));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(len), blasint(len), blasint(d), scale, q + base,
+                  blasint(H), k + base, blasint(H), 0.0f, scores.data(), blasint(len));
+      for (int64_t i = 0; i < len; ++i) kernels::softmax(scores.data() + i * len, len);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(len), blasint(d), blasint(len), 1.0f,
+                  scores.data(), blasint(len), v + base, blasint(H), 0.0f, ctx + base, blasint(H));
     }
   });
 }
@@ -132,7 +124,12 @@ void BertEncoder::embed(const std::vector<std::vector<int32_t>>& batch, int64_t 
 
 void BertEncoder::layer_forward(const Layer& Lr, float* x, const std::vector<int32_t>& lengths, int64_t L) const {
   const int64_t H = cfg_.hidden, I = cfg_.intermediate, N = int64_t(lengths.size()) * L;
-  std::vector<float> q(size_t(N * H)), k(q.size()), v(q.size()), ctx(q.size()), a(q.size()), inter(size_t(N * I));
+  // Scratch kept between layers and calls (every element is written before it is read).
+  // (References, not the thread_locals themselves, go into the lambdas: a worker names its own.)
+  thread_local std::vector<float> scratch[6];
+  auto &q = scratch[0], &k = scratch[1], &v = scratch[2], &ctx = scratch[3], &a = scratch[4], &inter = scratch[5];
+  for (auto [buf, size] : {std::pair{&q, N * H}, {&k, N * H}, {&v, N * H}, {&ctx, N * H}, {&a, N * H}, {&inter, N * I}})
+    buf->resize(size_t(size));
   Linear::forward_shared({{&Lr.query, q.data()}, {&Lr.key, k.data()}, {&Lr.value, v.data()}}, x, N);
   attention(q.data(), k.data(), v.data(), lengths, L, ctx.data());
   Lr.attn_out.forward(ctx.data(), N, a.data());

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "arrowquant/error.h"
+#include "kernels/gemm_i8.h"
 #include "kernels/packed_f32.h"
 #include "kernels/dense_ops.h"
 #include "util/thread_pool.h"
@@ -74,6 +75,7 @@ void Linear::forward(const float* x, int64_t n, float* y) const { forward_shared
 void Linear::forward_shared(std::initializer_list<std::pair<const Linear*, float*>> layers, const float* x, int64_t n) {
   thread_local std::vector<float> rotated;
   const PreparedRotation* done = nullptr;
+  const kernels::SharedActivations shared;  // one int8 quantisation of each distinct input
   for (const auto& [l, y] : layers) {
     if (l->observer) l->observer->observe(*l, x, n);
     if (!l->rotation) {
@@ -83,6 +85,7 @@ void Linear::forward_shared(std::initializer_list<std::pair<const Linear*, float
     if (!done || !(done->rotation() == l->rotation->rotation()) || done->cols() != l->in) {
       rotated.assign(x, x + n * l->in);
       rotate_rows(*l->rotation, rotated.data(), n, l->threads);
+      kernels::SharedActivations::forget();  // the same buffer now holds another input
       done = l->rotation.get();
     }
     l->multiply(rotated.data(), n, y);

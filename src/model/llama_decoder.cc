@@ -242,8 +242,12 @@ void LlamaDecoder::layer_forward(int64_t l, float* x, int64_t T, DecoderState& s
   const int64_t H = cfg_.hidden, I = cfg_.intermediate, D = cfg_.head_dim;
   const int64_t qd = cfg_.heads * D, kvd = cfg_.kv_heads * D;
   const Layer& L = layers_[size_t(l)];
-  std::vector<float> xn(size_t(T * H)), q(size_t(T * qd)), k(size_t(T * kvd)), v(size_t(T * kvd)), att(size_t(T * qd));
-  std::vector<float> o(size_t(T * H)), g(size_t(T * I)), u(size_t(T * I));
+  // Scratch kept between layers and calls (every element is written before it is read): fresh
+  // buffers of a 512-token prefill were page faults in every layer.
+  thread_local std::vector<float> xn, q, k, v, att, o, g, u;
+  for (auto [buf, size] : {std::pair{&xn, T * H}, {&q, T * qd}, {&k, T * kvd}, {&v, T * kvd}, {&att, T * qd},
+                           {&o, T * H}, {&g, T * I}, {&u, T * I}})
+    buf->resize(size_t(size));
   for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, L.attn_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
   Linear::forward_shared({{&L.q, q.data()}, {&L.k, k.data()}, {&L.v, v.data()}}, xn.data(), T);
   rope(q.data(), T, cfg_.heads, pos0);
@@ -257,7 +261,7 @@ void LlamaDecoder::layer_forward(int64_t l, float* x, int64_t T, DecoderState& s
   for (int64_t i = 0; i < T * H; ++i) x[i] += o[size_t(i)];
   for (int64_t t = 0; t < T; ++t) rms_norm(x + t * H, L.mlp_norm.data(), H, cfg_.rms_eps, xn.data() + t * H);
   Linear::forward_shared({{&L.gate, g.data()}, {&L.up, u.data()}}, xn.data(), T);
-  for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // SiLU(gate) · up
+  kernels::silu_mul(g.data(), u.data(), T * I);  // SiLU(gate) · up
   L.down.forward(g.data(), T, o.data());
   for (int64_t i = 0; i < T * H; ++i) x[i] += o[size_t(i)];
 }

@@ -63,9 +63,9 @@ Activation kernel_activation(EngineOptions::Activations a) {
 }
 
 // Packed or float weights (see EngineOptions::Weights); `decoder` is null for encoders. `activations`
-// is resolved (not Auto).
+// is resolved (not Auto); `int8_allowed`: they were int8 or auto.
 EngineOptions::Weights resolve_weights_mode(EngineOptions::Weights mode, EngineOptions::Activations activations,
-                                            const DecoderConfig* decoder) {
+                                            bool int8_allowed, const DecoderConfig* decoder) {
   if (activations == EngineOptions::Activations::Int8) {
     // int8 activations exist only in the packed kernels: asking for them is asking for packed weights
     if (mode == EngineOptions::Weights::Float)
@@ -73,7 +73,10 @@ EngineOptions::Weights resolve_weights_mode(EngineOptions::Weights mode, EngineO
     return mode == EngineOptions::Weights::PackedCopy ? mode : EngineOptions::Weights::Packed;
   }
   if (mode != EngineOptions::Weights::Auto) return mode;
-  if (!decoder) return EngineOptions::Weights::Float;
+  // Encoders run their batches through the int8 GEMM on the packed weights: MiniLM at batch 1 and 32,
+  // INT8/INT4/INT2, ran 2.4-6.4x the float engine (BENCHMARKS, issue 15); with f32 activations the
+  // packed path was the slower one (0.56-0.74x: dequantised tiles every call).
+  if (!decoder) return int8_allowed ? EngineOptions::Weights::Packed : EngineOptions::Weights::Float;
   const DecoderConfig& c = *decoder;
   const double params = double(c.layers) * double(c.hidden) *
                             double(2 * c.heads * c.head_dim + 2 * c.kv_heads * c.head_dim + 3 * c.intermediate) +
@@ -100,7 +103,9 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   m.architecture = json_string(cfg, "model_type", "", model_path);
   std::optional<DecoderConfig> dcfg;
   if (DecoderConfig::is_decoder(cfg)) dcfg = DecoderConfig::from_json(cfg, model_path);  // refuses unsupported settings
-  const EngineOptions::Weights mode = resolve_weights_mode(opts.weights, opts.activations, dcfg ? &*dcfg : nullptr);
+  const EngineOptions::Weights mode = resolve_weights_mode(
+      opts.weights, opts.activations, auto_activations || opts.activations == EngineOptions::Activations::Int8,
+      dcfg ? &*dcfg : nullptr);
   m.packed = mode == EngineOptions::Weights::Packed || mode == EngineOptions::Weights::PackedCopy;
   m.weights->set_packed_kernels(m.packed, mode == EngineOptions::Weights::PackedCopy);
   KernelRequest req;
