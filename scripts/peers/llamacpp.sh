@@ -23,7 +23,7 @@ build() {
     echo "llama.cpp: fetching llama-cpp-python $VERSION sdist (log: $LOG)"
     local venv="$ROOT/.venv-goldens"
     local pip=pip3; [ -x "$venv/bin/pip" ] && pip="$venv/bin/pip"
-    "$pip" download --no-binary :all: --no-deps "llama-cpp-python==$VERSION" -d "$PEERS" >>"$LOG" 2>&1
+    "$pip" download --no-binary llama-cpp-python --no-deps "llama-cpp-python==$VERSION" -d "$PEERS" >>"$LOG" 2>&1
     tar -xzf "$PEERS/llama_cpp_python-$VERSION.tar.gz" -C "$PEERS"
   fi
   local flags=(-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)

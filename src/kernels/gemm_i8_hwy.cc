@@ -3,8 +3,8 @@
 //
 // Each thread takes panels of kGemmPanelRows weight rows and widens them once into bytes in cache
 // (codes, byte levels or lattice levels: codec-inl.h's WidenLevels, as the widened decode kernel
-// does), interleaved so that one vector holds 4 consecutive weights of L consecutive rows (L = int32
-// lanes: 16 with AVX-512). A product step is then one VNNI `vpdpbusd` of that vector with 4 bytes of
+// does), interleaved (a 4 × 4 word transpose in registers) so that one vector holds 4 consecutive
+// weights of L consecutive rows (L = int32 lanes: 16 with AVX-512). A product step is then one VNNI `vpdpbusd` of that vector with 4 bytes of
 // one activation row broadcast to every lane: each int32 lane sums one output row, so no horizontal
 // sums are needed, and per activation block the sums of L rows turn into floats with one convert, one
 // multiply (weight scales × activation scale) and one FMA. The micro-kernel keeps MR activation rows
@@ -74,7 +74,7 @@ void QuantizeRows(const PackedView& v, const float* x, int64_t i0, int64_t i1, P
 // A widened panel of R rows: bytes interleaved as [k/4][row][4], scales and zero-point factors
 // (scale × zero) transposed to [group][row]; rows past the matrix are zero.
 struct Panel {
-  std::vector<uint8_t> bytes, row;  // R × stride; one row in natural order
+  std::vector<uint8_t> bytes, row;  // R × stride; four rows in natural order (one on the scalar target)
   std::vector<float> ws, wz;        // groups × R
   std::vector<float> scales;        // m × groups as stored
 };

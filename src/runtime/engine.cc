@@ -74,7 +74,7 @@ EngineOptions::Weights resolve_weights_mode(EngineOptions::Weights mode, EngineO
   }
   if (mode != EngineOptions::Weights::Auto) return mode;
   // Encoders run their batches through the int8 GEMM on the packed weights: MiniLM at batch 1 and 32,
-  // INT8/INT4/INT2, ran 2.4-6.4x the float engine (BENCHMARKS, issue 15); with f32 activations the
+  // INT8/INT4/INT2, ran 2.2-7.3x the float engine (BENCHMARKS, issue 15); with f32 activations the
   // packed path was the slower one (0.56-0.74x: dequantised tiles every call).
   if (!decoder) return int8_allowed ? EngineOptions::Weights::Packed : EngineOptions::Weights::Float;
   const DecoderConfig& c = *decoder;
