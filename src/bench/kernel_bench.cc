@@ -78,11 +78,14 @@ volatile uint64_t g_sink;
 }  // namespace
 
 int64_t beyond_cache_side(const std::vector<std::string>& formats, int64_t group) {
+  // Packed bytes per weight from the format table's own sizes, on one 8192-wide probe row.
+  constexpr int64_t kProbe = 8192;
   double bytes_per_weight = 4;
   for (const auto& name : formats) {
     const QuantFormat& f = quant_format_or_throw(name);
-    const double per_group = 2.0 + (f.symmetric ? 0.0 : 1.0);  // fp16 scale, u8 zero point
-    bytes_per_weight = std::min(bytes_per_weight, f.bits / 8.0 + per_group / double(group > 0 ? group : 8192));
+    const QuantGeometry g = quant_geometry({1, kProbe}, group);
+    const double bytes = double(packed_row_bytes(kProbe, f.bits) + scale_bytes(g) + zero_point_bytes(g, f));
+    bytes_per_weight = std::min(bytes_per_weight, bytes / double(kProbe));
   }
   const double want = 2.0 * double(last_level_cache_bytes()) / bytes_per_weight;
   int64_t side = std::max<int64_t>(8192, int64_t(std::ceil(std::sqrt(want) / 1024.0)) * 1024);

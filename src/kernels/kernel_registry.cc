@@ -41,28 +41,21 @@ void hwy_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t l
 // gemm`: the two cross between 8 and 16 rows).
 constexpr int64_t kGemmFromRows = 9;
 
-void hwy_i8(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
+using MatvecI8 = void (*)(const PackedView&, const float*, float*, int);
+
+// Each int8 kernel: its decode product once per row up to 8 rows, the GEMM from there.
+template <MatvecI8 Matvec>
+void rows_or_gemm_i8(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
   if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
-  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8(w, x + j * w.geom.cols, y + j * ldy, threads);
+  for (int64_t j = 0; j < n; ++j) Matvec(w, x + j * w.geom.cols, y + j * ldy, threads);
 }
 
-// 3-, 5- and 6-bit codes with int8 activations: widened to bytes a few rows at a time. Prefill as above.
-void hwy_i8_widened(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
-  if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
-  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_widened(w, x + j * w.geom.cols, y + j * ldy, threads);
-}
-
-// 3-, 5- and 6-bit codes cut out of their bytes in registers where the CPU has the instructions.
-void hwy_i8_straddle(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
-  if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
-  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_straddle(w, x + j * w.geom.cols, y + j * ldy, threads);
-}
-
-// lattice2 decoded in registers where the CPU has the instructions. Prefill as above.
-void hwy_i8_lattice(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int threads) {
-  if (n >= kGemmFromRows) return kernels::gemm_i8(w, x, n, y, ldy, threads);
-  for (int64_t j = 0; j < n; ++j) kernels::matvec_i8_lattice(w, x + j * w.geom.cols, y + j * ldy, threads);
-}
+// Codes that fit bytes; 3-, 5- and 6-bit codes widened to bytes a few rows at a time; the same cut out
+// of their bytes in registers, and lattice2 decoded in registers, where the CPU has the instructions.
+constexpr PackedProduct hwy_i8 = rows_or_gemm_i8<kernels::matvec_i8>;
+constexpr PackedProduct hwy_i8_widened = rows_or_gemm_i8<kernels::matvec_i8_widened>;
+constexpr PackedProduct hwy_i8_straddle = rows_or_gemm_i8<kernels::matvec_i8_straddle>;
+constexpr PackedProduct hwy_i8_lattice = rows_or_gemm_i8<kernels::matvec_i8_lattice>;
 
 void scalar_f32(const PackedView& w, const float* x, int64_t n, float* y, int64_t ldy, int) {
   std::vector<float> tmp(size_t(n * w.geom.rows));
