@@ -4,6 +4,7 @@
 
 #include "arrowquant/error.h"
 #include "kernels/gemm_i8.h"
+#include "kernels/kernel_registry.h"
 #include "kernels/packed_f32.h"
 #include "kernels/dense_ops.h"
 #include "util/thread_pool.h"
@@ -61,8 +62,23 @@ void Linear::set_weight(std::vector<float> w) {
                      std::to_string(in * out));
   weight = std::make_shared<const std::vector<float>>(std::move(w));
   packed.clear();
+  packed_owner = nullptr;
   kernel = nullptr;
   rotation = nullptr;
+}
+
+void Linear::run_on_packed(std::shared_ptr<const QuantizedTensor> q) {
+  if (q->shape != Shape{out, in})
+    throw ValueError(name + ": packed weight has shape " + shape_str(q->shape) + ", expected " + shape_str({out, in}));
+  const PackedView v = view_of(*q);
+  KernelRequest req;  // the engine's --activations auto
+  req.activation = Activation::Int8;
+  req.has_fallback = true;
+  req.fallback = Activation::F32;
+  kernel = KernelRegistry::instance().select(*q->format, req, nullptr, &v).kernel;
+  rotation = q->rotation.is_none() ? nullptr : std::make_shared<const PreparedRotation>(q->rotation, in);
+  packed = {PackedRows{0, v}};
+  packed_owner = std::move(q);
 }
 
 const std::vector<float>& Linear::float_weight() const {

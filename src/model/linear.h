@@ -26,6 +26,7 @@ struct Linear {
   int64_t in = 0, out = 0;
   std::shared_ptr<const std::vector<float>> weight;  // [out, in] when stored in float
   std::vector<PackedRows> packed;   // when quantised
+  std::shared_ptr<const void> packed_owner;  // what packed points into, when not a memory map
   const ProductKernel* kernel = nullptr;  // the registry's choice for the packed chunks
   // Packed chunks stored in a rotated input space: the input is rotated before the kernels see it.
   std::shared_ptr<const PreparedRotation> rotation;
@@ -48,6 +49,11 @@ struct Linear {
   // Replaces the weight by float values [out, in] (calibration swaps in quantised-then-dequantised
   // weights this way); drops packed chunks.
   void set_weight(std::vector<float> w);
+  // From now on the products run on q's packed codes through the kernels the engine picks by
+  // default (int8 activations and the integer GEMM where q's format has them, else float), as the
+  // deployed model will. float_weight() keeps returning the float weight, which should be q's
+  // dequantised values. Calibration advances finished blocks this way.
+  void run_on_packed(std::shared_ptr<const QuantizedTensor> q);
   // The float weight [out, in]; throws when the layer runs on packed chunks.
   const std::vector<float>& float_weight() const;
 
