@@ -124,25 +124,32 @@ void BertEncoder::embed(const std::vector<std::vector<int32_t>>& batch, int64_t 
 
 void BertEncoder::layer_forward(const Layer& Lr, float* x, const std::vector<int32_t>& lengths, int64_t L) const {
   const int64_t H = cfg_.hidden, I = cfg_.intermediate, N = int64_t(lengths.size()) * L;
-  // Scratch kept between layers and calls (every element is written before it is read).
+  // Scratch kept between layers and calls (every element is written before it is read). The attention
+  // context overwrites the queries and the attention output the keys, each once read; the
+  // feed-forward runs kFeedForwardRows rows at a time. Together that halves a batch's scratch
+  // (MiniLM batch 32: 9.3 -> 4.6 MB), at no measurable cost in speed.
   // (References, not the thread_locals themselves, go into the lambdas: a worker names its own.)
-  thread_local std::vector<float> scratch[6];
-  auto &q = scratch[0], &k = scratch[1], &v = scratch[2], &ctx = scratch[3], &a = scratch[4], &inter = scratch[5];
-  for (auto [buf, size] : {std::pair{&q, N * H}, {&k, N * H}, {&v, N * H}, {&ctx, N * H}, {&a, N * H}, {&inter, N * I}})
+  constexpr int64_t kFeedForwardRows = 256;
+  thread_local std::vector<float> scratch[4];
+  auto &q = scratch[0], &k = scratch[1], &v = scratch[2], &inter = scratch[3];
+  for (auto [buf, size] : {std::pair{&q, N * H}, {&k, N * H}, {&v, N * H}, {&inter, std::min(N, kFeedForwardRows) * I}})
     buf->resize(size_t(size));
   Linear::forward_shared({{&Lr.query, q.data()}, {&Lr.key, k.data()}, {&Lr.value, v.data()}}, x, N);
-  attention(q.data(), k.data(), v.data(), lengths, L, ctx.data());
-  Lr.attn_out.forward(ctx.data(), N, a.data());
+  float* ctx = q.data();
+  attention(q.data(), k.data(), v.data(), lengths, L, ctx);
+  float* a = k.data();
+  Lr.attn_out.forward(ctx, N, a);
   parallel_for(N, threads_, [&](int64_t b, int64_t e) {
-    kernels::add_layer_norm(a.data() + b * H, x + b * H, e - b, H, Lr.ln1_g.data(), Lr.ln1_b.data(),
-                            cfg_.layer_norm_eps);
+    kernels::add_layer_norm(a + b * H, x + b * H, e - b, H, Lr.ln1_g.data(), Lr.ln1_b.data(), cfg_.layer_norm_eps);
   });
-  Lr.inter.forward(a.data(), N, inter.data());
-  parallel_for(N, threads_, [&](int64_t b, int64_t e) { kernels::gelu_erf(inter.data() + b * I, (e - b) * I); });
-  Lr.out.forward(inter.data(), N, x);
+  for (int64_t r0 = 0; r0 < N; r0 += kFeedForwardRows) {
+    const int64_t n = std::min(kFeedForwardRows, N - r0);
+    Lr.inter.forward(a + r0 * H, n, inter.data());
+    parallel_for(n, threads_, [&](int64_t b, int64_t e) { kernels::gelu_erf(inter.data() + b * I, (e - b) * I); });
+    Lr.out.forward(inter.data(), n, x + r0 * H);
+  }
   parallel_for(N, threads_, [&](int64_t b, int64_t e) {
-    kernels::add_layer_norm(x + b * H, a.data() + b * H, e - b, H, Lr.ln2_g.data(), Lr.ln2_b.data(),
-                            cfg_.layer_norm_eps);
+    kernels::add_layer_norm(x + b * H, a + b * H, e - b, H, Lr.ln2_g.data(), Lr.ln2_b.data(), cfg_.layer_norm_eps);
   });
 }
 

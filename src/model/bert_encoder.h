@@ -56,6 +56,7 @@ class BertEncoder {
   void embed(const std::vector<std::vector<int32_t>>& batch, int64_t L, const std::vector<int32_t>& lengths,
              float* x) const;
   void layer_forward(const Layer& Lr, float* x, const std::vector<int32_t>& lengths, int64_t L) const;
+  // ctx may be q (each head's queries are read before its context is written).
   void attention(const float* q, const float* k, const float* v, const std::vector<int32_t>& lengths,
                  int64_t seq_len, float* ctx) const;
 

@@ -16,12 +16,12 @@ KVStore::KVStore(const KVQuantPlan& plan, int64_t width, int64_t head_dim, int64
                      std::to_string(head_dim));
   const size_t n = size_t(width * capacity);
   switch (plan_.dtype) {
-    case KVDType::F32: f32_.resize(n); break;
-    case KVDType::F16: f16_.resize(n); break;
+    case KVDType::F32: f32_.allocate(n); break;
+    case KVDType::F16: f16_.allocate(n); break;
     default:
-      codes_.resize(n);
-      if (plan_.fp16_scales) scales16_.resize(n / size_t(block_));
-      else scales_.resize(n / size_t(block_));
+      codes_.allocate(n);
+      if (plan_.fp16_scales) scales16_.allocate(n / size_t(block_));
+      else scales_.allocate(n / size_t(block_));
   }
 }
 
@@ -29,7 +29,7 @@ void KVStore::write(int64_t pos, const float* row) {
   if (pos < 0 || pos >= capacity_) throw ValueError("KV cache position " + std::to_string(pos) + " past its capacity");
   const size_t base = size_t(pos * width_);
   switch (plan_.dtype) {
-    case KVDType::F32: std::copy(row, row + width_, f32_.begin() + int64_t(base)); return;
+    case KVDType::F32: std::copy(row, row + width_, f32_.data() + base); return;
     case KVDType::F16:
       for (int64_t i = 0; i < width_; ++i) f16_[base + size_t(i)] = f32_to_f16(row[i]);
       return;
@@ -61,7 +61,7 @@ void KVStore::write(int64_t pos, const float* row) {
 void KVStore::read(int64_t pos, int64_t offset, int64_t n, float* out) const {
   const size_t base = size_t(pos * width_ + offset);
   switch (plan_.dtype) {
-    case KVDType::F32: std::copy(f32_.begin() + int64_t(base), f32_.begin() + int64_t(base) + n, out); return;
+    case KVDType::F32: std::copy(f32_.data() + base, f32_.data() + base + size_t(n), out); return;
     case KVDType::F16:
       for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(f16_[base + size_t(i)]);
       return;
