@@ -27,6 +27,8 @@ Runner add_kernels(CLI::App& app) {
     if (*json) {
       nlohmann::json j = {{"cpu_features", kernels::cpu_features()}, {"simd_targets", kernels::compiled_targets()},
                           {"active_target", kernels::active_target()}, {"kernels", nlohmann::json::array()}};
+      const auto& amx = kernels::amx_int8_status();
+      j["amx_int8"] = {{"usable", amx.usable}, {"reason", amx.reason}};
       for (const auto& e : reg.entries())
         j["kernels"].push_back({{"format", e.format->name}, {"kernel", e.kernel->name},
                                 {"activation", activation_name(e.kernel->activation)},
@@ -38,8 +40,11 @@ Runner add_kernels(CLI::App& app) {
     }
     std::string targets;
     for (const auto& t : kernels::compiled_targets()) targets += t + " ";
-    printf("CPU features: %s\nSIMD targets compiled in and usable here: %s(in use: %s)\n\n", kernels::cpu_features().c_str(),
+    const auto& amx = kernels::amx_int8_status();
+    printf("CPU features: %s\nSIMD targets compiled in and usable here: %s(in use: %s)\n", kernels::cpu_features().c_str(),
            targets.c_str(), kernels::active_target().c_str());
+    // No AMX kernel yet: the line says whether one could run here (issue 15).
+    printf("AMX-INT8: %s\n\n", amx.usable ? "usable here (no AMX kernel yet)" : ("not usable: " + amx.reason).c_str());
     printf("%-10s %-5s %-7s %4s  %-9s %s\n", "kernel", "act", "backend", "prio", "available", "what");
     for (const KernelEntry* e : kernels) {
       const ProductKernel& k = *e->kernel;

@@ -2,6 +2,8 @@
 // reference rounds twice, and the dequantised values must equal ggml's and the gguf package's.
 #include "io/ggml_types.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -234,15 +236,148 @@ void iq4_xs(const uint8_t* s, float* y, int64_t n) {
   }
 }
 
+// Encoders for the block types an export writes. Each block's parameters are chosen among the
+// reference choice and its mirror (the extreme weight on the positive end of the grid instead of
+// -8 / -16), rounded to float16 as stored, and the codes rounded against the stored values, so a
+// block already on a grid of the same width comes back unchanged.
+inline void put_half(uint8_t* p, float v) {
+  const uint16_t h = f32_to_f16(v);
+  std::memcpy(p, &h, 2);
+}
+
+// Symmetric blocks (Q4_0: mid 8, Q5_0: mid 16): codes q - mid of scale d, the best of two scales.
+void encode_symmetric_block(const float* x, int mid, uint8_t* d_out, int* q) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < QK; ++j)
+    if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); max = x[j]; }
+  float best_err = INFINITY, best_d = 0;
+  for (const float den : {-float(mid), float(mid - 1)}) {
+    const float d = f16_to_f32(f32_to_f16(max / den));
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    float err = 0;
+    for (int j = 0; j < QK; ++j) {
+      const int c = std::clamp(int(std::nearbyint(x[j] * id)) + mid, 0, 2 * mid - 1);
+      const float e = x[j] - float(c - mid) * d;
+      err += e * e;
+    }
+    if (err < best_err) { best_err = err; best_d = d; }
+  }
+  put_half(d_out, best_d);
+  const float id = best_d != 0 ? 1.0f / best_d : 0.0f;
+  for (int j = 0; j < QK; ++j) q[j] = std::clamp(int(std::nearbyint(x[j] * id)) + mid, 0, 2 * mid - 1);
+}
+
+// Affine blocks (Q4_1: 15 steps, Q5_1: 31): w = q·d + m with m the block's minimum.
+void encode_affine_block(const float* x, int steps, uint8_t* dm_out, int* q) {
+  float lo = x[0], hi = x[0];
+  for (int j = 1; j < QK; ++j) { lo = std::min(lo, x[j]); hi = std::max(hi, x[j]); }
+  const float d = f16_to_f32(f32_to_f16((hi - lo) / float(steps))), m = f16_to_f32(f32_to_f16(lo));
+  put_half(dm_out, d);
+  put_half(dm_out + 2, m);
+  const float id = d != 0 ? 1.0f / d : 0.0f;
+  for (int j = 0; j < QK; ++j) q[j] = std::clamp(int(std::nearbyint((x[j] - m) * id)), 0, steps);
+}
+
+void put_nibbles(const int* q, uint8_t* out) {
+  for (int j = 0; j < 16; ++j) out[j] = uint8_t((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+}
+
+void put_fifth_bits(const int* q, uint8_t* out) {
+  uint32_t qh = 0;
+  for (int j = 0; j < QK; ++j) qh |= uint32_t((q[j] >> 4) & 1) << j;
+  std::memcpy(out, &qh, 4);
+}
+
+void to_q4_0(const float* x, uint8_t* s, int64_t n) {
+  int q[QK];
+  for (int64_t b = 0; b < n / QK; ++b, s += 18, x += QK) {
+    encode_symmetric_block(x, 8, s, q);
+    put_nibbles(q, s + 2);
+  }
+}
+
+void to_q4_1(const float* x, uint8_t* s, int64_t n) {
+  int q[QK];
+  for (int64_t b = 0; b < n / QK; ++b, s += 20, x += QK) {
+    encode_affine_block(x, 15, s, q);
+    put_nibbles(q, s + 4);
+  }
+}
+
+void to_q5_0(const float* x, uint8_t* s, int64_t n) {
+  int q[QK];
+  for (int64_t b = 0; b < n / QK; ++b, s += 22, x += QK) {
+    encode_symmetric_block(x, 16, s, q);
+    put_fifth_bits(q, s + 2);
+    put_nibbles(q, s + 6);
+  }
+}
+
+void to_q5_1(const float* x, uint8_t* s, int64_t n) {
+  int q[QK];
+  for (int64_t b = 0; b < n / QK; ++b, s += 24, x += QK) {
+    encode_affine_block(x, 31, s, q);
+    put_fifth_bits(q, s + 4);
+    put_nibbles(q, s + 8);
+  }
+}
+
+// Q8_0: int8 codes; the extreme weight at -128 or at +127, whichever fits the block better.
+void to_q8_0(const float* x, uint8_t* s, int64_t n) {
+  int q[QK];
+  for (int64_t b = 0; b < n / QK; ++b, s += 34, x += QK) {
+    encode_symmetric_block(x, 128, s, q);
+    for (int j = 0; j < QK; ++j) s[2 + j] = uint8_t(int8_t(q[j] - 128));
+  }
+}
+
+// IQ4_NL: 16 non-uniform levels of scale d. The scale is searched (the extreme weight at the
+// outermost level, then 17 nearby scales), codes are the nearest levels, and the best
+// float16-rounded scale is kept.
+int nearest_iq4(float t) {
+  int best = 0;
+  for (int k = 1; k < 16; ++k)
+    if (std::fabs(t - float(kIq4Values[k])) < std::fabs(t - float(kIq4Values[best]))) best = k;
+  return best;
+}
+
+void to_iq4_nl(const float* x, uint8_t* s, int64_t n) {
+  for (int64_t b = 0; b < n / QK; ++b, s += 18, x += QK) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK; ++j)
+      if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); max = x[j]; }
+    float best_err = INFINITY, best_d = 0;
+    for (int step = -8; step <= 8; ++step) {
+      const float d = f16_to_f32(f32_to_f16(max / (float(kIq4Values[0]) + 0.05f * float(step) * float(kIq4Values[0]))));
+      const float id = d != 0 ? 1.0f / d : 0.0f;
+      float err = 0;
+      for (int j = 0; j < QK; ++j) {
+        const float e = x[j] - d * float(kIq4Values[nearest_iq4(x[j] * id)]);
+        err += e * e;
+      }
+      if (err < best_err) { best_err = err; best_d = d; }
+    }
+    put_half(s, best_d);
+    const float id = best_d != 0 ? 1.0f / best_d : 0.0f;
+    for (int j = 0; j < 16; ++j)
+      s[2 + j] = uint8_t(nearest_iq4(x[j] * id) | (nearest_iq4(x[j + 16] * id) << 4));
+  }
+}
+
+void from_f32_to_f32(const float* x, uint8_t* s, int64_t n) { std::memcpy(s, x, size_t(n) * 4); }
+void to_f16(const float* x, uint8_t* s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) put_half(s + 2 * i, x[i]);
+}
+
 // Every ggml type: those with a dequantiser, and those known only by name (refused by name).
 const TypeInfo kTypes[] = {
-    {0, "F32", 1, 4, f32},          {1, "F16", 1, 2, f16},           {2, "Q4_0", 32, 18, q4_0},
-    {3, "Q4_1", 32, 20, q4_1},      {6, "Q5_0", 32, 22, q5_0},       {7, "Q5_1", 32, 24, q5_1},
-    {8, "Q8_0", 32, 34, q8_0},      {9, "Q8_1", 32, 40},             {10, "Q2_K", 256, 84, q2_k},
+    {0, "F32", 1, 4, f32, from_f32_to_f32}, {1, "F16", 1, 2, f16, to_f16},  {2, "Q4_0", 32, 18, q4_0, to_q4_0},
+    {3, "Q4_1", 32, 20, q4_1, to_q4_1}, {6, "Q5_0", 32, 22, q5_0, to_q5_0}, {7, "Q5_1", 32, 24, q5_1, to_q5_1},
+    {8, "Q8_0", 32, 34, q8_0, to_q8_0}, {9, "Q8_1", 32, 40},             {10, "Q2_K", 256, 84, q2_k},
     {11, "Q3_K", 256, 110, q3_k},   {12, "Q4_K", 256, 144, q4_k},    {13, "Q5_K", 256, 176, q5_k},
     {14, "Q6_K", 256, 210, q6_k},   {15, "Q8_K", 256, 292},          {16, "IQ2_XXS", 256, 66},
     {17, "IQ2_XS", 256, 74},        {18, "IQ3_XXS", 256, 98},        {19, "IQ1_S", 256, 50},
-    {20, "IQ4_NL", 32, 18, iq4_nl}, {21, "IQ3_S", 256, 110},         {22, "IQ2_S", 256, 82},
+    {20, "IQ4_NL", 32, 18, iq4_nl, to_iq4_nl}, {21, "IQ3_S", 256, 110},         {22, "IQ2_S", 256, 82},
     {23, "IQ4_XS", 256, 136, iq4_xs}, {24, "I8", 1, 1},              {25, "I16", 1, 2},
     {26, "I32", 1, 4},              {27, "I64", 1, 8},               {28, "F64", 1, 8},
     {29, "IQ1_M", 256, 56},         {30, "BF16", 1, 2, bf16},        {34, "TQ1_0", 256, 54},

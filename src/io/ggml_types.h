@@ -1,5 +1,6 @@
-// The tensor types of llama.cpp's GGUF files (ggml's type traits, as far as a reader needs them):
-// name, elements per block, bytes per block, and the dequantisation of a run of blocks to float32,
+// The tensor types of llama.cpp's GGUF files (ggml's type traits, as far as we need them): name,
+// elements per block, bytes per block, the dequantisation of a run of blocks to float32 and, for the
+// types an export writes, the encoding,
 // written from the format's definition and checked bit for bit against the `gguf` package's
 // dequantiser (tests/goldens/gguf). Types known by name but not dequantised here are refused by
 // name, never guessed.
@@ -12,7 +13,7 @@
 namespace arrowquant::ggml {
 
 // The ids a reader names itself; the full table is in ggml_types.cc.
-enum TypeId : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kBF16 = 30 };
+enum TypeId : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ5_0 = 6, kQ5_1 = 7, kQ8_0 = 8, kIQ4_NL = 20, kBF16 = 30 };
 
 struct TypeInfo {
   uint32_t id;              // ggml_type
@@ -21,6 +22,8 @@ struct TypeInfo {
   size_t block_bytes = 0;   // bytes per block
   // n elements (a multiple of block) from their blocks at src (any alignment) to dst.
   void (*to_f32)(const uint8_t* src, float* dst, int64_t n) = nullptr;  // nullptr: not supported here
+  // n floats (a multiple of block) into blocks (what an export writes); nullptr: not written here.
+  void (*from_f32)(const float* src, uint8_t* dst, int64_t n) = nullptr;
 };
 
 // nullptr for an id ggml does not define.

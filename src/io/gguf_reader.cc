@@ -5,16 +5,15 @@
 
 #include "arrowquant/error.h"
 #include "io/ggml_types.h"
+#include "io/gguf_format.h"
+#include "io/gguf_writer.h"
 #include "util/mmap_file.h"
 
 namespace arrowquant {
 
 namespace {
 
-enum GgufType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
-  U64 = 10, I64 = 11, F64 = 12
-};
+using namespace gguf;  // the value types
 
 class Reader {
  public:
@@ -171,24 +170,18 @@ const GgufTensor* GgufFile::find(const std::string& name) const {
   return nullptr;
 }
 
+std::vector<uint8_t> GgufFile::raw_entry(const std::string& key) const {
+  auto it = kv_spans_.find(key);
+  if (it == kv_spans_.end()) return {};
+  return std::vector<uint8_t>(bytes_ + it->second.first, bytes_ + it->second.first + it->second.second);
+}
+
 std::vector<uint8_t> GgufFile::vocabulary_file() const {
-  std::vector<uint8_t> out;
-  auto put = [&](const void* p, size_t n) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    out.insert(out.end(), b, b + n);
-  };
-  std::vector<std::pair<size_t, size_t>> spans;
-  for (const auto& [key, span] : kv_spans_)
-    if (key.rfind("tokenizer.", 0) == 0 || key == "general.architecture") spans.push_back(span);
-  const uint32_t version = 3;
-  const uint64_t tensors = 0, kvs = spans.size();
-  put("GGUF", 4);
-  put(&version, 4);
-  put(&tensors, 8);
-  put(&kvs, 8);
   // The entries are copied byte for byte, so every value keeps its GGUF type.
-  for (const auto& [start, n] : spans) put(bytes_ + start, n);
-  return out;
+  GgufLayout layout;
+  for (const auto& [key, span] : kv_spans_)
+    if (key.rfind("tokenizer.", 0) == 0 || key == "general.architecture") layout.add_entry(raw_entry(key));
+  return layout.head();
 }
 
 const nlohmann::json& GgufFile::at(const std::string& key) const {

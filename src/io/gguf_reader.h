@@ -45,6 +45,9 @@ class GgufFile {
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* find(const std::string& name) const;
   size_t alignment() const { return alignment_; }
+  // The metadata entry of `key` byte for byte (key, type and value), to copy into another GGUF;
+  // empty when the key is absent.
+  std::vector<uint8_t> raw_entry(const std::string& key) const;
   // A GGUF of this file's general.architecture and tokenizer.* metadata alone, without tensors (what
   // llama.cpp calls a vocab-only file): a quantised model's tokenizer and chat template, unchanged.
   std::vector<uint8_t> vocabulary_file() const;

@@ -4,49 +4,13 @@
 
 #include "arrowquant/error.h"
 #include "io/ggml_types.h"
+#include "io/gguf_format.h"
 #include "io/gguf_reader.h"
 #include "io/json_file.h"
 
 namespace arrowquant {
 
 namespace {
-
-// llama.cpp's tensor names (per block after "blk.N.") and the Hugging Face names they stand for.
-const std::pair<const char*, const char*> kGlobalNames[] = {
-    {"token_embd", "model.embed_tokens"}, {"output_norm", "model.norm"}, {"output", "lm_head"}};
-const std::pair<const char*, const char*> kBlockNames[] = {
-    {"attn_norm", "input_layernorm"},   {"ffn_norm", "post_attention_layernorm"},
-    {"attn_q", "self_attn.q_proj"},     {"attn_k", "self_attn.k_proj"},
-    {"attn_v", "self_attn.v_proj"},     {"attn_output", "self_attn.o_proj"},
-    {"ffn_gate", "mlp.gate_proj"},      {"ffn_up", "mlp.up_proj"},
-    {"ffn_down", "mlp.down_proj"}};
-
-struct Architecture {
-  const char* gguf;        // general.architecture
-  const char* model_type;  // config.json
-  const char* hf_class;
-  bool permuted_qk;        // llama.cpp's converter interleaves the rotary halves of Q and K rows
-};
-const Architecture kArchitectures[] = {{"llama", "llama", "LlamaForCausalLM", true},
-                                       {"qwen2", "qwen2", "Qwen2ForCausalLM", false}};
-
-// "blk.3.attn_q.weight" → "model.layers.3.self_attn.q_proj.weight"; unknown names are kept.
-std::string hf_name(const std::string& gguf) {
-  const size_t dot = gguf.rfind('.');
-  const std::string stem = dot == std::string::npos ? gguf : gguf.substr(0, dot);
-  const std::string suffix = dot == std::string::npos ? "" : gguf.substr(dot);
-  for (const auto& [g, h] : kGlobalNames)
-    if (stem == g) return h + suffix;
-  if (stem.rfind("blk.", 0) == 0) {
-    const size_t d2 = stem.find('.', 4);
-    if (d2 != std::string::npos) {
-      const std::string layer = stem.substr(4, d2 - 4), part = stem.substr(d2 + 1);
-      for (const auto& [g, h] : kBlockNames)
-        if (part == g) return "model.layers." + layer + "." + h + suffix;
-    }
-  }
-  return gguf;
-}
 
 DType dtype_of(uint32_t type) {
   if (type == ggml::kF16) return DType::F16;
@@ -61,8 +25,7 @@ class GgufSource : public TensorSource {
     const std::string arch_name = g_.has("general.architecture") && g_.at("general.architecture").is_string()
                                       ? g_.at("general.architecture").get<std::string>()
                                       : "";
-    for (const auto& a : kArchitectures)
-      if (arch_name == a.gguf) arch_ = &a;
+    arch_ = gguf::architecture_by_gguf(arch_name);
     if (!arch_)
       throw FormatError(where + ": GGUF architecture '" + arch_name + "' is not supported (llama, qwen2)");
     // The architecture's keys without their prefix, read with the types they must have.
@@ -110,7 +73,7 @@ class GgufSource : public TensorSource {
         throw FormatError(where + ": tensor " + t.name + " is stored as " + std::string(type->name) +
                           ", which is not supported (supported: " + ggml::supported_type_names() + ")");
       SourceTensorInfo info;
-      info.name = hf_name(t.name);
+      info.name = gguf::hf_name(t.name);
       info.dtype = dtype_of(t.type);
       for (auto d = t.dims.rbegin(); d != t.dims.rend(); ++d) info.shape.push_back(*d);
       info.stored_type = std::string(type->name);
@@ -130,8 +93,7 @@ class GgufSource : public TensorSource {
     for (auto d = t.dims.rbegin(); d != t.dims.rend(); ++d) out.shape.push_back(*d);
     ggml::type_info(t.type)->to_f32(t.data, out.values.data(), t.elements());
     if (arch_->permuted_qk) {
-      const bool q = name.find(".self_attn.q_proj.") != std::string::npos;
-      const bool k = name.find(".self_attn.k_proj.") != std::string::npos;
+      const bool q = gguf::is_query(name), k = gguf::is_key(name);
       if (q || k) unpermute_rows(out, q ? config_["num_attention_heads"].get<int64_t>()
                                         : config_["num_key_value_heads"].get<int64_t>());
     }
@@ -175,7 +137,7 @@ class GgufSource : public TensorSource {
   }
 
   GgufFile g_;
-  const Architecture* arch_ = nullptr;
+  const gguf::Architecture* arch_ = nullptr;
   nlohmann::json config_;
   std::vector<SourceTensorInfo> infos_;
   std::map<std::string, const GgufTensor*> by_name_;

@@ -170,7 +170,7 @@ void read_v1_rows(const Columns& c, int64_t n, const std::string& file, TableCon
 
 // The V2 columns, typed and checked once.
 struct V2Columns {
-  std::shared_ptr<arrow::Array> names, shapes, dtypes, qtypes, scales, zps, packing;
+  std::shared_ptr<arrow::Array> names, shapes, dtypes, qtypes, packing;
   std::shared_ptr<arrow::Int64Array> num_params, row_start;
   std::shared_ptr<arrow::Int32Array> group_size, chunk_index, num_chunks;
   std::shared_ptr<arrow::UInt64Array> checksum;
@@ -185,8 +185,6 @@ struct V2Columns {
     shapes = c.get(col::kShape, {T::LIST});
     dtypes = c.get(col::kDtype, {T::STRING, T::LARGE_STRING});
     qtypes = c.get(col::kQuantType, {T::STRING, T::LARGE_STRING});
-    scales = c.get(col::kScales, {T::BINARY, T::LARGE_BINARY});
-    zps = c.get(col::kZeroPoints, {T::BINARY, T::LARGE_BINARY});
     packing = c.get(col::kPacking, {T::STRING, T::LARGE_STRING});
     num_params = c.get<arrow::Int64Array>(col::kNumParams, {T::INT64});
     row_start = c.get<arrow::Int64Array>(col::kRowStart, {T::INT64});
@@ -242,27 +240,36 @@ StoredTensor tensor_from_row(const V2Columns& c, int64_t i, const std::string& w
   return t;
 }
 
-// Row i's data value inside the file: the row group's data column chunk is one uncompressed PLAIN
-// page holding one value, so the value is the last `want` bytes of the chunk, after its 4-byte length.
-const uint8_t* locate_data_value(const parquet::FileMetaData& md, int64_t i, int data_col, size_t want,
-                                 const uint8_t* bytes, size_t size, const std::string& where) {
-  auto cc = md.RowGroup(int(i))->ColumnChunk(data_col);
+// Row i's value of a binary column inside the file: the row group's column chunk is one uncompressed
+// PLAIN page holding one value, so the value is the last `want` bytes of the chunk, after its 4-byte
+// length.
+const uint8_t* locate_value(const parquet::FileMetaData& md, int64_t i, int column, size_t want, const uint8_t* bytes,
+                            size_t size, const std::string& where) {
+  auto cc = md.RowGroup(int(i))->ColumnChunk(column);
+  const std::string name = md.schema()->Column(column)->name();
   if (cc->compression() != parquet::Compression::UNCOMPRESSED || cc->has_dictionary_page() || cc->num_values() != 1)
-    throw FormatError(where + ": data column is not a single uncompressed PLAIN value (cannot map it)");
+    throw FormatError(where + ": column \"" + name + "\" is not a single uncompressed PLAIN value (cannot map it)");
   const int64_t start = cc->data_page_offset(), len = cc->total_compressed_size();
   if (start < 4 || len < int64_t(want) + 4 || len > int64_t(size) || uint64_t(start) > size - uint64_t(len))
-    throw FormatError(where + ": data page lies outside the file or is too short (truncated?)");
+    throw FormatError(where + ": the \"" + name + "\" page lies outside the file or is too short (truncated?)");
   const uint8_t* value = bytes + start + len - int64_t(want);
   uint32_t prefix;
   std::memcpy(&prefix, value - 4, 4);
   if (prefix != want)
-    throw FormatError(where + ": data value holds " + std::to_string(prefix) + " bytes, expected " + std::to_string(want));
+    throw FormatError(where + ": \"" + name + "\" holds " + std::to_string(prefix) + " bytes, expected " +
+                      std::to_string(want) + (name == col::kData ? "" : " (sizes do not match shape and group size)"));
   return value;
 }
 
-// One Parquet row of tensor t: its run of rows, scales and zero points (views into the decoded
-// columns) and its data (a view into the file).
-StoredChunk chunk_from_row(const V2Columns& c, const parquet::FileMetaData& md, int64_t i, int data_col,
+// Where a V2 file's mapped columns are: the data, and the scales and zero points (also located in the
+// file rather than decoded: a quantised Qwen2.5-0.5B's scales are 15 MB).
+struct MappedColumns {
+  int data = -1, scales = -1, zero_points = -1;
+};
+
+// One Parquet row of tensor t: its run of rows, and views into the file of its data, scales and
+// zero points.
+StoredChunk chunk_from_row(const V2Columns& c, const parquet::FileMetaData& md, int64_t i, const MappedColumns& mc,
                            const StoredTensor& t, const uint8_t* bytes, size_t size, const std::string& where) {
   const int64_t cols = cols_of(t.shape);
   StoredChunk ch;
@@ -278,22 +285,22 @@ StoredChunk chunk_from_row(const V2Columns& c, const parquet::FileMetaData& md, 
     if (g.group_size != t.group_size)
       throw FormatError(where + ": group size " + std::to_string(t.group_size) + " exceeds the row length");
     want = size_t(ch.rows) * packed_row_bytes(cols, t.format->bits);
-    std::tie(ch.scales, ch.scales_nbytes) = binary_at(*c.scales, i);
-    std::tie(ch.zero_points, ch.zero_points_nbytes) = binary_at(*c.zps, i);
-    if (ch.scales_nbytes != scale_bytes(g) || ch.zero_points_nbytes != zero_point_bytes(g, *t.format))
-      throw FormatError(where + ": scales/zero_points sizes do not match shape and group size");
+    ch.scales_nbytes = scale_bytes(g);
+    ch.zero_points_nbytes = zero_point_bytes(g, *t.format);
+    ch.scales = locate_value(md, i, mc.scales, ch.scales_nbytes, bytes, size, where);
+    ch.zero_points = locate_value(md, i, mc.zero_points, ch.zero_points_nbytes, bytes, size, where);
     if (t.format->symmetric) ch.zero_points = nullptr;
   } else {
     want = size_t(params) * dtype_size(t.dtype);
   }
-  ch.data = locate_data_value(md, i, data_col, want, bytes, size, where);
+  ch.data = locate_value(md, i, mc.data, want, bytes, size, where);
   ch.nbytes = want;
   ch.checksum = c.checksum->Value(i);
   ch.has_checksum = true;
   return ch;
 }
 
-void read_v2_rows(const Columns& cols, const parquet::FileMetaData& md, int data_col, int64_t n,
+void read_v2_rows(const Columns& cols, const parquet::FileMetaData& md, const MappedColumns& mc, int64_t n,
                   const uint8_t* bytes, size_t size, const std::string& file, TableContents& out) {
   const V2Columns c(cols);
   if (md.num_row_groups() != n)
@@ -309,7 +316,7 @@ void read_v2_rows(const Columns& cols, const parquet::FileMetaData& md, int data
     if (!fresh && !(rotation_at(c, i, t, where) == t.rotation))
       throw FormatError(where + ": chunks disagree about the rotation");
     if (c.chunk_index->Value(i) != int32_t(t.chunks.size())) throw FormatError(where + ": chunks out of order");
-    t.chunks.push_back(chunk_from_row(c, md, i, data_col, t, bytes, size, where));
+    t.chunks.push_back(chunk_from_row(c, md, i, mc, t, bytes, size, where));
     if (int32_t(t.chunks.size()) > c.num_chunks->Value(i)) throw FormatError(where + ": too many chunks");
   }
   for (const auto& t : out.tensors) {
@@ -382,14 +389,17 @@ TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std:
   // Every field of both schemas is one Parquet leaf column, so field and leaf indices agree.
   if (md->num_columns() != schema->num_fields())
     throw FormatError(file + ": nested columns other than shape lists are not part of the weights schema");
-  // Read every column, except V2's data column: that one is located in the file and mapped.
+  // Read every column, except V2's data, scales and zero points: those are located in the file and mapped.
+  MappedColumns mc;
+  if (v2) mc = {data_col, schema->GetFieldIndex(col::kScales), schema->GetFieldIndex(col::kZeroPoints)};
+  if (v2 && (mc.scales < 0 || mc.zero_points < 0)) throw FormatError(file + ": weights table has no scales/zero_points column");
   std::vector<int> read;
   for (int i = 0; i < schema->num_fields(); ++i)
-    if (!(v2 && i == data_col)) read.push_back(i);
+    if (!(v2 && (i == mc.data || i == mc.scales || i == mc.zero_points))) read.push_back(i);
   const std::shared_ptr<arrow::Table> table = check(check(reader->ReadTable(read), file)->CombineChunks(pool), file);
   out.decoded = table;
   const Columns c(file, table);
-  if (v2) read_v2_rows(c, *md, data_col, table->num_rows(), bytes, size, file, out);
+  if (v2) read_v2_rows(c, *md, mc, table->num_rows(), bytes, size, file, out);
   else read_v1_rows(c, table->num_rows(), file, out);
   return out;
 }

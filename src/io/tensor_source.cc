@@ -24,7 +24,7 @@ namespace {
 const char* kCompanionNames[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
                                  "special_tokens_map.json", "merges.txt", "vocab.json",
                                  "generation_config.json", "modules.json", "sentence_bert_config.json",
-                                 "config_sentence_transformers.json", "tokenizer.model", "tok512.bin"};
+                                 "config_sentence_transformers.json", "tokenizer.model", "tok512.bin", "tokenizer.gguf"};
 
 std::vector<std::string> companions_in(const fs::path& dir) {
   std::vector<std::string> out;
