@@ -57,7 +57,8 @@ BertEncoder::BertEncoder(const ModelWeights& w, int threads)
     throw FormatError(w.path() + ": a rotated residual stream is for RMSNorm decoders, not a BERT encoder");
   word_emb_name_ = p + "embeddings.word_embeddings.weight";
   word_emb_ = Embedding::load(w, word_emb_name_, cfg_.vocab_size, H);
-  pos_emb_ = w.load(p + "embeddings.position_embeddings.weight", {cfg_.max_positions, H});
+  // Looked up like the words (packed rows stay packed: 0.8 MB less for a quantised MiniLM).
+  pos_emb_ = Embedding::load(w, p + "embeddings.position_embeddings.weight", cfg_.max_positions, H);
   type_emb_ = w.load(p + "embeddings.token_type_embeddings.weight", {cfg_.type_vocab_size, H});
   emb_ln_g_ = w.load(p + "embeddings.LayerNorm.weight", {H});
   emb_ln_b_ = w.load(p + "embeddings.LayerNorm.bias", {H});
@@ -107,6 +108,7 @@ void BertEncoder::attention(const float* q, const float* k, const float* v, cons
 void BertEncoder::embed(const std::vector<std::vector<int32_t>>& batch, int64_t L,
                         const std::vector<int32_t>& lengths, float* x) const {
   const int64_t H = cfg_.hidden, B = int64_t(batch.size());
+  std::vector<float> pe(static_cast<size_t>(H));
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < lengths[size_t(b)]; ++t) {
       int32_t id = batch[size_t(b)][size_t(t)];
@@ -115,8 +117,8 @@ void BertEncoder::embed(const std::vector<std::vector<int32_t>>& batch, int64_t 
                          std::to_string(cfg_.vocab_size));
       float* r = x + (b * L + t) * H;
       word_emb_.lookup(id, r);
-      const float* pe = pos_emb_.data() + t * H;
-      for (int64_t j = 0; j < H; ++j) r[j] = r[j] + pe[j] + type_emb_[size_t(j)];
+      pos_emb_.lookup(t, pe.data());
+      for (int64_t j = 0; j < H; ++j) r[j] = r[j] + pe[size_t(j)] + type_emb_[size_t(j)];
     }
   }
   kernels::add_layer_norm(x, nullptr, B * L, H, emb_ln_g_.data(), emb_ln_b_.data(), cfg_.layer_norm_eps);

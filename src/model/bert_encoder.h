@@ -64,7 +64,8 @@ class BertEncoder {
   int threads_;
   Embedding word_emb_;
   std::string word_emb_name_;
-  std::vector<float> pos_emb_, type_emb_, emb_ln_g_, emb_ln_b_;
+  Embedding pos_emb_;
+  std::vector<float> type_emb_, emb_ln_g_, emb_ln_b_;
   std::vector<Layer> layers_;
 };
 
