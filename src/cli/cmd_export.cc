@@ -3,30 +3,67 @@
 #include "arrowquant/error.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "interop/compressed_tensors_export.h"
 #include "interop/gguf_export.h"
 #include "util/units.h"
 
 namespace arrowquant::cli {
 
+namespace {
+
+struct ExportOpts {
+  std::string model, out, to;
+  ReportArgs report;
+};
+
+int export_to_compressed_tensors(const ExportOpts& o) {
+  Progress bar("export");
+  const CompressedTensorsReport r = export_compressed_tensors(o.model, o.out, [&](size_t i, size_t n, const std::string& name) {
+    if (i < n) bar.update(i, n, name);
+  });
+  bar.finish();
+  nlohmann::json j = {{"output", o.out}, {"format", "compressed-tensors"}, {"bytes", r.file_bytes},
+                      {"config_groups", r.config_groups}, {"ignore", r.ignore}, {"tensors", nlohmann::json::array()}};
+  std::string md = "| tensor | here | written | exact | rel. RMSE |\n|---|---|---|---|---:|\n";
+  size_t exact = 0;
+  for (const auto& t : r.tensors) {
+    j["tensors"].push_back({{"name", t.name}, {"source", t.source}, {"written", t.written}, {"exact", t.exact},
+                            {"rel_rmse", t.rel_rmse}});
+    char line[400];
+    snprintf(line, sizeof line, "| %s | %s | %s | %s | %.5f |\n", t.name.c_str(), t.source.c_str(), t.written.c_str(),
+             t.exact ? "yes" : "no", t.rel_rmse);
+    md += line;
+    exact += t.exact;
+  }
+  char summary[300];
+  snprintf(summary, sizeof summary, "\nwrote %s (compressed-tensors pack-quantized, %s): %zu tensors, %zu exact, %d config groups\n",
+           o.out.c_str(), human_bytes(double(r.file_bytes)).c_str(), r.tensors.size(), exact, r.config_groups);
+  md += summary;
+  emit_report(j, md, o.report);
+  return 0;
+}
+
+}  // namespace
+
 Runner add_export(CLI::App& app) {
-  struct Opts {
-    std::string model, out, to;
-    ReportArgs report;
-  };
+  using Opts = ExportOpts;
   auto o = std::make_shared<Opts>();
   app.add_option("MODEL", o->model, "An ArrowQuant model folder (or its model.parquet)")->required();
-  app.add_option("-o,--output", o->out, "The file to write (atomically: nothing under this name until it is whole)")
+  app.add_option("-o,--output", o->out,
+                 "What to write: a .gguf file, or a new folder for compressed-tensors (atomically: nothing under "
+                 "this name until it is whole)")
       ->required();
-  app.add_option("--to", o->to, "Target format: gguf (compressed-tensors and gptq are not written yet)")
+  app.add_option("--to", o->to, "Target format: gguf or compressed-tensors (gptq is not written yet)")
       ->required()
       ->check(CLI::IsMember({"gguf", "compressed-tensors", "gptq"}));
   add_report_options(app, o->report);
-  app.footer("GGUF (llama.cpp):\n" + gguf_export_rules() +
+  app.footer("GGUF (llama.cpp):\n" + gguf_export_rules() + "\n\n" + compressed_tensors_export_rules() +
              "\n\nThe report lists every tensor: its format here, the ggml type written, and whether the file\n"
              "decodes to exactly our values (else the relative RMSE of the re-encoding).");
   return [o]() {
-    if (o->to != "gguf")
-      throw ValueError("export --to " + o->to + " is not implemented yet (issue 16); --to gguf is");
+    if (o->to == "gptq")
+      throw ValueError("export --to gptq is not implemented yet (issue 16); --to gguf and --to compressed-tensors are");
+    if (o->to == "compressed-tensors") return export_to_compressed_tensors(*o);
     Progress bar("export");
     const GgufExportReport r = export_gguf(o->model, o->out, [&](size_t i, size_t n, const std::string& name) {
       if (i < n) bar.update(i, n, name);
