@@ -288,37 +288,16 @@ void put_fifth_bits(const int* q, uint8_t* out) {
   std::memcpy(out, &qh, 4);
 }
 
-void to_q4_0(const float* x, uint8_t* s, int64_t n) {
+// Q4_0, Q4_1, Q5_0, Q5_1: a float16 scale (and minimum), the fifth bits of a 5-bit type, the nibbles.
+template <int kBits, bool kAffine>
+void to_small_block(const float* x, uint8_t* s, int64_t n) {
+  constexpr size_t head = kAffine ? 4 : 2, fifth = kBits == 5 ? 4 : 0, bytes = head + fifth + 16;
   int q[QK];
-  for (int64_t b = 0; b < n / QK; ++b, s += 18, x += QK) {
-    encode_symmetric_block(x, 8, s, q);
-    put_nibbles(q, s + 2);
-  }
-}
-
-void to_q4_1(const float* x, uint8_t* s, int64_t n) {
-  int q[QK];
-  for (int64_t b = 0; b < n / QK; ++b, s += 20, x += QK) {
-    encode_affine_block(x, 15, s, q);
-    put_nibbles(q, s + 4);
-  }
-}
-
-void to_q5_0(const float* x, uint8_t* s, int64_t n) {
-  int q[QK];
-  for (int64_t b = 0; b < n / QK; ++b, s += 22, x += QK) {
-    encode_symmetric_block(x, 16, s, q);
-    put_fifth_bits(q, s + 2);
-    put_nibbles(q, s + 6);
-  }
-}
-
-void to_q5_1(const float* x, uint8_t* s, int64_t n) {
-  int q[QK];
-  for (int64_t b = 0; b < n / QK; ++b, s += 24, x += QK) {
-    encode_affine_block(x, 31, s, q);
-    put_fifth_bits(q, s + 4);
-    put_nibbles(q, s + 8);
+  for (int64_t b = 0; b < n / QK; ++b, s += bytes, x += QK) {
+    if (kAffine) encode_affine_block(x, (1 << kBits) - 1, s, q);
+    else encode_symmetric_block(x, 1 << (kBits - 1), s, q);
+    if (kBits == 5) put_fifth_bits(q, s + head);
+    put_nibbles(q, s + head + fifth);
   }
 }
 
@@ -371,8 +350,9 @@ void to_f16(const float* x, uint8_t* s, int64_t n) {
 
 // Every ggml type: those with a dequantiser, and those known only by name (refused by name).
 const TypeInfo kTypes[] = {
-    {0, "F32", 1, 4, f32, from_f32_to_f32}, {1, "F16", 1, 2, f16, to_f16},  {2, "Q4_0", 32, 18, q4_0, to_q4_0},
-    {3, "Q4_1", 32, 20, q4_1, to_q4_1}, {6, "Q5_0", 32, 22, q5_0, to_q5_0}, {7, "Q5_1", 32, 24, q5_1, to_q5_1},
+    {0, "F32", 1, 4, f32, from_f32_to_f32}, {1, "F16", 1, 2, f16, to_f16},  {2, "Q4_0", 32, 18, q4_0, to_small_block<4, false>},
+    {3, "Q4_1", 32, 20, q4_1, to_small_block<4, true>}, {6, "Q5_0", 32, 22, q5_0, to_small_block<5, false>},
+    {7, "Q5_1", 32, 24, q5_1, to_small_block<5, true>},
     {8, "Q8_0", 32, 34, q8_0, to_q8_0}, {9, "Q8_1", 32, 40},             {10, "Q2_K", 256, 84, q2_k},
     {11, "Q3_K", 256, 110, q3_k},   {12, "Q4_K", 256, 144, q4_k},    {13, "Q5_K", 256, 176, q5_k},
     {14, "Q6_K", 256, 210, q6_k},   {15, "Q8_K", 256, 292},          {16, "IQ2_XXS", 256, 66},

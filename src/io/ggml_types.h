@@ -1,9 +1,8 @@
 // The tensor types of llama.cpp's GGUF files (ggml's type traits, as far as we need them): name,
-// elements per block, bytes per block, the dequantisation of a run of blocks to float32 and, for the
-// types an export writes, the encoding,
-// written from the format's definition and checked bit for bit against the `gguf` package's
-// dequantiser (tests/goldens/gguf). Types known by name but not dequantised here are refused by
-// name, never guessed.
+// elements per block, bytes per block, the dequantisation of a run of blocks to float32 (written from
+// the format's definition and checked bit for bit against the `gguf` package's dequantiser,
+// tests/goldens/gguf) and, for the types an export writes, the encoding. Types known by name but not
+// dequantised here are refused by name, never guessed.
 #pragma once
 #include <cstddef>
 #include <cstdint>
