@@ -81,6 +81,14 @@ void Linear::run_on_packed(std::shared_ptr<const QuantizedTensor> q) {
   packed_owner = std::move(q);
 }
 
+void Linear::drop_packed() {
+  if (!weight) throw Error(name + ": no float weight to return to");
+  packed.clear();
+  packed_owner = nullptr;
+  kernel = nullptr;
+  rotation = nullptr;
+}
+
 const std::vector<float>& Linear::float_weight() const {
   if (!weight) throw Error(name + ": the weight is packed; load the model with float weights");
   return *weight;

@@ -54,6 +54,8 @@ struct Linear {
   // deployed model will. float_weight() keeps returning the float weight, which should be q's
   // dequantised values. Calibration advances finished blocks this way.
   void run_on_packed(std::shared_ptr<const QuantizedTensor> q);
+  // Back to the float weight after run_on_packed (the packed copy is let go).
+  void drop_packed();
   // The float weight [out, in]; throws when the layer runs on packed chunks.
   const std::vector<float>& float_weight() const;
 
