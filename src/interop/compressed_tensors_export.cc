@@ -1,6 +1,5 @@
 #include "interop/compressed_tensors_export.h"
 
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -11,6 +10,7 @@
 #include "format/pack.h"
 #include "io/json_file.h"
 #include "io/safetensors_writer.h"
+#include "quant/weight_error.h"
 #include "util/files.h"
 #include "util/interrupt.h"
 
@@ -41,6 +41,7 @@ struct Plan {
   bool packed = false;
   Scheme scheme{};
   std::string source;
+  std::vector<PackedRows> chunks;  // a quantised tensor's stored rows (checksums verified once, here)
 };
 
 Plan plan_tensor(const TensorSource& src, const SourceTensorInfo& t) {
@@ -49,8 +50,8 @@ Plan plan_tensor(const TensorSource& src, const SourceTensorInfo& t) {
     p.source = std::string(dtype_name(t.dtype));
     return p;
   }
-  const auto chunks = src.read_packed(t.name);
-  const QuantGeometry g = chunks.at(0).view.geom;
+  p.chunks = src.read_packed(t.name);
+  const QuantGeometry g = p.chunks.at(0).view.geom;
   const QuantFormat& f = *t.format;
   p.source = std::string(f.name) + " g" + std::to_string(g.group_size) + (t.rotation.is_none() ? "" : " rotated");
   const bool per_channel = g.group_size == g.cols;
@@ -68,10 +69,10 @@ std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
 }
 
 // weight_packed [out, words]: each of our rows, zero-padded to whole int32 words.
-std::vector<uint8_t> packed_words(const TensorSource& src, const SourceTensorInfo& t, int64_t words) {
-  const int64_t rows = t.shape[0], cols = t.shape[1];
+std::vector<uint8_t> packed_words(const Plan& p, int64_t words) {
+  const int64_t rows = p.info->shape[0], cols = p.info->shape[1];
   std::vector<uint8_t> out(size_t(rows * words * 4), 0);
-  for (const PackedRows& c : src.read_packed(t.name)) {
+  for (const PackedRows& c : p.chunks) {
     const size_t row_bytes = packed_row_bytes(cols, c.view.format->bits);
     for (int64_t r = 0; r < c.view.geom.rows; ++r)
       std::memcpy(out.data() + size_t((c.row_start + r) * words * 4), c.view.codes + size_t(r) * row_bytes, row_bytes);
@@ -80,19 +81,20 @@ std::vector<uint8_t> packed_words(const TensorSource& src, const SourceTensorInf
 }
 
 // weight_scale [out, groups] float16: our scales, as stored.
-std::vector<uint8_t> scales_of(const TensorSource& src, const SourceTensorInfo& t, int64_t groups) {
-  std::vector<uint8_t> out(size_t(t.shape[0] * groups * 2));
-  for (const PackedRows& c : src.read_packed(t.name))
+std::vector<uint8_t> scales_of(const Plan& p, int64_t groups) {
+  std::vector<uint8_t> out(size_t(p.info->shape[0] * groups * 2));
+  for (const PackedRows& c : p.chunks)
     std::memcpy(out.data() + size_t(c.row_start * groups * 2), c.view.scales, size_t(c.view.geom.rows * groups * 2));
   return out;
 }
 
 // weight_zero_point [ceil(out·bits/32), groups]: each group's column of zero points packed along the
 // rows, low bits first. compressed-tensors stores zp − 2^(bits−1) and packs it + 2^(bits−1): our zero.
-std::vector<uint8_t> zero_points_of(const TensorSource& src, const SourceTensorInfo& t, int bits, int64_t groups) {
-  const int64_t rows = t.shape[0], words = (rows * bits + 31) / 32;
+std::vector<uint8_t> zero_points_of(const Plan& p, int64_t groups) {
+  const int bits = p.scheme.bits;
+  const int64_t rows = p.info->shape[0], words = (rows * bits + 31) / 32;
   std::vector<uint32_t> out(size_t(words * groups), 0);
-  for (const PackedRows& c : src.read_packed(t.name))
+  for (const PackedRows& c : p.chunks)
     for (int64_t r = 0; r < c.view.geom.rows; ++r)
       for (int64_t g = 0; g < groups; ++g) {
         const uint64_t z = c.view.zero_points[size_t(r * groups + g)];
@@ -196,10 +198,10 @@ CompressedTensorsReport export_compressed_tensors(const std::string& model, cons
                        "pack-quantized int" + std::to_string(p.scheme.bits) +
                            (p.scheme.group ? " group " + std::to_string(p.scheme.group) : " per channel"),
                        true, 0.0};
-            return packed_words(*src, t, (cols * p.scheme.bits + 31) / 32);
+            return packed_words(p, (cols * p.scheme.bits + 31) / 32);
           }
-          if (part == 1) return scales_of(*src, t, n_groups);
-          if (part == 2) return zero_points_of(*src, t, p.scheme.bits, n_groups);
+          if (part == 1) return scales_of(p, n_groups);
+          if (part == 2) return zero_points_of(p, n_groups);
           return bytes_of(std::vector<int64_t>{t.shape[0], t.shape[1]});
         }
         if (!t.format && !dtype_is_float(t.dtype)) {
@@ -211,10 +213,8 @@ CompressedTensorsReport export_compressed_tensors(const std::string& model, cons
         convert_from_f32(DType::F16, f.values.data(), f.values.size(), b.data());
         std::vector<float> back(f.values.size());
         convert_to_f32(DType::F16, b.data(), back.size(), back.data());
-        double err = 0, norm = 0;
-        for (size_t j = 0; j < back.size(); ++j)
-          err += double(back[j] - f.values[j]) * (back[j] - f.values[j]), norm += double(f.values[j]) * f.values[j];
-        done[i] = {t.name, p.source, "float16", err == 0, norm > 0 ? std::sqrt(err / norm) : 0.0};
+        const double err = weight_error(f.values.data(), back.data(), back.size()).rel_rmse;
+        done[i] = {t.name, p.source, "float16", err == 0, err};
         return b;
       },
       {{"format", "pt"}, {"arrowquant_source", model}});

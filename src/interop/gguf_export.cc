@@ -1,6 +1,5 @@
 #include "interop/gguf_export.h"
 
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -12,6 +11,7 @@
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
 #include "io/json_file.h"
+#include "quant/weight_error.h"
 #include "util/files.h"
 #include "util/interrupt.h"
 
@@ -31,6 +31,7 @@ struct Plan {
   // Types of the same size tried besides `type`; the one nearest our values is written.
   std::vector<uint32_t> alternatives;
   bool copy_codes = false;  // codes copied into Q4_0 / Q8_0 blocks (no re-encoding)
+  std::vector<PackedRows> chunks;  // a quantised tensor's stored rows (checksums verified once, here)
   std::vector<int64_t> dims;
   size_t nbytes = 0;
 };
@@ -51,8 +52,8 @@ Plan plan_tensor(const TensorSource& src, const SourceTensorInfo& t) {
   for (auto d = t.shape.rbegin(); d != t.shape.rend(); ++d) p.dims.push_back(*d);
   const int64_t cols = t.shape.empty() ? 1 : t.shape.back();
   if (t.format) {
-    const auto chunks = src.read_packed(t.name);
-    const int64_t group = chunks.empty() ? 0 : chunks[0].view.geom.group_size;
+    p.chunks = src.read_packed(t.name);
+    const int64_t group = p.chunks.empty() ? 0 : p.chunks[0].view.geom.group_size;
     p.source = std::string(t.format->name) + " g" + std::to_string(group);
     if (!t.rotation.is_none()) p.source += " rotated";
     if (t.shape.size() != 2 || cols % kBlock != 0) {
@@ -91,13 +92,13 @@ void permute_rows(std::vector<uint8_t>& bytes, int64_t rows, int64_t heads, cons
 
 // int4_sym / int8_sym codes in groups of 32 straight into Q4_0 / Q8_0 blocks: the same float16
 // scale, the same signed levels (code - 8, code - 128).
-std::vector<uint8_t> copy_into_blocks(const TensorSource& src, const Plan& p) {
+std::vector<uint8_t> copy_into_blocks(const Plan& p) {
   const int64_t cols = p.info->shape[1];
   const auto* ti = ggml::type_info(p.type);
   const size_t row_bytes = size_t(cols / kBlock) * ti->block_bytes;
   std::vector<uint8_t> out(size_t(p.info->shape[0]) * row_bytes);
   std::vector<uint8_t> codes(static_cast<size_t>(cols));
-  for (const PackedRows& c : src.read_packed(p.info->name)) {
+  for (const PackedRows& c : p.chunks) {
     const PackedView& v = c.view;
     const size_t packed = packed_row_bytes(cols, v.format->bits);
     for (int64_t r = 0; r < v.geom.rows; ++r) {
@@ -124,17 +125,11 @@ std::vector<uint8_t> encode(const std::vector<float>& values, uint32_t type, siz
   return out;
 }
 
-// Squared error of the blocks against our values, and our values' squared norm.
-std::pair<double, double> squared_error(const std::vector<uint8_t>& bytes, uint32_t type, const std::vector<float>& ours) {
+// How far the blocks, decoded as llama.cpp will, lie from our values.
+double rel_rmse_of(const std::vector<uint8_t>& bytes, uint32_t type, const std::vector<float>& ours) {
   std::vector<float> back(ours.size());
   ggml::type_info(type)->to_f32(bytes.data(), back.data(), int64_t(back.size()));
-  double err = 0, norm = 0;
-  for (size_t k = 0; k < back.size(); ++k) {
-    const double d = double(back[k]) - double(ours[k]);
-    err += d * d;
-    norm += double(ours[k]) * ours[k];
-  }
-  return {err, norm};
+  return weight_error(ours.data(), back.data(), back.size()).rel_rmse;
 }
 
 // The model's hyperparameters under the architecture's keys, as llama.cpp's loader reads them.
@@ -220,15 +215,15 @@ GgufExportReport export_gguf(const std::string& model, const std::string& out, c
     if (progress) progress(i, plans.size(), p.info->name);
     FloatTensor ours = src->read_f32(p.info->name);  // our dequantisation, in the model's own space
     uint32_t type = p.type;
-    std::vector<uint8_t> bytes = p.copy_codes ? copy_into_blocks(*src, p) : encode(ours.values, type, p.nbytes);
+    std::vector<uint8_t> bytes = p.copy_codes ? copy_into_blocks(p) : encode(ours.values, type, p.nbytes);
     // What llama.cpp will read, decoded and held against ours (before the row permutation).
-    auto [err, norm] = squared_error(bytes, type, ours.values);
+    double err = rel_rmse_of(bytes, type, ours.values);
     if (p.copy_codes && err != 0)
       throw Error(p.info->name + ": the copied " + std::string(ggml::type_info(type)->name) +
                   " blocks do not decode to our values (an exporter bug; nothing was written)");
     for (uint32_t alt : p.alternatives) {
       std::vector<uint8_t> b = encode(ours.values, alt, p.nbytes);
-      const double e = squared_error(b, alt, ours.values).first;
+      const double e = rel_rmse_of(b, alt, ours.values);
       if (e < err) err = e, type = alt, bytes = std::move(b);
     }
     layout.set_tensor_type(i, type);
@@ -236,8 +231,8 @@ GgufExportReport export_gguf(const std::string& model, const std::string& out, c
     if (arch->permuted_qk && (q || k)) permute_rows(bytes, p.info->shape[0], q ? heads : kv_heads, p.info->name);
     write_tensor_data(os, bytes.data(), bytes.size(), out);
     written += bytes.size() + GgufLayout::padding_after(bytes.size());
-    report.tensors.push_back({p.info->name, p.gguf_name, p.source, std::string(ggml::type_info(type)->name), err == 0,
-                              norm > 0 ? std::sqrt(err / norm) : 0.0, bytes.size()});
+    report.tensors.push_back(
+        {p.info->name, p.gguf_name, p.source, std::string(ggml::type_info(type)->name), err == 0, err, bytes.size()});
   }
   if (progress) progress(plans.size(), plans.size(), "");
   os.seekp(0);  // the chosen types into the tensor table (same size)

@@ -52,6 +52,17 @@ struct KernelRequest {
   bool automatic = false;            // the request comes from --activations auto, not from the user
 };
 
+// What --activations auto asks of packed weights: int8 wherever the format has an int8 kernel,
+// float where not.
+inline KernelRequest automatic_int8_request() {
+  KernelRequest r;
+  r.activation = Activation::Int8;
+  r.has_fallback = true;
+  r.fallback = Activation::F32;
+  r.automatic = true;
+  return r;
+}
+
 class KernelRegistry {
  public:
   static const KernelRegistry& instance();

@@ -71,11 +71,7 @@ void Linear::run_on_packed(std::shared_ptr<const QuantizedTensor> q) {
   if (q->shape != Shape{out, in})
     throw ValueError(name + ": packed weight has shape " + shape_str(q->shape) + ", expected " + shape_str({out, in}));
   const PackedView v = view_of(*q);
-  KernelRequest req;  // the engine's --activations auto
-  req.activation = Activation::Int8;
-  req.has_fallback = true;
-  req.fallback = Activation::F32;
-  kernel = KernelRegistry::instance().select(*q->format, req, nullptr, &v).kernel;
+  kernel = KernelRegistry::instance().select(*q->format, automatic_int8_request(), nullptr, &v).kernel;
   rotation = q->rotation.is_none() ? nullptr : std::make_shared<const PreparedRotation>(q->rotation, in);
   packed = {PackedRows{0, v}};
   packed_owner = std::move(q);

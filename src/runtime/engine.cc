@@ -110,12 +110,8 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
   m.weights->set_packed_kernels(m.packed, mode == EngineOptions::Weights::PackedCopy);
   KernelRequest req;
   req.activation = kernel_activation(opts.activations);
-  if (auto_activations && m.packed && req.activation == Activation::F32) {
-    req.activation = Activation::Int8;
-    req.has_fallback = true;  // per tensor, recorded in the kernel notes
-    req.fallback = Activation::F32;
-    req.automatic = true;
-  }
+  // The fallback is per tensor, recorded in the kernel notes.
+  if (auto_activations && m.packed && req.activation == Activation::F32) req = automatic_int8_request();
   if (opts.kernel_fallback != EngineOptions::Activations::Auto) {
     req.has_fallback = true;
     req.fallback = kernel_activation(opts.kernel_fallback);
