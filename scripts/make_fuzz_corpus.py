@@ -32,7 +32,10 @@ def safetensors_bytes(tensors, metadata=None):
     if metadata:
         header["__metadata__"] = metadata
     for name, arr in tensors.items():
-        dt = {"float32": "F32", "float16": "F16", "int64": "I64", "int32": "I32"}[str(arr.dtype)]
+        if isinstance(arr, tuple):  # (safetensors dtype, raw uint8 array): types numpy lacks, e.g. F8_E4M3
+            dt, arr = arr
+        else:
+            dt = {"float32": "F32", "float16": "F16", "int64": "I64", "int32": "I32", "int8": "I8"}[str(arr.dtype)]
         header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + arr.nbytes]}
         blobs.append(arr.tobytes())
         off += arr.nbytes
@@ -146,6 +149,41 @@ def tiny_bpe_json():
         "added_tokens": [{"id": 7, "content": "<|endoftext|>", "special": True}]})
 
 
+def quantized_checkpoints(rng):
+    """Seeds of quantized_checkpoint_fuzz: config.json, NUL, model.safetensors, for one [16, 64] Linear
+    in each layout the reader takes (compressed-tensors packed sym/affine and int8, GPTQ, AWQ)."""
+    norm = {"model.norm.weight": np.ones(16, "f4")}
+    words = lambda *shape: rng.integers(0, 2**32, size=shape, dtype=np.uint64).astype(np.uint32).view(np.int32)
+    def ct(fmt, bits, sym, tensors):
+        w = {"num_bits": bits, "type": "int", "symmetric": sym, "strategy": "group", "group_size": 32}
+        qc = {"quant_method": "compressed-tensors", "format": fmt,
+              "config_groups": {"group_0": {"targets": ["Linear"], "weights": w}}, "ignore": ["lm_head"]}
+        return json.dumps({"model_type": "llama", "quantization_config": qc}).encode() + b"\0" + safetensors_bytes({**tensors, **norm})
+    p = "model.layers.0.mlp.up_proj"
+    scale = (rng.random((16, 2)) * 0.01 + 0.001).astype("f2")
+    shape = np.array([16, 64], "int64")
+    yield "ct_pack_sym", ct("pack-quantized", 4, True, {p + ".weight_packed": words(16, 8), p + ".weight_scale": scale,
+                                                        p + ".weight_shape": shape})
+    yield "ct_pack_affine", ct("pack-quantized", 4, False, {p + ".weight_packed": words(16, 8), p + ".weight_scale": scale,
+                                                            p + ".weight_zero_point": words(2, 2), p + ".weight_shape": shape})
+    yield "ct_int8", ct("int-quantized", 8, True, {p + ".weight": rng.integers(-128, 128, (16, 64), dtype=np.int8),
+                                                    p + ".weight_scale": scale[:, :1].copy()})
+    fp8 = {"quant_method": "compressed-tensors", "format": "float-quantized", "config_groups": {"group_0": {
+        "targets": ["Linear"], "weights": {"num_bits": 8, "type": "float", "symmetric": True, "strategy": "block",
+                                           "block_structure": [8, 32]}}}}
+    yield "ct_fp8_block", json.dumps({"model_type": "llama", "quantization_config": fp8}).encode() + b"\0" + safetensors_bytes({
+        p + ".weight": ("F8_E4M3", rng.integers(0, 256, (16, 64), dtype=np.uint8)),
+        p + ".weight_scale": (rng.random((2, 2)) * 0.01).astype("f4"), **norm})
+    gptq = {"quant_method": "gptq", "bits": 4, "group_size": 32, "sym": False, "desc_act": False, "checkpoint_format": "gptq_v2",
+            "dynamic": {"-:.*down_proj": {}, "+:.*up_proj": {"bits": 4}}}
+    yield "gptq", json.dumps({"model_type": "llama", "quantization_config": gptq}).encode() + b"\0" + safetensors_bytes({
+        p + ".qweight": words(8, 16), p + ".qzeros": words(2, 2), p + ".scales": scale.T.copy(),
+        p + ".g_idx": (np.arange(64) // 32).astype("int32"), **norm})
+    awq = {"quant_method": "awq", "bits": 4, "group_size": 32, "zero_point": True, "version": "gemm"}
+    yield "awq", json.dumps({"model_type": "llama", "quantization_config": awq}).encode() + b"\0" + safetensors_bytes({
+        p + ".qweight": words(64, 2), p + ".qzeros": words(2, 2), p + ".scales": scale.T.copy(), **norm})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -208,6 +246,8 @@ def main():
                                os.path.join(tmp, "v1.parquet")], stdout=subprocess.DEVNULL)
         put("weight_loader_fuzz", "v1.parquet", open(os.path.join(tmp, "v1.parquet"), "rb").read())
     put("tensor_source_fuzz", "tiny.safetensors", st)
+    for name, data in quantized_checkpoints(np.random.default_rng(3)):
+        put("quantized_checkpoint_fuzz", name + ".bin", data)
     put("tensor_source_fuzz", "tiny_llama2c.bin", llama2c_bytes())
     put("tensor_source_fuzz", "tiny_model.gguf", gguf_model_bytes(np.random.default_rng(2)))
     put("tensor_source_fuzz", "tiny_llama2c_head.bin", llama2c_bytes(shared=False))

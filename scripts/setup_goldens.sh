@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the goldens environment, .venv-goldens, apart from the product's .venv: torch,
-# transformers, sentence-transformers, tokenizers, gguf and jinja2, for the scripts under
+# transformers, sentence-transformers, tokenizers, gguf, jinja2, compressed-tensors and gptqmodel, for the scripts under
 # scripts/goldens/ that regenerate the committed goldens and for the peer harnesses in
 # scripts/peers/. The build, the tests and CI never need any of it.
 set -euo pipefail

@@ -7,7 +7,8 @@
 
 namespace arrowquant {
 
-enum class DType : uint8_t { F32, F16, BF16, F64, I8, U8, I16, I32, I64, BOOL };
+// F8E4M3 / F8E5M2: OCP 8-bit floats (safetensors F8_E4M3 / F8_E5M2, FP8 checkpoints' weights).
+enum class DType : uint8_t { F32, F16, BF16, F64, I8, U8, I16, I32, I64, BOOL, F8E4M3, F8E5M2 };
 
 // Bytes per element.
 size_t dtype_size(DType t);

@@ -63,6 +63,8 @@ struct QuantConfig {
   double target_bpw = 0;      // automatic bit allocation to this many bits per weight (0 = off)
   double target_size_mb = 0;  // or to this file size in MB (10^6 bytes)
   bool fuse_siblings = false; // allocation: Linears reading the same input (q/k/v, gate/up) get one width
+  ExportCompatible export_compatible = ExportCompatible::None;  // constraints of a serving engine
+  int64_t tensor_parallel = 1;  // with export_compatible: GPUs each Linear is split across
 
   // Every setting above, once: the visitor sees each member with its key, help and range.
   void visit(SettingVisitor& v);
@@ -82,8 +84,15 @@ struct QuantConfig {
   }
   // The rotation weight matrices get: auto decided by the method.
   RotationKind rotation_kind() const {
-    if (rotation == RotationChoice::Auto) return method == Method::Gptq ? RotationKind::Hadamard : RotationKind::None;
+    if (rotation == RotationChoice::Auto)  // serving engines have no input rotation
+      return method == Method::Gptq && export_compatible == ExportCompatible::None ? RotationKind::Hadamard : RotationKind::None;
     return rotation == RotationChoice::None ? RotationKind::None : RotationKind::Hadamard;
+  }
+  // Whether allocation gives Linears that read one input (q/k/v, gate/up) one width.
+  bool fuses_siblings() const { return fuse_siblings || export_compatible != ExportCompatible::None; }
+  // The widths an allocation chooses from: the format table's, or what the serving engine runs.
+  std::vector<int> allocation_widths() const {
+    return export_compatible == ExportCompatible::Vllm ? std::vector<int>{4, 8} : format_widths();
   }
   // Whether the run needs calibration text: a calibrated method, or allocation by measurement.
   bool needs_calibration() const {

@@ -33,6 +33,13 @@ inline constexpr EnumOption kRotationNames[] = {{int(RotationChoice::Auto), "aut
                                                 {int(RotationChoice::Hadamard), "hadamard"},
                                                 {int(RotationChoice::Residual), "residual"}};
 
+// A serving engine whose quantised checkpoints the run must fit (`arrowquant export`): any (none), or
+// vllm — integer grids of 4 or 8 bits (what vLLM's compressed-tensors and GPTQ Marlin kernels run),
+// no rotation, fused siblings (q/k/v, gate/up) in one format, each GPU's share of a row whole groups.
+enum class ExportCompatible { None, Vllm };
+inline constexpr EnumOption kExportCompatibleNames[] = {{int(ExportCompatible::None), "none"},
+                                                        {int(ExportCompatible::Vllm), "vllm"}};
+
 // Non-uniform levels (quant_format.h): none (the uniform grid), nf (NormalFloat), gauss (Lloyd-Max
 // levels of a normal), lattice (8-weight vectors of an E8 lattice codebook, 2 bits), e4m3 / e5m2 (OCP
 // fp8 values, 8 bits).

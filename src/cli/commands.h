@@ -42,6 +42,7 @@ Runner add_quantize(CLI::App& app);
 Runner add_inspect(CLI::App& app);
 Runner add_dequantize(CLI::App& app);
 Runner add_export(CLI::App& app);
+Runner add_import(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_encode(CLI::App& app);
 Runner add_bench_encode(CLI::App& app);  // under `bench`

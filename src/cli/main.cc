@@ -24,8 +24,14 @@ int main(int argc, char** argv) {
   reg("inspect", "Show every tensor of a model file: format, shape, bits per weight, bytes (and error, for Parquet)",
       cli::add_inspect);
   reg("dequantize", "Write a model (quantised Parquet, GGUF, ...) as float safetensors, for other tools", cli::add_dequantize);
-  reg("export", "Write an ArrowQuant model for another runtime: GGUF for llama.cpp (exact where the format allows)",
+  reg("export",
+      "Write an ArrowQuant model for another runtime: GGUF (llama.cpp), compressed-tensors (transformers, vLLM) or GPTQ, "
+      "exact where the format allows",
       cli::add_export);
+  reg("import",
+      "Turn a quantised checkpoint of another library (compressed-tensors, GPTQ, AWQ, GGUF) into a model folder, its "
+      "packed data kept",
+      cli::add_import);
   reg("encode", "Sentence embeddings from an encoder model (original or quantised)", cli::add_encode);
   reg("validate", "Compare a quantised encoder with its original: embedding cosine, per-layer cosine, STS-B",
       cli::add_validate);

@@ -6,6 +6,7 @@
 #include "arrowquant/error.h"
 #include "arrowquant/tensor_source.h"
 #include "format/pack.h"
+#include "interop/gguf_vocab.h"
 #include "io/ggml_types.h"
 #include "io/gguf_format.h"
 #include "io/gguf_reader.h"
@@ -170,7 +171,8 @@ std::string gguf_export_rules() {
          "--rotation none (GPTQ and RTN both fit) and --embedding-bits 4 or 8.\n"
          "Rotated tensors are unrotated first. Float tensors stay float (F16 as F16, others F32).\n"
          "Refused: encoders, architectures other than llama and qwen2, --rotation residual models,\n"
-         "and folders without a GGUF vocabulary (tokenizer.gguf, made when the model came from a GGUF).";
+         "and tokenizers other than byte-level BPE (the vocabulary comes from tokenizer.gguf when the model\n"
+         "came from a GGUF, else from tokenizer.json, converted as convert_hf_to_gguf.py does).";
 }
 
 GgufExportReport export_gguf(const std::string& model, const std::string& out, const ExportProgress& progress) {
@@ -183,18 +185,24 @@ GgufExportReport export_gguf(const std::string& model, const std::string& out, c
   if (!src->residual_rotation().is_none())
     throw FormatError(model + ": a model quantised with --rotation residual cannot be exported to GGUF yet "
                       "(llama.cpp has no rotated residual stream); quantise without it");
-  std::string vocab_path;
-  for (const auto& f : src->companion_files())
-    if (fs::path(f).filename() == "tokenizer.gguf") vocab_path = f;
-  if (vocab_path.empty())
-    throw FormatError(model + ": no tokenizer.gguf beside the weights; GGUF export needs the GGUF vocabulary "
-                      "(a model quantised from a GGUF has one; Hugging Face tokenizers are not converted yet)");
-  GgufFile vocab(vocab_path);
+  std::string gguf_vocab, hf_tokenizer;
+  for (const auto& f : src->companion_files()) {
+    if (fs::path(f).filename() == "tokenizer.gguf") gguf_vocab = f;
+    if (fs::path(f).filename() == "tokenizer.json") hf_tokenizer = f;
+  }
+  if (gguf_vocab.empty() && hf_tokenizer.empty())
+    throw FormatError(model + ": no tokenizer beside the weights (tokenizer.gguf or tokenizer.json); GGUF export "
+                      "needs the model's vocabulary");
 
   GgufLayout layout;
   add_hyperparameters(layout, *arch, cfg, model);
-  for (const auto& [key, value] : vocab.metadata())
-    if (key.rfind("tokenizer.", 0) == 0) layout.add_entry(vocab.raw_entry(key));
+  if (!gguf_vocab.empty()) {  // the vocabulary of the GGUF the model came from, entry for entry
+    GgufFile vocab(gguf_vocab);
+    for (const auto& [key, value] : vocab.metadata())
+      if (key.rfind("tokenizer.", 0) == 0) layout.add_entry(vocab.raw_entry(key));
+  } else {
+    add_hf_bpe_vocabulary(layout, hf_tokenizer, json_positive_int(cfg, "vocab_size", model + ": config.json"));
+  }
   std::vector<Plan> plans;
   for (const auto& t : src->tensors()) plans.push_back(plan_tensor(*src, t));
   for (const auto& p : plans) layout.add_tensor(p.gguf_name, p.dims, p.type, p.nbytes);

@@ -90,6 +90,25 @@ void q8_0(const uint8_t* s, float* y, int64_t n) {
   }
 }
 
+// The same three blocks as codes of our symmetric grids (w = d·(c − 2^(bits−1))): no arithmetic.
+void codes_q4_0(const uint8_t* s, uint8_t* c, uint16_t* d) {
+  std::memcpy(d, s, 2);
+  for (int j = 0; j < 16; ++j) c[j] = s[2 + j] & 0x0F, c[j + 16] = s[2 + j] >> 4;
+}
+void codes_q5_0(const uint8_t* s, uint8_t* c, uint16_t* d) {
+  std::memcpy(d, s, 2);
+  uint32_t qh;
+  std::memcpy(&qh, s + 2, 4);
+  for (int j = 0; j < 16; ++j) {
+    c[j] = uint8_t((s[6 + j] & 0x0F) | (((qh >> j) & 1) << 4));
+    c[j + 16] = uint8_t((s[6 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+  }
+}
+void codes_q8_0(const uint8_t* s, uint8_t* c, uint16_t* d) {
+  std::memcpy(d, s, 2);
+  for (int j = 0; j < QK; ++j) c[j] = uint8_t(s[2 + j] ^ 0x80);  // int8 q + 128
+}
+
 // K-quants: 256 weights per super-block, in sub-blocks of 16 or 32 with their own scales.
 void q2_k(const uint8_t* s, float* y, int64_t n) {
   for (int64_t b = 0; b < n / QK_K; ++b, s += 84) {
@@ -350,10 +369,10 @@ void to_f16(const float* x, uint8_t* s, int64_t n) {
 
 // Every ggml type: those with a dequantiser, and those known only by name (refused by name).
 const TypeInfo kTypes[] = {
-    {0, "F32", 1, 4, f32, from_f32_to_f32}, {1, "F16", 1, 2, f16, to_f16},  {2, "Q4_0", 32, 18, q4_0, to_small_block<4, false>},
-    {3, "Q4_1", 32, 20, q4_1, to_small_block<4, true>}, {6, "Q5_0", 32, 22, q5_0, to_small_block<5, false>},
+    {0, "F32", 1, 4, f32, from_f32_to_f32}, {1, "F16", 1, 2, f16, to_f16},  {2, "Q4_0", 32, 18, q4_0, to_small_block<4, false>, codes_q4_0, 4},
+    {3, "Q4_1", 32, 20, q4_1, to_small_block<4, true>}, {6, "Q5_0", 32, 22, q5_0, to_small_block<5, false>, codes_q5_0, 5},
     {7, "Q5_1", 32, 24, q5_1, to_small_block<5, true>},
-    {8, "Q8_0", 32, 34, q8_0, to_q8_0}, {9, "Q8_1", 32, 40},             {10, "Q2_K", 256, 84, q2_k},
+    {8, "Q8_0", 32, 34, q8_0, to_q8_0, codes_q8_0, 8}, {9, "Q8_1", 32, 40},             {10, "Q2_K", 256, 84, q2_k},
     {11, "Q3_K", 256, 110, q3_k},   {12, "Q4_K", 256, 144, q4_k},    {13, "Q5_K", 256, 176, q5_k},
     {14, "Q6_K", 256, 210, q6_k},   {15, "Q8_K", 256, 292},          {16, "IQ2_XXS", 256, 66},
     {17, "IQ2_XS", 256, 74},        {18, "IQ3_XXS", 256, 98},        {19, "IQ1_S", 256, 50},

@@ -23,6 +23,11 @@ struct TypeInfo {
   void (*to_f32)(const uint8_t* src, float* dst, int64_t n) = nullptr;  // nullptr: not supported here
   // n floats (a multiple of block) into blocks (what an export writes); nullptr: not written here.
   void (*from_f32)(const float* src, uint8_t* dst, int64_t n) = nullptr;
+  // Types our format table holds exactly (Q4_0, Q5_0, Q8_0: the symmetric grids of 4, 5 and 8 bits
+  // in groups of 32): one block's codes as our symmetric codes (q + 2^(bits-1), one byte per weight,
+  // in order) and its float16 scale's bits. nullptr for every other type.
+  void (*to_codes)(const uint8_t* block, uint8_t* codes, uint16_t* scale) = nullptr;
+  int code_bits = 0;  // the width of those codes
 };
 
 // nullptr for an id ggml does not define.

@@ -1,9 +1,11 @@
 #include "io/gguf_source.h"
 
 #include <map>
+#include <mutex>
 
 #include "arrowquant/error.h"
 #include "io/ggml_types.h"
+#include "format/pack.h"
 #include "io/gguf_format.h"
 #include "io/gguf_reader.h"
 #include "io/json_file.h"
@@ -78,6 +80,9 @@ class GgufSource : public TensorSource {
       for (auto d = t.dims.rbegin(); d != t.dims.rend(); ++d) info.shape.push_back(*d);
       info.stored_type = std::string(type->name);
       info.stored_bytes = t.nbytes;
+      // Q4_0, Q5_0 and Q8_0 matrices are our symmetric grids in groups of 32: offered packed.
+      if (type->to_codes && info.shape.size() == 2 && info.shape[1] % type->block == 0)
+        info.format = find_quant_format(type->code_bits, true);
       if (!by_name_.emplace(info.name, &t).second) throw FormatError(where + ": tensor " + info.name + " appears twice");
       infos_.push_back(std::move(info));
     }
@@ -100,6 +105,38 @@ class GgufSource : public TensorSource {
     return out;
   }
 
+  // Blocks of a Q4_0/Q5_0/Q8_0 matrix as our rows (llama.cpp's Q/K row order undone), made on first use.
+  std::vector<PackedRows> read_packed(const std::string& name) const override {
+    const GgufTensor& t = tensor(name);
+    const ggml::TypeInfo* type = ggml::type_info(t.type);
+    if (!type->to_codes || t.dims.size() != 2 || t.dims[0] % type->block) return {};
+    std::lock_guard<std::mutex> lock(packed_mu_);
+    auto& p = packed_[name];
+    if (!p.codes.empty()) return {PackedRows{0, p.view}};
+    const int64_t cols = t.dims[0], rows = t.dims[1], blocks = cols / type->block;
+    const QuantFormat* f = find_quant_format(type->code_bits, true);
+    const size_t row_bytes = packed_row_bytes(cols, f->bits);
+    std::vector<int64_t> order(static_cast<size_t>(rows));  // stored row of each of our rows
+    for (int64_t r = 0; r < rows; ++r) order[size_t(r)] = r;
+    if (arch_->permuted_qk && (gguf::is_query(name) || gguf::is_key(name)))
+      order = unpermuted_order(rows, gguf::is_query(name) ? config_["num_attention_heads"].get<int64_t>()
+                                                          : config_["num_key_value_heads"].get<int64_t>(), name);
+    p.codes.resize(size_t(rows) * row_bytes);
+    p.scales.resize(size_t(rows * blocks) * 2);
+    std::vector<uint8_t> codes(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t* src = t.data + size_t(order[size_t(r)] * blocks) * type->block_bytes;
+      for (int64_t b = 0; b < blocks; ++b) {
+        uint16_t d;
+        type->to_codes(src + size_t(b) * type->block_bytes, codes.data() + b * type->block, &d);
+        std::memcpy(&p.scales[size_t(r * blocks + b) * 2], &d, 2);
+      }
+      pack_row(codes.data(), cols, f->bits, &p.codes[size_t(r) * row_bytes]);
+    }
+    p.view = {f, {rows, cols, type->block}, p.codes.data(), p.scales.data(), nullptr};
+    return {PackedRows{0, p.view}};
+  }
+
   std::vector<uint8_t> read_raw(const std::string& name) const override {
     const GgufTensor& t = tensor(name);
     return std::vector<uint8_t>(t.data, t.data + t.nbytes);
@@ -115,6 +152,20 @@ class GgufSource : public TensorSource {
     auto it = by_name_.find(name);
     if (it == by_name_.end()) throw ValueError("no tensor named " + name);
     return *it->second;
+  }
+
+  // For each row of the Hugging Face order, the stored row it comes from (the inverse of llama.cpp's
+  // interleaving below).
+  std::vector<int64_t> unpermuted_order(int64_t rows, int64_t heads, const std::string& name) const {
+    if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0)
+      throw FormatError(g_.path() + ": " + name + " has " + std::to_string(rows) + " rows, not " + std::to_string(heads) +
+                        " heads of even size");
+    const int64_t head = rows / heads, half = head / 2;
+    std::vector<int64_t> order(static_cast<size_t>(rows));
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < half; ++i)
+        for (int64_t s = 0; s < 2; ++s) order[size_t(h * head + s * half + i)] = h * head + 2 * i + s;
+    return order;
   }
 
   // llama.cpp's convert_hf_to_gguf.py reorders each head's rows from Hugging Face's two rotary halves
@@ -141,6 +192,12 @@ class GgufSource : public TensorSource {
   nlohmann::json config_;
   std::vector<SourceTensorInfo> infos_;
   std::map<std::string, const GgufTensor*> by_name_;
+  struct Packed {
+    std::vector<uint8_t> codes, scales;
+    PackedView view;
+  };
+  mutable std::mutex packed_mu_;
+  mutable std::map<std::string, Packed> packed_;
 };
 
 }  // namespace

@@ -50,6 +50,28 @@ void GgufLayout::add_f32(const std::string& key, float value) {
   entries_.push_back(std::move(e));
 }
 
+void GgufLayout::add_bool(const std::string& key, bool value) {
+  auto e = entry(key, gguf::BOOL);
+  put<uint8_t>(e, value ? 1 : 0);
+  entries_.push_back(std::move(e));
+}
+
+void GgufLayout::add_string_array(const std::string& key, const std::vector<std::string>& values) {
+  auto e = entry(key, gguf::ARRAY);
+  put<uint32_t>(e, gguf::STRING);
+  put<uint64_t>(e, values.size());
+  for (const auto& v : values) put_string(e, v);
+  entries_.push_back(std::move(e));
+}
+
+void GgufLayout::add_i32_array(const std::string& key, const std::vector<int32_t>& values) {
+  auto e = entry(key, gguf::ARRAY);
+  put<uint32_t>(e, gguf::I32);
+  put<uint64_t>(e, values.size());
+  for (int32_t v : values) put<int32_t>(e, v);
+  entries_.push_back(std::move(e));
+}
+
 void GgufLayout::add_tensor(const std::string& name, const std::vector<int64_t>& dims, uint32_t type, size_t nbytes) {
   tensors_.push_back({name, dims, type, data_bytes_});
   data_bytes_ += nbytes + padding_after(nbytes);

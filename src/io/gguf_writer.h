@@ -17,6 +17,9 @@ class GgufLayout {
   void add_string(const std::string& key, const std::string& value);
   void add_u32(const std::string& key, uint32_t value);
   void add_f32(const std::string& key, float value);
+  void add_bool(const std::string& key, bool value);
+  void add_string_array(const std::string& key, const std::vector<std::string>& values);
+  void add_i32_array(const std::string& key, const std::vector<int32_t>& values);
   // dims in ggml order (dims[0] is the row length); nbytes as the type and dims give them.
   void add_tensor(const std::string& name, const std::vector<int64_t>& dims, uint32_t type, size_t nbytes);
 

@@ -10,6 +10,7 @@
 #include "io/json_file.h"
 #include "io/safetensors_index.h"
 #include "io/llama2c_reader.h"
+#include "io/quantized_checkpoint.h"
 #include "io/safetensors_reader.h"
 #include "util/files.h"
 #include "arrowquant/weight_loader.h"
@@ -55,6 +56,10 @@ class ViewSource : public TensorSource {
   }
   nlohmann::json model_config() const override { return config_; }
   std::vector<std::string> companion_files() const override { return companions_; }
+  const TensorView* find_view(const std::string& name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : it->second;
+  }
 
  protected:
   void add(const TensorView& v) {
@@ -163,6 +168,13 @@ class ParquetSource : public TensorSource {
   std::vector<std::string> companions_;
 };
 
+// A safetensors model; one quantised by another library (config.json's quantization_config) is read
+// through io/quantized_checkpoint.
+std::unique_ptr<TensorSource> safetensors_model(std::unique_ptr<SafetensorsSource> src, const std::string& where) {
+  const SafetensorsSource* views = src.get();
+  return open_quantized_checkpoint(std::move(src), [views](const std::string& n) { return views->find_view(n); }, where);
+}
+
 // Tells the format from the file's first bytes, read once.
 std::unique_ptr<TensorSource> open_file(const std::string& file) {
   uint8_t head[32] = {};
@@ -171,7 +183,8 @@ std::unique_ptr<TensorSource> open_file(const std::string& file) {
   const size_t n = size_t(in.gcount());
   if (n >= 4 && std::memcmp(head, "PAR1", 4) == 0) return std::make_unique<ParquetSource>(file);
   if (n >= 9 && head[8] == '{')  // safetensors: an 8-byte header length, then the JSON header
-    return std::make_unique<SafetensorsSource>(std::vector<std::string>{file}, fs::path(file).parent_path(), false);
+    return safetensors_model(
+        std::make_unique<SafetensorsSource>(std::vector<std::string>{file}, fs::path(file).parent_path(), false), file);
   if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return open_gguf_source(file);
   if (Llama2cCheckpoint::looks_like(head, n)) return std::make_unique<Llama2cSource>(file);
   throw FormatError(file + ": unknown model format (expected safetensors, GGUF, a llama2.c checkpoint or Parquet)");
@@ -194,10 +207,11 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
     for (const auto& [tensor, shard] : idx.weight_map)
       if (!src->holds(tensor, (dir / shard).string()))
         throw FormatError(index_path + " names tensor " + tensor + " in " + shard + ", which does not hold it");
-    return src;
+    return safetensors_model(std::move(src), path);
   }
   if (fs::is_regular_file(dir / "model.safetensors", ec))
-    return std::make_unique<SafetensorsSource>(std::vector<std::string>{(dir / "model.safetensors").string()}, dir, false);
+    return safetensors_model(
+        std::make_unique<SafetensorsSource>(std::vector<std::string>{(dir / "model.safetensors").string()}, dir, false), path);
   std::vector<std::string> parquet, bins, st, gguf;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file()) continue;
@@ -208,7 +222,7 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
     else if (ext == ".bin" && Llama2cCheckpoint::looks_like(e.path().string())) bins.push_back(e.path().string());
   }
   if (!parquet.empty()) return std::make_unique<ParquetSource>(path);
-  if (st.size() == 1) return std::make_unique<SafetensorsSource>(st, dir, false);
+  if (st.size() == 1) return safetensors_model(std::make_unique<SafetensorsSource>(st, dir, false), path);
   if (bins.size() == 1) return std::make_unique<Llama2cSource>(bins[0]);
   if (gguf.size() == 1) return open_gguf_source(gguf[0]);
   if (gguf.size() > 1)

@@ -12,8 +12,12 @@ namespace arrowquant {
 
 nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std::vector<TensorPlan>& plans,
                              const std::function<void(const std::string&)>& log) {
-  const std::vector<int>& widths = format_widths();
-  if (log) log("bit allocation: measuring sensitivity at widths " + format_widths_text());
+  const std::vector<int> widths = cfg.allocation_widths();
+  if (log) {
+    std::string text;
+    for (int w : widths) text += (text.empty() ? "" : ", ") + std::to_string(w);
+    log("bit allocation: measuring sensitivity at widths " + text);
+  }
   const SensitivityReport rep = analyze_sensitivity(session, cfg, widths, log);
   const auto& infos = session.source().tensors();
   std::map<std::string, size_t> index;
@@ -69,7 +73,7 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
   std::map<std::string, size_t> item_of_input;
   for (const auto& m : members) {
     const std::string& in = m.t->shared_input;
-    if (cfg.fuse_siblings && !in.empty()) {
+    if (cfg.fuses_siblings() && !in.empty()) {
       auto [it, fresh] = item_of_input.emplace(in, items.size());
       if (fresh) items.emplace_back();
       items[it->second].members.push_back(&m);
@@ -82,8 +86,8 @@ nlohmann::json allocate_bits(ModelSession& session, const QuantConfig& cfg, std:
   for (const auto& it : items) used += it.bytes(0);
   if (used > budget) {
     char buf[256];
-    snprintf(buf, sizeof buf, "the target of %.2f MB (%.3f bits/weight) is below the %.2f MB that INT2 everywhere needs",
-             budget / 1e6, budget * 8 / double(rep.total_params), used / 1e6);
+    snprintf(buf, sizeof buf, "the target of %.2f MB (%.3f bits/weight) is below the %.2f MB that INT%d everywhere needs",
+             budget / 1e6, budget * 8 / double(rep.total_params), used / 1e6, widths.front());
     throw ValueError(buf);
   }
   // Greedy: repeatedly take the upgrade with the largest weighted error drop per extra byte that

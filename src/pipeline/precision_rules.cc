@@ -38,7 +38,9 @@ InputRotation rotation_for(const SourceTensorInfo& t, const QuantConfig& c) {
 }  // namespace
 
 TensorPlan plan_tensor(const SourceTensorInfo& t, const QuantConfig& c) {
-  if (t.format)  // quantising twice compounds the error silently
+  // Quantising our own output twice compounds the error silently: quantise the original. A tensor that
+  // only exists quantised elsewhere (a GGUF's Q8_0, a GPTQ checkpoint) is requantised from its values.
+  if (t.format && t.stored_type.empty())
     throw ValueError("tensor " + t.name + " is already quantised (" + std::string(t.format->name) +
                      "); quantise from the original weights instead");
   TensorPlan p;

@@ -118,6 +118,14 @@ void QuantConfig::visit(SettingVisitor& v) {
   v.visit(fuse_siblings, {"fuse_siblings", "Bit allocation: give Linears that read the same input (q/k/v, gate/up) "
                                            "one width, as runtimes that fuse them into one product need (default: "
                                            "each is allocated alone)", kCalibration, -HUGE_VAL, HUGE_VAL, true});
+  visit_enum(v, export_compatible, kExportCompatibleNames,
+             {"export_compatible", "Fit a serving engine's quantised checkpoints (`arrowquant export --to "
+                                   "compressed-tensors|gptq`): vllm = integer grids of 4 or 8 bits, no rotation "
+                                   "(auto becomes none), q/k/v and gate/up in one format (allocation fuses them), "
+                                   "each GPU's share of a row whole groups for --tensor-parallel; none (default)"});
+  v.visit(tensor_parallel, {"tensor_parallel", "With --export-compatible: the GPUs each Linear is split across "
+                                               "(vLLM's --tensor-parallel-size); rows and groups must divide "
+                                               "evenly", {}, 1, 1024});
   v.visit(min_accuracy, {"min_accuracy", "Redo a layer at INT4, then INT8, when its output cosine on the calibration "
                                          "data falls below this (e.g. 0.99; 0 = off), in [0, 1)", kCalibration, 0, 1});
   v.visit(target_bpw, {"target_bpw", "Allocate widths per tensor by measured sensitivity to reach this many bits "
@@ -265,6 +273,22 @@ void validate(const QuantConfig& c) {
     const auto& t = p.target;
     if (t != "float" && !(t.size() == 1 && std::isdigit(static_cast<unsigned char>(t[0])) && is_format_width(t[0] - '0')))
       throw ValueError("pin " + p.pattern + "=" + t + ": the width must be " + format_widths_text() + " or float");
+    if (c.export_compatible == ExportCompatible::Vllm && t != "float" && t != "4" && t != "8")
+      throw ValueError("pin " + p.pattern + "=" + t + ": --export-compatible vllm runs 4 or 8 bits (or float)");
+  }
+  if (c.export_compatible == ExportCompatible::Vllm) {
+    const std::string why = " cannot be served by vLLM from our exports (--export-compatible vllm)";
+    const bool allocating_widths = c.target_bpw > 0 || c.target_size_mb > 0;
+    if (!allocating_widths && c.bits != 4 && c.bits != 8) throw ValueError("--bits " + std::to_string(c.bits) + why + ": use 4 or 8");
+    if (c.codebook != Codebook::None) throw ValueError("--codebook" + why + ": integer grids only");
+    if (c.half) throw ValueError("--half" + why + ": it has no level at zero");
+    if (c.rotation == RotationChoice::Hadamard || c.rotation == RotationChoice::Residual)
+      throw ValueError("--rotation " + std::string(enum_option_name(kRotationNames, int(c.rotation))) + why +
+                       ": vLLM does not rotate inputs (use --rotation none or auto)");
+    if (c.min_accuracy > 0)
+      throw ValueError("--min-accuracy" + why + ": it widens single Linears, and q/k/v and gate/up must share a format");
+  } else if (c.tensor_parallel != 1) {
+    throw ValueError("--tensor-parallel needs --export-compatible vllm");
   }
 }
 

@@ -8,6 +8,7 @@
 #include "arrowquant/error.h"
 #include "io/parquet_v2_schema.h"
 #include "io/parquet_v2_writer.h"
+#include "pipeline/serving_constraints.h"
 #include "pipeline/precision_rules.h"
 #include "quant/rtn.h"
 #include "quant/weight_error.h"
@@ -144,10 +145,14 @@ class QuantizationRun {
     if (infos.empty()) throw FormatError(model_path_ + ": the model holds no tensors");
     // Plan everything before writing anything, so bad settings fail fast.
     for (const auto& t : infos) plans_.push_back(plan_tensor(t, cfg_));
+    check_serving_constraints(infos, plans_, cfg_, session_.source().model_config());
     // The output folder is prepared before any work so that an unwritable destination fails first;
     // an error later removes it again.
     AtomicDir out(output_dir_, overwrite_);
-    if (cfg_.target_bpw > 0 || cfg_.target_size_mb > 0) decisions_ = allocate_bits(session_, cfg_, plans_, log_);
+    if (cfg_.target_bpw > 0 || cfg_.target_size_mb > 0) {
+      decisions_ = allocate_bits(session_, cfg_, plans_, log_);
+      check_serving_constraints(infos, plans_, cfg_, session_.source().model_config());
+    }
     if (cfg_.uses_calibration()) calibrate();
     open_checkpoint();
 

@@ -39,6 +39,7 @@ class BpeTokenizer : public TextTokenizer {
   explicit BpeTokenizer(BpeVocabulary v);
   ~BpeTokenizer() override;
   static std::unique_ptr<BpeTokenizer> from_gguf(const std::string& path);
+  const BpeVocabulary& vocabulary() const { return v_; }
   static std::unique_ptr<BpeTokenizer> from_gguf(const GgufFile& g);
   static std::unique_ptr<BpeTokenizer> from_tokenizer_json(const std::string& path);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "arrowquant/error.h"
+#include "util/fp8.h"
 
 namespace arrowquant {
 namespace {
@@ -18,6 +19,7 @@ constexpr DTypeRow kRows[] = {
     {DType::I8, 1, false, "I8", "int8"},      {DType::U8, 1, false, "U8", "uint8"},
     {DType::I16, 2, false, "I16", "int16"},   {DType::I32, 4, false, "I32", "int32"},
     {DType::I64, 8, false, "I64", "int64"},   {DType::BOOL, 1, false, "BOOL", "bool"},
+    {DType::F8E4M3, 1, true, "F8_E4M3", "float8_e4m3fn"}, {DType::F8E5M2, 1, true, "F8_E5M2", "float8_e5m2"},
 };
 const DTypeRow& row(DType t) {
   for (auto& r : kRows)
@@ -88,6 +90,12 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
     case DType::F64:
       for (size_t i = 0; i < n; ++i) { double d; std::memcpy(&d, b + 8 * i, 8); dst[i] = float(d); }
       return;
+    case DType::F8E4M3:
+      for (size_t i = 0; i < n; ++i) dst[i] = fp8_e4m3_to_float(b[i]);
+      return;
+    case DType::F8E5M2:
+      for (size_t i = 0; i < n; ++i) dst[i] = fp8_e5m2_to_float(b[i]);
+      return;
     default:
       throw ValueError("cannot convert " + std::string(dtype_name(t)) + " to float32");
   }
@@ -105,6 +113,12 @@ void convert_from_f32(DType t, const float* src, size_t n, void* dst) {
       return;
     case DType::F64:
       for (size_t i = 0; i < n; ++i) { double d = src[i]; std::memcpy(b + 8 * i, &d, 8); }
+      return;
+    case DType::F8E4M3:
+      for (size_t i = 0; i < n; ++i) b[i] = fp8_e4m3_from_float(src[i]);
+      return;
+    case DType::F8E5M2:
+      for (size_t i = 0; i < n; ++i) b[i] = fp8_e5m2_from_float(src[i]);
       return;
     default:
       throw ValueError("cannot convert float32 to " + std::string(dtype_name(t)));

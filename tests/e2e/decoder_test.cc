@@ -15,6 +15,7 @@
 #include "arrowquant/weight_loader.h"
 #include "tokenizers/text_tokenizer.h"
 #include "util/files.h"
+#include "golden_logits.h"
 #include "test_util.h"
 #include "util/fp8.h"
 #include "io/json_file.h"
@@ -28,25 +29,8 @@ namespace {
 std::string tiny(const std::string& arch) { return aqtest::source_dir() + "/tests/goldens/tiny/" + arch; }
 std::string stories_bin() { return aqtest::stories_dir() + "/stories260K.bin"; }
 
-template <class T>
-std::vector<T> tensor_values(const SafetensorsFile& f, const std::string& name) {
-  const TensorView* v = f.find(name);
-  EXPECT_NE(v, nullptr) << name;
-  if (!v) return {};
-  std::vector<T> out(v->nbytes / sizeof(T));
-  std::memcpy(out.data(), v->data, v->nbytes);
-  return out;
-}
-
-// max |a - b| / max |b|
-double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    num = std::max(num, double(std::fabs(a[i] - b[i])));
-    den = std::max(den, double(std::fabs(b[i])));
-  }
-  return num / den;
-}
+using aqtest::rel_error;
+using aqtest::tensor_values;
 
 std::string stories_text() {
   return "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
