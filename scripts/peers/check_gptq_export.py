@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An ArrowQuant model exported with `arrowquant export --to gptq`, loaded by GPTQModel itself (CPU):
 every quantised Linear dequantised by GPTQModel (float32) against ArrowQuant's own dequantisation,
-and the perplexity of GPTQModel's model against `arrowquant ppl` on the same chunks.
+and the perplexity of GPTQModel's model against `arrowquant ppl GPTQ_FOLDER` on the same chunks.
 
   GPTQMODEL_CPU_WORKERS=2 .venv-goldens/bin/python scripts/peers/check_gptq_export.py OUT_MODEL GPTQ_FOLDER TEXT [--chunks 4]
 """
@@ -50,7 +50,8 @@ def main():
             w = m.dequantize_weight().float().t()
             worst = max(worst, (w - ours[name + ".weight"].float()).abs().max().item())
             n += 1
-    out = subprocess.run([CLI, "ppl", a.model, "-f", a.text, "--ctx", str(a.ctx), "--chunks", str(a.chunks),
+    # Ours on the GPTQ folder itself (read as it is): the same weights GPTQModel runs, embeddings included.
+    out = subprocess.run([CLI, "ppl", a.gptq, "-f", a.text, "--ctx", str(a.ctx), "--chunks", str(a.chunks),
                           "--activations", "f32", "--threads", "2"], check=True, capture_output=True, text=True)
     m = re.search(r"\| perplexity \| ([0-9.]+) \|", out.stdout)
     q.model.float().eval()  # its dequantised weights, our float32 arithmetic for the perplexity

@@ -14,7 +14,8 @@ Runner add_import(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   app.add_option("CHECKPOINT", o->checkpoint,
-                 "A quantised Hugging Face folder — compressed-tensors (pack-quantized, int-quantized), GPTQ (v1, v2) "
+                 "A quantised Hugging Face folder — compressed-tensors (pack-quantized, int-quantized, float-quantized "
+                 "FP8), GPTQ (v1, v2) "
                  "or AWQ (GEMM), told from its config.json — or a GGUF file (Q4_0, Q5_0 and Q8_0 tensors kept)")
       ->required();
   app.add_option("-o,--output", o->out, "A new model folder (atomically: nothing under this name until it is whole)")
@@ -22,7 +23,7 @@ Runner add_import(CLI::App& app) {
   add_report_options(app, o->report);
   app.footer(
       "Every quantised Linear is stored in the format of our table that holds it exactly (int2/3/4/8, symmetric\n"
-      "or affine, its group size), its codes, scales and zero points copied, not requantised; the rest as the\n"
+      "or affine, its group size; FP8 E4M3 with its per-tensor, per-channel or block scales), its codes, scales and zero points copied, not requantised; the rest as the\n"
       "checkpoint stores it. GPTQ act-order tensors (g_idx not i / group) and GGUF types other than Q4_0, Q5_0\n"
       "and Q8_0 (Q4_1, K-quants) have no exact form here: they are stored dequantised, and the report says so\n"
       "(quantise such a GGUF with `arrowquant quantize` instead). The checkpoint also runs as it is: `arrowquant ppl\n"

@@ -247,7 +247,7 @@ std::string hf_export_rules(HfTarget target) {
            "and float16 scales exactly, one config group per (bits, symmetry, group size). Everything else\n"
            "(embeddings, norms, codebook/lattice/FP8/rotated or half-offset Linears) is written dense in\n"
            "float16, the error of that rounding measured; dense Linears go in the ignore list. vLLM fuses\n"
-           "q/k/v and gate/up: they need one scheme (see the report).";
+           "q/k/v and gate/up: they need one scheme (quantise with --export-compatible vllm to be sure).";
   return "GPTQ: block Linears in an integer grid of 2, 3, 4 or 8 bits whose rows fill whole int32 words\n"
          "(grouped with the group dividing the row, or per channel; not rotated, not --half) keep their\n"
          "codes and float16 scales exactly: a v1 checkpoint when all are --sym, else gptq_v2 (v1 cannot\n"

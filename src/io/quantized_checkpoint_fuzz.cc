@@ -17,21 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   aqfuzz::only_our_errors([&] {
     auto src = arrowquant::open_tensor_source(dir);
     src->model_config();
-    for (const auto& t : src->tensors())
-      aqfuzz::only_our_errors([&] {
-        if (arrowquant::dtype_is_float(t.dtype) || t.format) src->read_f32(t.name);
-        else src->read_raw(t.name);
-        volatile uint32_t sum = 0;
-        for (const auto& rows : src->read_packed(t.name)) {
-          const auto& v = rows.view;
-          const size_t groups = size_t(v.geom.groups_per_row() * v.geom.rows);
-          for (size_t i = 0; i < arrowquant::packed_row_bytes(v.geom.cols, v.format->bits) * size_t(v.geom.rows); ++i)
-            sum = sum + v.codes[i];
-          for (size_t i = 0; i < 2 * groups; ++i) sum = sum + v.scales[i];
-          if (v.zero_points)
-            for (size_t i = 0; i < groups; ++i) sum = sum + v.zero_points[i];
-        }
-      });
+    aqfuzz::read_every_tensor(*src);
   });
   return 0;
 }

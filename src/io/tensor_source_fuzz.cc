@@ -1,6 +1,6 @@
 // Fuzz target: any single weights file (the format is detected from its first bytes: a llama2.c
-// checkpoint, safetensors or Parquet), opened through open_tensor_source as quantize and the engine
-// do, every tensor read as float32 or raw bytes.
+// checkpoint, safetensors, GGUF or Parquet), opened through open_tensor_source as quantize and the
+// engine do, every tensor read as float32 or raw bytes, and as packed views (every byte touched).
 #include "arrowquant/tensor_source.h"
 #include "fuzz/fuzz_util.h"
 
@@ -9,11 +9,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   aqfuzz::only_our_errors([&] {
     auto src = arrowquant::open_tensor_source(path);
     src->model_config();
-    for (const auto& t : src->tensors())
-      aqfuzz::only_our_errors([&] {
-        if (arrowquant::dtype_is_float(t.dtype) || t.format) src->read_f32(t.name);
-        else src->read_raw(t.name);
-      });
+    aqfuzz::read_every_tensor(*src);
   });
   return 0;
 }

@@ -285,3 +285,64 @@ TEST(CheckpointImport, GgufQ4_0AndQ8_0ComeBackPacked) {
   expect_same_linears(d / "q", d / "imported", 30 * 7);
   EXPECT_EQ(ppl(d / "q"), ppl(d / "imported"));
 }
+
+TEST(CheckpointImport, GptqActOrderIsDequantisedWithItsGroupIndex) {
+  // A g_idx that is not i / group (GPTQ's desc_act) has no exact form in our table: the tensor is offered
+  // in float, each column dequantised with its own group's scale and zero point, and import says so.
+  aqtest::TempDir d;
+  quantize_mixed(d);
+  ASSERT_EQ(run_cli("export " + (d / "q") + " -o " + (d / "gptq") + " --to gptq").exit_code, 0);
+  const std::string p = "model.layers.0.mlp.up_proj";  // int4 affine g32, 64 columns: 2 groups
+  fs::create_directories(d / "act");
+  fs::copy_file(d / "gptq/model.safetensors", d / "act/raw.safetensors");
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<SafetensorsWriteItem> items;
+  {
+    auto raw = open_tensor_source(d / "act/raw.safetensors");  // no config.json beside it: plain tensors
+    for (const auto& t : raw->tensors()) {
+      bytes.push_back(raw->read_raw(t.name));
+      if (t.name == p + ".g_idx")  // columns alternate between the two groups
+        for (int32_t c = 0; c < 64; ++c) {
+          const int32_t g = c % 2;
+          std::memcpy(bytes.back().data() + 4 * c, &g, 4);
+        }
+      items.push_back({t.name, t.dtype, t.shape, nullptr});
+    }
+  }
+  for (size_t i = 0; i < items.size(); ++i) items[i].data = bytes[i].data();
+  fs::remove(d / "act/raw.safetensors");
+  write_safetensors(d / "act/model.safetensors", items);
+  fs::copy_file(d / "gptq/config.json", d / "act/config.json");
+  fs::copy_file(d / "gptq/tokenizer.json", d / "act/tokenizer.json");
+
+  auto src = open_tensor_source(d / "act");
+  const SourceTensorInfo* info = nullptr;
+  for (const auto& t : src->tensors())
+    if (t.name == p + ".weight") info = &t;
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->format, nullptr);
+  EXPECT_NE(info->stored_type.find("act-order (dequantised)"), std::string::npos) << info->stored_type;
+  EXPECT_TRUE(src->read_packed(p + ".weight").empty());
+  // By GPTQ's rule, from the raw tensors: w[r][c] = scale[g][r] · (q[r][c] − zero[g][r]), g = g_idx[c].
+  auto plain = open_tensor_source(d / "gptq/model.safetensors");
+  const auto q = plain->read_raw(p + ".qweight"), z = plain->read_raw(p + ".qzeros"), s = plain->read_raw(p + ".scales");
+  const FloatTensor w = src->read_f32(p + ".weight");
+  ASSERT_EQ(w.shape, (Shape{128, 64}));
+  auto word = [](const std::vector<uint8_t>& b, size_t i) {
+    uint32_t v;
+    std::memcpy(&v, b.data() + 4 * i, 4);
+    return v;
+  };
+  for (int64_t r = 0; r < 128; ++r)
+    for (int64_t c = 0; c < 64; ++c) {
+      const int64_t g = c % 2;
+      const uint32_t code = (word(q, size_t((c / 8) * 128 + r)) >> (4 * (c % 8))) & 15;
+      const uint32_t zero = (word(z, size_t(g * 16 + r / 8)) >> (4 * (r % 8))) & 15;  // v2: as stored
+      uint16_t h;
+      std::memcpy(&h, s.data() + 2 * (g * 128 + r), 2);
+      ASSERT_EQ(w.values[size_t(r * 64 + c)], f16_to_f32(h) * (float(code) - float(zero))) << r << ", " << c;
+    }
+  auto i = run_cli("import " + (d / "act") + " -o " + (d / "imported"));
+  ASSERT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_NE(i.output.find("13 kept packed, 1 dequantised"), std::string::npos) << i.output;
+}

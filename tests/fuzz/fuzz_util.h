@@ -10,6 +10,7 @@
 #include <string>
 
 #include "arrowquant/error.h"
+#include "arrowquant/tensor_source.h"
 
 namespace aqfuzz {
 
@@ -40,6 +41,26 @@ void only_our_errors(Fn&& fn) {
   } catch (const arrowquant::Error&) {
     // a clear refusal: what a reader must do with bad input
   }
+}
+
+// Every tensor of a source read as the commands read it: float32 (or raw bytes), and its packed views
+// with every byte touched (so a view pointing outside its memory is a sanitizer report).
+inline void read_every_tensor(const arrowquant::TensorSource& src) {
+  for (const auto& t : src.tensors())
+    only_our_errors([&] {
+      if (arrowquant::dtype_is_float(t.dtype) || t.format) src.read_f32(t.name);
+      else src.read_raw(t.name);
+      volatile uint32_t sum = 0;
+      for (const auto& rows : src.read_packed(t.name)) {
+        const auto& v = rows.view;
+        const size_t groups = size_t(v.geom.groups_per_row() * v.geom.rows);
+        for (size_t i = 0; i < arrowquant::packed_row_bytes(v.geom.cols, v.format->bits) * size_t(v.geom.rows); ++i)
+          sum = sum + v.codes[i];
+        for (size_t i = 0; i < 2 * groups; ++i) sum = sum + v.scales[i];
+        if (v.zero_points)
+          for (size_t i = 0; i < groups; ++i) sum = sum + v.zero_points[i];
+      }
+    });
 }
 
 }  // namespace aqfuzz
