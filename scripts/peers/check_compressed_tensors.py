@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 import torch
-from compressed_tensors.compressors.pack_quantized.base import PackedQuantizationCompressor
+from compressed_tensors.compressors import BaseCompressor
 from compressed_tensors.quantization import QuantizationScheme
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
@@ -40,19 +40,21 @@ def chunk_nll(model, ids, ctx):
 
 
 def library_decompress_difference(ct_folder, dense_file):
-    """Every packed Linear decompressed by compressed-tensors' own PackedQuantizationCompressor (scales
-    in float32, so the product is exact) against ArrowQuant's dequantisation: the largest difference."""
+    """Every quantised Linear decompressed by compressed-tensors' own compressor of its config group's
+    format (pack-, int- or float-quantized; scales in float32, so the product is exact) against
+    ArrowQuant's dequantisation: the largest difference."""
     ct = load_file(os.path.join(ct_folder, "model.safetensors"))
     dense = load_file(dense_file)
-    groups = json.load(open(os.path.join(ct_folder, "config.json")))["quantization_config"]["config_groups"]
+    qc = json.load(open(os.path.join(ct_folder, "config.json")))["quantization_config"]
     worst, n = 0.0, 0
-    for g in groups.values():
+    for g in qc["config_groups"].values():
         scheme = QuantizationScheme(targets=["Linear"], weights=g["weights"])
+        compressor = BaseCompressor.get_value_from_registry(g.get("format") or qc["format"])
         for p in g["targets"]:
-            sd = {s: ct[p + "." + s] for s in ("weight_packed", "weight_scale", "weight_zero_point", "weight_shape")
+            sd = {s: ct[p + "." + s] for s in ("weight", "weight_packed", "weight_scale", "weight_zero_point", "weight_shape")
                   if p + "." + s in ct}
             sd["weight_scale"] = sd["weight_scale"].float()
-            w = PackedQuantizationCompressor.decompress(sd, scheme)["weight"].float()
+            w = compressor.decompress(sd, scheme)["weight"].float()
             worst = max(worst, (w - dense[p + ".weight"].float()).abs().max().item())
             n += 1
     return worst, n

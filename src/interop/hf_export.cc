@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "arrowquant/error.h"
@@ -29,13 +30,22 @@ bool is_linear(const std::string& name) {
          name.find("_proj.weight") != std::string::npos;
 }
 
+// How compressed-tensors stores a scheme's weights: int32 words (pack-quantized), int8 values with int8
+// activations (int-quantized: W8A8, for models calibrated for int8 activations), FP8 E4M3 values
+// (float-quantized).
+enum class CtFormat { Packed, Int8, Fp8 };
+const char* ct_format_name(CtFormat f) {
+  return f == CtFormat::Packed ? "pack-quantized" : f == CtFormat::Int8 ? "int-quantized" : "float-quantized";
+}
+
 // One weight scheme: a compressed-tensors config group, a GPTQ (dynamic) setting.
 struct Scheme {
   int bits;
   bool symmetric;
   int64_t group;  // 0: per channel
+  CtFormat format = CtFormat::Packed;
   bool operator<(const Scheme& o) const {
-    return std::tie(bits, symmetric, group) < std::tie(o.bits, o.symmetric, o.group);
+    return std::tie(bits, symmetric, group, format) < std::tie(o.bits, o.symmetric, o.group, o.format);
   }
 };
 
@@ -48,7 +58,7 @@ struct Plan {
   std::string prefix() const { return info->name.substr(0, info->name.size() - 7); }
 };
 
-Plan plan_tensor(const TensorSource& src, const SourceTensorInfo& t, HfTarget target) {
+Plan plan_tensor(const TensorSource& src, const SourceTensorInfo& t, HfTarget target, bool int8_activations) {
   Plan p{&t};
   if (!t.format) {
     p.source = std::string(dtype_name(t.dtype));
@@ -59,11 +69,14 @@ Plan plan_tensor(const TensorSource& src, const SourceTensorInfo& t, HfTarget ta
   const QuantFormat& f = *t.format;
   p.source = std::string(f.name) + " g" + std::to_string(g.group_size) + (t.rotation.is_none() ? "" : " rotated");
   const bool per_channel = g.group_size == g.cols;
-  p.packed = is_linear(t.name) && f.grid == CodeGrid::Uniform && !f.half_offset && t.rotation.is_none() &&
+  const bool fp8 = f.float8() && f.family == Codebook::Fp8E4m3 && target == HfTarget::CompressedTensors;
+  p.packed = is_linear(t.name) && (f.grid == CodeGrid::Uniform || fp8) && !f.half_offset && t.rotation.is_none() &&
              (per_channel || g.cols % g.group_size == 0);
   if (target == HfTarget::Gptq)  // qweight packs whole int32 words down the input dimension
     p.packed = p.packed && (f.bits == 2 || f.bits == 3 || f.bits == 4 || f.bits == 8) && g.cols * f.bits % 32 == 0;
-  p.scheme = {f.bits, f.symmetric, per_channel ? 0 : g.group_size};
+  const bool w8a8 = target == HfTarget::CompressedTensors && f.bits == 8 && int8_activations;
+  const CtFormat format = fp8 ? CtFormat::Fp8 : w8a8 ? CtFormat::Int8 : CtFormat::Packed;
+  p.scheme = {f.bits, f.symmetric, per_channel ? 0 : g.group_size, format};
   return p;
 }
 
@@ -123,7 +136,33 @@ struct Part {
   std::function<std::vector<uint8_t>()> make;
 };
 
+// int-quantized / float-quantized: one byte per weight — our int8 codes minus 128 (signed int8), or
+// our FP8 codes as they are — float16 scales [out, groups], signed int8 zero points (affine int8).
+std::vector<Part> compressed_tensors_byte_parts(const Plan& p) {
+  const int64_t rows = p.info->shape[0], cols = p.info->shape[1], groups = groups_of(p);
+  const bool fp8 = p.scheme.format == CtFormat::Fp8;
+  const std::string pre = p.prefix();
+  std::vector<Part> parts;
+  parts.push_back({{pre + ".weight", fp8 ? DType::F8E4M3 : DType::I8, {rows, cols}, nullptr}, [&p, fp8, cols] {
+                     std::vector<uint8_t> b = our_rows(p, size_t(cols));
+                     if (!fp8)
+                       for (auto& v : b) v ^= 0x80;  // code − 128
+                     return b;
+                   }});
+  parts.push_back({{pre + ".weight_scale", DType::F16, {rows, groups}, nullptr}, [&p] { return our_scales(p); }});
+  if (!p.scheme.symmetric)
+    parts.push_back({{pre + ".weight_zero_point", DType::I8, {rows, groups}, nullptr}, [&p, rows, groups] {
+                       std::vector<uint8_t> z(size_t(rows * groups));
+                       for (const PackedRows& c : p.chunks)
+                         for (int64_t i = 0; i < c.view.geom.rows * groups; ++i)
+                           z[size_t(c.row_start * groups + i)] = uint8_t(c.view.zero_points[size_t(i)] ^ 0x80);
+                       return z;
+                     }});
+  return parts;
+}
+
 std::vector<Part> compressed_tensors_parts(const Plan& p) {
+  if (p.scheme.format != CtFormat::Packed) return compressed_tensors_byte_parts(p);
   const int64_t rows = p.info->shape[0], cols = p.info->shape[1], groups = groups_of(p);
   const int bits = p.scheme.bits;
   const int64_t words = (cols * bits + 31) / 32, zp_words = (rows * bits + 31) / 32;
@@ -174,22 +213,30 @@ std::vector<Part> gptq_parts(const Plan& p, bool v2) {
 }
 
 nlohmann::json ct_weights_json(const Scheme& s) {
-  return {{"num_bits", s.bits},  {"type", "int"},     {"symmetric", s.symmetric},
+  return {{"num_bits", s.bits},  {"type", s.format == CtFormat::Fp8 ? "float" : "int"}, {"symmetric", s.symmetric},
           {"strategy", s.group ? "group" : "channel"}, {"group_size", s.group ? nlohmann::json(s.group) : nlohmann::json()},
           {"dynamic", false},    {"actorder", nullptr}, {"observer", "minmax"}, {"block_structure", nullptr}};
 }
 
 nlohmann::json compressed_tensors_config(const std::map<Scheme, std::vector<std::string>>& schemes,
                                          const std::vector<std::string>& ignore) {
-  nlohmann::json qc = {{"quant_method", "compressed-tensors"}, {"format", "pack-quantized"},
+  std::set<std::string> formats;
+  for (const auto& [scheme, targets] : schemes) formats.insert(ct_format_name(scheme.format));
+  nlohmann::json qc = {{"quant_method", "compressed-tensors"},
+                       {"format", formats.size() == 1 ? *formats.begin() : "mixed-precision"},
                        {"quantization_status", "compressed"}, {"config_groups", nlohmann::json::object()},
                        {"ignore", ignore}, {"kv_cache_scheme", nullptr}};
   int gi = 0;
-  for (const auto& [scheme, targets] : schemes)
+  for (const auto& [scheme, targets] : schemes) {
+    nlohmann::json activations = nullptr;  // W8A8: dynamic per-token int8 inputs, as our kernels quantise them
+    if (scheme.format == CtFormat::Int8)
+      activations = {{"num_bits", 8}, {"type", "int"}, {"symmetric", true}, {"strategy", "token"}, {"dynamic", true},
+                     {"group_size", nullptr}, {"observer", nullptr}};
     qc["config_groups"]["group_" + std::to_string(gi++)] = {{"targets", targets}, {"weights", ct_weights_json(scheme)},
-                                                           {"input_activations", nullptr},
+                                                           {"input_activations", activations},
                                                            {"output_activations", nullptr},
-                                                           {"format", "pack-quantized"}};
+                                                           {"format", ct_format_name(scheme.format)}};
+  }
   return qc;
 }
 
@@ -242,10 +289,12 @@ std::vector<std::vector<size_t>> shard(const std::vector<Part>& parts, size_t ma
 
 std::string hf_export_rules(HfTarget target) {
   if (target == HfTarget::CompressedTensors)
-    return "compressed-tensors (pack-quantized): block Linears in an integer grid (2-8 bits, --sym or affine,\n"
-           "grouped with the group dividing the row, or per channel; not rotated, not --half) keep their codes\n"
-           "and float16 scales exactly, one config group per (bits, symmetry, group size). Everything else\n"
-           "(embeddings, norms, codebook/lattice/FP8/rotated or half-offset Linears) is written dense in\n"
+    return "compressed-tensors: block Linears in an integer grid (2-8 bits, --sym or affine, grouped with the\n"
+           "group dividing the row, or per channel; not rotated, not --half) keep their codes and float16\n"
+           "scales exactly (pack-quantized; int-quantized W8A8 with int8 activations for a model calibrated\n"
+           "for them, e.g. --method smoothquant), FP8 E4M3 Linears (--codebook e4m3) theirs as float-quantized;\n"
+           "one config group per (format, bits, symmetry, group size). Everything else (embeddings, norms,\n"
+           "codebook/lattice/E5M2/rotated or half-offset Linears) is written dense in\n"
            "float16, the error of that rounding measured; dense Linears go in the ignore list. vLLM fuses\n"
            "q/k/v and gate/up: they need one scheme (quantise with --export-compatible vllm to be sure).";
   return "GPTQ: block Linears in an integer grid of 2, 3, 4 or 8 bits whose rows fill whole int32 words\n"
@@ -269,7 +318,8 @@ HfExportReport export_hf_quantized(const std::string& model, const std::string& 
     throw FormatError(model + ": a model quantised with --rotation residual cannot be exported yet; quantise without it");
 
   std::vector<Plan> plans;
-  for (const auto& t : src->tensors()) plans.push_back(plan_tensor(*src, t, target));
+  const bool int8_activations = src->calibrated_activations() == "int8";  // SmoothQuant: W8A8
+  for (const auto& t : src->tensors()) plans.push_back(plan_tensor(*src, t, target, int8_activations));
   std::map<Scheme, std::vector<std::string>> schemes;
   bool any_asymmetric = false;
   for (const Plan& p : plans)
@@ -287,7 +337,8 @@ HfExportReport export_hf_quantized(const std::string& model, const std::string& 
     if (p.packed) {
       mine = target == HfTarget::Gptq ? gptq_parts(p, gptq_v2) : compressed_tensors_parts(p);
       done[i] = {t.name, p.source,
-                 std::string(target == HfTarget::Gptq ? "GPTQ" : "pack-quantized") + " int" + std::to_string(p.scheme.bits) +
+                 std::string(target == HfTarget::Gptq ? "GPTQ" : ct_format_name(p.scheme.format)) +
+                     (p.scheme.format == CtFormat::Fp8 ? " fp8 e4m3" : " int" + std::to_string(p.scheme.bits)) +
                      (p.scheme.group ? " group " + std::to_string(p.scheme.group) : " per channel") +
                      (p.scheme.symmetric ? "" : " affine"),
                  true, 0.0};

@@ -346,3 +346,26 @@ TEST(CheckpointImport, GptqActOrderIsDequantisedWithItsGroupIndex) {
   ASSERT_EQ(i.exit_code, 0) << i.output;
   EXPECT_NE(i.output.find("13 kept packed, 1 dequantised"), std::string::npos) << i.output;
 }
+
+TEST(CheckpointImport, W8a8AndFp8ExportAsIntAndFloatQuantized) {
+  // A model calibrated for int8 activations (SmoothQuant) exports as int-quantized W8A8, FP8 weights as
+  // float-quantized; read back, the Linears are ours bit for bit (the compressed-tensors library's own
+  // decompressors agree exactly: scripts/peers/check_compressed_tensors.py, docs/BENCHMARKS.md).
+  aqtest::TempDir d;
+  const std::string cal = aqtest::source_dir() + kText;
+  ASSERT_EQ(run_cli("quantize " + tiny_llama() + " -o " + (d / "sq") + " --method smoothquant --bits 8 --group-size 0 "
+                    "--calibration " + cal + " --samples 4 --seq-len 64").exit_code, 0);
+  ASSERT_EQ(run_cli("quantize " + tiny_llama() + " -o " + (d / "f8") + " --codebook e4m3 --bits 8 --group-size 0").exit_code, 0);
+  for (const std::string m : {"sq", "f8"}) {
+    auto e = run_cli("export " + (d / m) + " -o " + (d / (m + "-ct")) + " --to compressed-tensors");
+    ASSERT_EQ(e.exit_code, 0) << e.output;
+    const auto qc = nlohmann::json::parse(aqtest::slurp(d / (m + "-ct/config.json")))["quantization_config"];
+    EXPECT_EQ(qc["format"], m == "sq" ? "int-quantized" : "float-quantized");
+    const auto& g = qc["config_groups"]["group_0"];
+    EXPECT_EQ(g["weights"]["type"], m == "sq" ? "int" : "float");
+    EXPECT_EQ(g["input_activations"].is_null(), m == "f8");  // W8A8 declares its int8 activations
+    expect_same_linears(d / m, d / (m + "-ct"), 14);
+    auto src = open_tensor_source(d / (m + "-ct"));
+    EXPECT_EQ(src->calibrated_activations(), m == "sq" ? "int8" : "");
+  }
+}
