@@ -243,17 +243,14 @@ class QuantizedCheckpointSource : public TensorSource {
         m.rows = w.shape[0], m.cols = w.shape[1];
         m.data = &w;
       }
-      if (!s.block_rows) {
-      } else if (scale.shape != Shape{(m.rows + s.block_rows - 1) / s.block_rows, (m.cols + s.block_cols - 1) / s.block_cols} ||
-                 m.cols % s.block_cols) {
-        throw FormatError(where_ + ": tensor " + scale.name + " has shape " + shape_str(scale.shape) + ": not " +
-                          std::to_string(s.block_rows) + " x " + std::to_string(s.block_cols) + " blocks of " +
-                          shape_str({m.rows, m.cols}) + " (whole blocks along the rows needed)");
-      } else {
+      if (s.block_rows) {  // one scale per block of block_rows x block_cols: groups of block_cols along each row
+        if (scale.shape != Shape{(m.rows + s.block_rows - 1) / s.block_rows, (m.cols + s.block_cols - 1) / s.block_cols} ||
+            m.cols % s.block_cols)
+          throw FormatError(where_ + ": tensor " + scale.name + " has shape " + shape_str(scale.shape) + ": not the " +
+                            std::to_string(s.block_rows) + " x " + std::to_string(s.block_cols) + " blocks of " +
+                            shape_str({m.rows, m.cols}) + " (rows must be whole blocks of columns)");
         m.block_rows = s.block_rows;
         m.groups = scale.shape[1], m.group = s.block_cols;
-      }
-      if (m.block_rows) {
       } else if (m.per_tensor) {
         if (num_elements(scale.shape) != 1) throw FormatError(where_ + ": " + scale.name + " is not one per-tensor scale");
         set_groups(m, 1);
