@@ -16,7 +16,8 @@ Runner add_import(CLI::App& app) {
   app.add_option("CHECKPOINT", o->checkpoint,
                  "A quantised Hugging Face folder — compressed-tensors (pack-quantized, int-quantized, float-quantized "
                  "FP8), GPTQ (v1, v2) "
-                 "or AWQ (GEMM), told from its config.json — or a GGUF file (Q4_0, Q5_0 and Q8_0 tensors kept)")
+                 "or AWQ (GEMM), told from its config.json — or a GGUF file (Q4_0, Q5_0 and Q8_0 tensors kept), or a float "
+                 "model holding AngelSlim's fake-quantised SEQ 2-bit weights (found in the values)")
       ->required();
   app.add_option("-o,--output", o->out, "A new model folder (atomically: nothing under this name until it is whole)")
       ->required();
@@ -35,7 +36,8 @@ Runner add_import(CLI::App& app) {
     });
     bar.finish();
     nlohmann::json j = {{"output", o->out}, {"source_kind", r.source_kind}, {"source_bytes", r.source_bytes},
-                        {"bytes", r.file_bytes}, {"tensors", nlohmann::json::array()}};
+                        {"bytes", r.file_bytes}, {"max_snap_difference", r.max_snap_difference},
+                        {"tensors", nlohmann::json::array()}};
     std::string md = "| tensor | in the checkpoint | stored here | packed |\n|---|---|---|---|\n";
     size_t packed = 0, dequantised = 0;
     for (const auto& t : r.tensors) {

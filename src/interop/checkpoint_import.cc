@@ -1,9 +1,12 @@
 #include "interop/checkpoint_import.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "arrowquant/error.h"
 #include "arrowquant/tensor_source.h"
+#include "interop/seq_snap.h"
 #include "io/parquet_v2_schema.h"
 #include "io/parquet_v2_writer.h"
 #include "util/files.h"
@@ -51,9 +54,18 @@ ImportReport import_checkpoint(const std::string& checkpoint, const std::string&
   report.source_kind = src->kind();
   bool any_packed = false;
   for (const auto& t : src->tensors()) any_packed |= t.format != nullptr || quantised_in_source(t);
+  // A float model may be one quantised in its values (AngelSlim's SEQ 2-bit, shipped fake-quantised):
+  // its block Linears found on that grid are stored as int2_half codes.
+  std::map<std::string, SeqSnap> snapped;
   if (!any_packed)
+    for (const auto& t : src->tensors())
+      if (!t.format && dtype_is_float(t.dtype) && t.shape.size() == 2 && t.name.rfind("model.layers.", 0) == 0 &&
+          t.name.ends_with("_proj.weight"))
+        if (auto s = snap_to_seq_grid(src->read_f32(t.name))) snapped.emplace(t.name, std::move(*s));
+  if (!any_packed && snapped.empty())
     throw FormatError(checkpoint + ": no quantised tensor here (" + src->kind() +
-                      "); `import` reads compressed-tensors, GPTQ, AWQ and quantised GGUF files — quantise a float model instead");
+                      "); `import` reads compressed-tensors, GPTQ, AWQ and quantised GGUF files and AngelSlim's "
+                      "fake-quantised SEQ 2-bit weights — quantise a float model instead");
 
   AtomicDir dir(out, false);
   const std::string parquet = (fs::path(dir.temp_path()) / parquet_v2::kWeightsFile).string();
@@ -66,7 +78,18 @@ ImportReport import_checkpoint(const std::string& checkpoint, const std::string&
     if (progress) progress(i, infos.size(), t.name);
     report.source_bytes += t.stored_bytes ? t.stored_bytes : size_t(num_elements(t.shape)) * dtype_size(t.dtype);
     ImportedTensor e{t.name, t.stored_type.empty() ? std::string(dtype_name(t.dtype)) : t.stored_type};
-    if (t.format) {
+    if (auto it = snapped.find(t.name); it != snapped.end()) {
+      const SeqSnap& s = it->second;
+      writer.write_quantized(s.q, t.dtype, RowStats{});
+      char buf[160];
+      snprintf(buf, sizeof buf, "%s on the SEQ 2-bit grid (outer levels within %.1e)", std::string(dtype_name(t.dtype)).c_str(),
+               s.max_rel_diff);
+      e.source = buf;
+      e.stored = std::string(s.q.format->name) + " g" + std::to_string(s.q.geom.group_size);
+      e.packed = true;
+      report.max_snap_difference = std::max(report.max_snap_difference, s.max_rel_diff);
+      decisions.push_back({{"tensor", t.name}, {"decision", buf}});
+    } else if (t.format) {
       const QuantizedTensor q = copy_of(t, src->read_packed(t.name));
       writer.write_quantized(q, t.dtype, RowStats{});
       e.stored = std::string(q.format->name) + " g" + std::to_string(q.geom.group_size);

@@ -4,7 +4,9 @@
 // format of our table that holds it exactly, its codes, scales and zero points copied, not
 // requantised, so the imported model runs on our kernels at the size it had. Everything else is
 // stored as the checkpoint stores it (float), quantised tensors without an exact format here (GGUF
-// K-quants, GPTQ act-order) dequantised, each named in the report and the file's decisions.
+// K-quants, GPTQ act-order) dequantised, each named in the report and the file's decisions. A float
+// model holding AngelSlim's fake-quantised SEQ 2-bit weights has them found and stored as int2_half
+// (interop/seq_snap.h).
 #pragma once
 #include <string>
 #include <vector>
@@ -25,6 +27,7 @@ struct ImportReport {
   std::string source_kind;  // "compressed-tensors", "gptq", "awq", ...
   std::vector<ImportedTensor> tensors;
   size_t source_bytes = 0, file_bytes = 0;
+  double max_snap_difference = 0;  // AngelSlim SEQ weights found in a float model: largest outer-level difference
 };
 
 // out: a new folder (atomically; refused when it exists).

@@ -369,3 +369,63 @@ TEST(CheckpointImport, W8a8AndFp8ExportAsIntAndFloatQuantized) {
     EXPECT_EQ(src->calibrated_activations(), m == "sq" ? "int8" : "");
   }
 }
+
+TEST(CheckpointImport, AngelSlimSeqFakeQuantisedWeightsBecomeInt2Half) {
+  // A bfloat16 model whose Linears lie on AngelSlim's SEQ grid, scale · {±0.25, ±0.75} per group of 32
+  // (made here from the tiny Llama as its QAT exports them: q·s rounded to bfloat16), imported: every
+  // Linear stored as int2_half g32, the inner levels exact, the outer within bfloat16's rounding.
+  aqtest::TempDir d;
+  auto src = open_tensor_source(tiny_llama());
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<SafetensorsWriteItem> items;
+  std::map<std::string, std::vector<float>> fake;  // the bfloat16 values, as floats
+  for (const auto& t : src->tensors()) {
+    FloatTensor f = src->read_f32(t.name);
+    if (t.name.find("_proj.weight") != std::string::npos) {
+      for (size_t g = 0; g < f.values.size(); g += 32) {
+        float mx = 0;
+        for (size_t i = g; i < g + 32; ++i) mx = std::max(mx, std::fabs(f.values[i]));
+        const float s = mx / 0.75f;
+        for (size_t i = g; i < g + 32; ++i) {
+          const float q = std::clamp(std::round(f.values[i] / s * 2 - 0.5f) + 0.5f, -1.5f, 1.5f) / 2;  // ±0.25, ±0.75
+          f.values[i] = q * s;
+        }
+      }
+    }
+    bytes.emplace_back(f.values.size() * 2);
+    convert_from_f32(DType::BF16, f.values.data(), f.values.size(), bytes.back().data());
+    if (t.name.find("_proj.weight") != std::string::npos) {
+      auto& v = fake[t.name];
+      v.resize(f.values.size());
+      convert_to_f32(DType::BF16, bytes.back().data(), v.size(), v.data());
+    }
+    items.push_back({t.name, DType::BF16, t.shape, nullptr});
+  }
+  for (size_t i = 0; i < items.size(); ++i) items[i].data = bytes[i].data();
+  fs::create_directories(d / "seq");
+  write_safetensors(d / "seq/model.safetensors", items);
+  for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"})
+    fs::copy_file(tiny_llama() + "/" + f, d / ("seq/" + std::string(f)));
+  auto i = run_cli("import " + (d / "seq") + " -o " + (d / "imported") + " --format json");
+  ASSERT_EQ(i.exit_code, 0) << i.output;
+  const auto j = nlohmann::json::parse(i.output.substr(i.output.find('{')));
+  EXPECT_LE(j["max_snap_difference"].get<double>(), 1.0 / 128);
+  auto imported = open_tensor_source(d / "imported");
+  size_t linears = 0;
+  for (const auto& t : imported->tensors()) {
+    if (t.name.find("_proj.weight") == std::string::npos) continue;
+    ASSERT_NE(t.format, nullptr) << t.name;
+    EXPECT_EQ(std::string(t.format->name), "int2_half") << t.name;
+    const FloatTensor w = imported->read_f32(t.name);
+    const auto& want = fake[t.name];
+    for (size_t k = 0; k < want.size(); ++k)
+      ASSERT_LE(std::fabs(w.values[k] - want[k]), std::fabs(want[k]) / 128) << t.name << " [" << k << "]";
+    ++linears;
+  }
+  EXPECT_EQ(linears, 14u);
+  // A float model off any such grid is still refused.
+  auto plain = run_cli("import " + tiny_llama() + " -o " + (d / "plain"));
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.output.find("no quantised tensor here"), std::string::npos) << plain.output;
+  EXPECT_FALSE(fs::exists(d / "plain"));
+}
