@@ -39,6 +39,42 @@ def chunk_nll(model, ids, ctx):
     return nll, ctx - first - 1, logits
 
 
+def token_chunks(model_folder, text, ctx, chunks):
+    """The chunks `arrowquant ppl` and llama-perplexity score: ids from our tokenizer of the folder, BOS put
+    first in each chunk for a model that adds one (tokenizing with --bos then starts with it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([CLI, "tokenize", model_folder, "-f", text, "--bos", "--json", os.path.join(tmp, "ids.json")],
+                       check=True, stdout=subprocess.DEVNULL)
+        ids = json.load(open(os.path.join(tmp, "ids.json")))["ids"]
+        subprocess.run([CLI, "tokenize", model_folder, "-p", "x", "--bos", "--json", os.path.join(tmp, "x.json")],
+                       check=True, stdout=subprocess.DEVNULL)
+        x = json.load(open(os.path.join(tmp, "x.json")))["ids"]
+    out = []
+    for c in range(chunks):
+        chunk = ids[c * ctx:(c + 1) * ctx]
+        if len(x) > 1:
+            chunk[0] = x[0]
+        out.append(chunk)
+    return out
+
+
+def perplexity(model, chunks, ctx):
+    """A torch model's perplexity over token_chunks(), scored as llama-perplexity scores them."""
+    nll, n = 0.0, 0
+    for chunk in chunks:
+        d, k, _ = chunk_nll(model, chunk, ctx)
+        nll, n = nll + d, n + k
+    return math.exp(nll / n)
+
+
+def arrowquant_ppl(model, text, ctx, chunks, activations="f32"):
+    """`arrowquant ppl` of a model folder (None when it prints no perplexity)."""
+    out = subprocess.run([CLI, "ppl", model, "-f", text, "--ctx", str(ctx), "--chunks", str(chunks),
+                          "--activations", activations, "--threads", "2"], check=True, capture_output=True, text=True)
+    m = re.search(r"\| perplexity \| ([0-9.]+) \|", out.stdout)
+    return float(m.group(1)) if m else None
+
+
 def library_decompress_difference(ct_folder, dense_file):
     """Every quantised Linear decompressed by compressed-tensors' own compressor of its config group's
     format (pack-, int- or float-quantized; scales in float32, so the product is exact) against
@@ -70,28 +106,17 @@ def main():
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     try:
-        subprocess.run([CLI, "tokenize", a.model, "-f", a.text, "--bos", "--json", os.path.join(tmp, "ids.json")], check=True,
-                       stdout=subprocess.DEVNULL)  # as `arrowquant ppl` and llama-perplexity tokenize
-        ids = json.load(open(os.path.join(tmp, "ids.json")))["ids"]
-        # llama-perplexity (and `arrowquant ppl`) put BOS first in each chunk only for a model that adds
-        # one: tokenizing with --bos then starts with it.
-        subprocess.run([CLI, "tokenize", a.model, "-p", "x", "--bos", "--json", os.path.join(tmp, "x.json")],
-                       check=True, stdout=subprocess.DEVNULL)
-        x = json.load(open(os.path.join(tmp, "x.json")))["ids"]
-        bos = x[0] if len(x) > 1 else None
+        chunks = token_chunks(a.model, a.text, a.ctx, a.chunks)
         dense = os.path.join(tmp, "dense")
         os.makedirs(dense)
         subprocess.run([CLI, "dequantize", a.model, "-o", os.path.join(dense, "model.safetensors"), "--write-config"],
                        check=True, stdout=subprocess.DEVNULL)
         worst_w, modules = library_decompress_difference(a.ct, os.path.join(dense, "model.safetensors"))
-        ours = subprocess.run([CLI, "ppl", a.model, "-f", a.text, "--ctx", str(a.ctx), "--chunks", str(a.chunks),
-                               "--activations", "f32", "--threads", "2"], check=True, capture_output=True, text=True)
-        m = re.search(r"\| perplexity \| ([0-9.]+) \|", ours.stdout)
         result = {
             "chunks": a.chunks, "ctx": a.ctx,
             "packed_modules": modules,
             "max_abs_weight_difference_library_decompress_vs_arrowquant": worst_w,
-            "ppl_arrowquant": float(m.group(1)) if m else None,
+            "ppl_arrowquant": arrowquant_ppl(a.model, a.text, a.ctx, a.chunks),
         }
         try:
             ct_model = AutoModelForCausalLM.from_pretrained(a.ct, dtype=torch.float32)
@@ -101,10 +126,7 @@ def main():
         dense_model = AutoModelForCausalLM.from_pretrained(dense, dtype=torch.float32)
         totals = {"ct": [0.0, 0], "dense": [0.0, 0]}
         worst = 0.0
-        for c in range(a.chunks):
-            chunk = ids[c * a.ctx:(c + 1) * a.ctx]
-            if bos is not None:
-                chunk[0] = bos
+        for chunk in chunks:
             n2, k, l2 = chunk_nll(dense_model, chunk, a.ctx)
             totals["dense"][0] += n2
             totals["dense"][1] += k

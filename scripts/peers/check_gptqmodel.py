@@ -8,9 +8,7 @@ CHECKPOINT` on the same chunks (llama-perplexity's chunking; ids from our tokeni
 """
 import argparse
 import json
-import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ from gptqmodel.nn_modules.qlinear import BaseQuantLinear  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from check_compressed_tensors import CLI, chunk_nll  # noqa: E402
+from check_compressed_tensors import CLI, arrowquant_ppl, perplexity, token_chunks  # noqa: E402
 
 
 def main():
@@ -38,9 +36,6 @@ def main():
         dense = os.path.join(tmp, "dense.safetensors")
         subprocess.run([CLI, "dequantize", a.checkpoint, "-o", dense], check=True, stdout=subprocess.DEVNULL)
         ours = load_file(dense)
-        subprocess.run([CLI, "tokenize", a.checkpoint, "-f", a.text, "--bos", "--json", os.path.join(tmp, "ids.json")],
-                       check=True, stdout=subprocess.DEVNULL)
-        ids = json.load(open(os.path.join(tmp, "ids.json")))["ids"]
     # Plain torch kernels (GPTQ: every width, unlike the fused CPU one); float16, the dtypes they take, so
     # GPTQModel's dequantised weights are rounded to float16 (the difference reported).
     method = json.load(open(os.path.join(a.checkpoint, "config.json")))["quantization_config"]["quant_method"]
@@ -64,17 +59,12 @@ def main():
             dense.bias.data = m.bias.float().clone()
         parent, _, leaf = name.rpartition(".")
         setattr(q.model.get_submodule(parent), leaf, dense)
-    # Ours on the folder itself (read as it is): the same weights GPTQModel runs, embeddings included.
-    out = subprocess.run([CLI, "ppl", a.checkpoint, "-f", a.text, "--ctx", str(a.ctx), "--chunks", str(a.chunks),
-                          "--activations", "f32", "--threads", "2"], check=True, capture_output=True, text=True)
-    m = re.search(r"\| perplexity \| ([0-9.]+) \|", out.stdout)
-    q.model.float().eval()  # GPTQModel's dequantised weights, float32 arithmetic
-    nll, k = 0.0, 0
-    for c in range(a.chunks):
-        d, kk, _ = chunk_nll(q.model, ids[c * a.ctx:(c + 1) * a.ctx], a.ctx)
-        nll, k = nll + d, k + kk
+    chunks = token_chunks(a.checkpoint, a.text, a.ctx, a.chunks)
     print(json.dumps({"quantised_linears": n, "max_abs_weight_difference_gptqmodel_vs_arrowquant": worst,
-                      "ppl_gptqmodel": math.exp(nll / k), "ppl_arrowquant": float(m.group(1)) if m else None,
+                      # GPTQModel's dequantised weights in float32 arithmetic; ours on the folder itself (read as
+                      # it is): the same weights, embeddings included
+                      "ppl_gptqmodel": perplexity(q.model.float().eval(), chunks, a.ctx),
+                      "ppl_arrowquant": arrowquant_ppl(a.checkpoint, a.text, a.ctx, a.chunks),
                       "chunks": a.chunks, "ctx": a.ctx}, indent=2))
 
 

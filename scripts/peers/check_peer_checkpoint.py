@@ -11,12 +11,8 @@ cannot load affine pack-quantized folders of compressed-tensors 0.20).
 """
 import argparse
 import json
-import math
 import os
-import re
-import subprocess
 import sys
-import tempfile
 
 import torch
 from transformers import AutoModelForCausalLM
@@ -25,10 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts", "goldens"))
-from check_compressed_tensors import chunk_nll  # noqa: E402
+from check_compressed_tensors import arrowquant_ppl, perplexity, token_chunks  # noqa: E402
 from make_peer_checkpoints import library_dequantised_model  # noqa: E402
-
-CLI = os.path.join(ROOT, "build", "arrowquant")
 
 
 def main():
@@ -39,35 +33,17 @@ def main():
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--chunks", type=int, default=29)
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([CLI, "tokenize", a.checkpoint, "-f", a.text, "--bos", "--json", os.path.join(tmp, "ids.json")],
-                       check=True, stdout=subprocess.DEVNULL)
-        ids = json.load(open(os.path.join(tmp, "ids.json")))["ids"]
-        subprocess.run([CLI, "tokenize", a.checkpoint, "-p", "x", "--bos", "--json", os.path.join(tmp, "x.json")],
-                       check=True, stdout=subprocess.DEVNULL)
-        x = json.load(open(os.path.join(tmp, "x.json")))["ids"]
-    bos = x[0] if len(x) > 1 else None
+    chunks = token_chunks(a.checkpoint, a.text, a.ctx, a.chunks)
     result = {"checkpoint": a.checkpoint, "chunks": a.chunks, "ctx": a.ctx}
     for acts in ("f32", "auto"):
-        out = subprocess.run([CLI, "ppl", a.checkpoint, "-f", a.text, "--ctx", str(a.ctx), "--chunks", str(a.chunks),
-                              "--activations", acts, "--threads", "2"], check=True, capture_output=True, text=True)
-        m = re.search(r"\| perplexity \| ([0-9.]+) \|", out.stdout)
-        result[f"ppl_arrowquant_{acts}_activations"] = float(m.group(1)) if m else None
+        result[f"ppl_arrowquant_{acts}_activations"] = arrowquant_ppl(a.checkpoint, a.text, a.ctx, a.chunks, acts)
     models = {"library_decompressed": library_dequantised_model(a.float_model, a.checkpoint)}
     try:
         models["transformers_loads_checkpoint"] = AutoModelForCausalLM.from_pretrained(a.checkpoint, dtype=torch.float32)
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         result["transformers_load_error"] = str(e).splitlines()[0][:200]
     for name, model in models.items():
-        model.eval()
-        nll, n = 0.0, 0
-        for c in range(a.chunks):
-            chunk = ids[c * a.ctx:(c + 1) * a.ctx]
-            if bos is not None:
-                chunk[0] = bos
-            d, k, _ = chunk_nll(model, chunk, a.ctx)
-            nll, n = nll + d, n + k
-        result[f"ppl_{name}"] = math.exp(nll / n)
+        result[f"ppl_{name}"] = perplexity(model.eval(), chunks, a.ctx)
     ref = result["ppl_library_decompressed"]
     result["arrowquant_f32_vs_library_percent"] = 100 * (result["ppl_arrowquant_f32_activations"] / ref - 1)
     print(json.dumps(result, indent=2))
