@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates the goldens environment, .venv-goldens, apart from the product's .venv: torch,
-# transformers, sentence-transformers, tokenizers, gguf, jinja2, compressed-tensors and gptqmodel, for the scripts under
+# transformers, sentence-transformers, tokenizers, gguf, jinja2, compressed-tensors and gptqmodel (and
+# AngelSlim's package without its dependency tree: scripts/goldens/make_angelslim_checkpoint.py loads
+# two of its files), for the scripts under
 # scripts/goldens/ that regenerate the committed goldens and for the peer harnesses in
 # scripts/peers/. The build, the tests and CI never need any of it.
 set -euo pipefail
@@ -11,4 +13,5 @@ LOG="$VENV.log"
 echo "goldens environment: installing $(grep -v '^#' "$ROOT/scripts/requirements-goldens.txt" | tr '\n' ' ')(log: $LOG)"
 "$VENV/bin/pip" install -q \
   -r "$ROOT/scripts/requirements-goldens.txt" >>"$LOG" 2>&1 || { tail -20 "$LOG"; exit 1; }
+"$VENV/bin/pip" install -q --no-deps angelslim==0.5.0 >>"$LOG" 2>&1 || { tail -20 "$LOG"; exit 1; }
 echo "goldens environment ready: $VENV/bin/python"

@@ -67,10 +67,10 @@ def perplexity(model, chunks, ctx):
     return math.exp(nll / n)
 
 
-def arrowquant_ppl(model, text, ctx, chunks, activations="f32"):
+def arrowquant_ppl(model, text, ctx, chunks, activations="f32", extra=()):
     """`arrowquant ppl` of a model folder (None when it prints no perplexity)."""
     out = subprocess.run([CLI, "ppl", model, "-f", text, "--ctx", str(ctx), "--chunks", str(chunks),
-                          "--activations", activations, "--threads", "2"], check=True, capture_output=True, text=True)
+                          "--activations", activations, "--threads", "2", *extra], check=True, capture_output=True, text=True)
     m = re.search(r"\| perplexity \| ([0-9.]+) \|", out.stdout)
     return float(m.group(1)) if m else None
 

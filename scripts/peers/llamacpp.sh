@@ -3,6 +3,10 @@
 # sources (a registry package, so the same sources anyone can fetch), for side-by-side runs.
 #   scripts/peers/llamacpp.sh build        fetch (pip download) and build into $PEERS (default ../peers)
 #   scripts/peers/llamacpp.sh path TOOL    print the path of a built tool (llama-perplexity, ...)
+#   scripts/peers/llamacpp.sh build-pr19357 / path-pr19357 TOOL
+#                                          the same for the branch of llama.cpp pull request 19357
+#                                          (not merged: AngelSlim's 2-bit type Q2_0C), cloned from
+#                                          github.com/chaxu01/llama.cpp at $PR19357_COMMIT
 # Built for this machine's SIMD (probed from /proc/cpuinfo: AVX2, FMA, F16C, AVX-512 F/BW/VNNI/VBMI/
 # BF16) but never with -march=native or AMX: llama.cpp's native build dies with SIGILL on the Intel
 # VMs whose cpuinfo lists AMX. The build is per machine (a new VM may have another CPU): the flags
@@ -14,6 +18,7 @@ PEERS="${PEERS:-$ROOT/../peers}"
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 SRC="$PEERS/llama_cpp_python-$VERSION/vendor/llama.cpp"
 BUILD="$PEERS/llama.cpp-build"
+PR19357_COMMIT="${PR19357_COMMIT:-921df044}"
 TOOLS=(llama-quantize llama-imatrix llama-perplexity llama-bench llama-tokenize llama-simple)
 LOG="$PEERS/llamacpp-build.log"
 
@@ -48,8 +53,23 @@ build() {
   echo "llama.cpp: built in $BUILD/bin"
 }
 
+use_pr19357() {
+  SRC="$PEERS/llama.cpp-pr19357"
+  BUILD="$PEERS/llama.cpp-pr19357-build"
+  LOG="$PEERS/llamacpp-pr19357-build.log"
+}
+
+fetch_pr19357() {
+  [ -d "$SRC/ggml" ] && return
+  echo "llama.cpp PR 19357: cloning github.com/chaxu01/llama.cpp at $PR19357_COMMIT (log: $LOG)"
+  git clone --filter=blob:none --no-checkout https://github.com/chaxu01/llama.cpp "$SRC" >>"$LOG" 2>&1
+  git -C "$SRC" checkout --detach "$PR19357_COMMIT" >>"$LOG" 2>&1
+}
+
 case "${1:-build}" in
   build) build ;;
   path) echo "$BUILD/bin/$2" ;;
-  *) echo "usage: $0 build | path TOOL" >&2; exit 2 ;;
+  build-pr19357) use_pr19357; mkdir -p "$PEERS"; fetch_pr19357; build ;;
+  path-pr19357) use_pr19357; echo "$BUILD/bin/$2" ;;
+  *) echo "usage: $0 build | path TOOL | build-pr19357 | path-pr19357 TOOL" >&2; exit 2 ;;
 esac

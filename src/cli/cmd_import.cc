@@ -15,8 +15,8 @@ Runner add_import(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   app.add_option("CHECKPOINT", o->checkpoint,
                  "A quantised Hugging Face folder — compressed-tensors (pack-quantized, int-quantized, float-quantized "
-                 "FP8), GPTQ (v1, v2) "
-                 "or AWQ (GEMM), told from its config.json — or a GGUF file (Q4_0, Q5_0 and Q8_0 tensors kept), or a float "
+                 "FP8), GPTQ (v1, v2), AWQ (GEMM) or AngelSlim w4a8_awq (int4 pairs and FP8 blocks), told from its "
+                 "config.json — or a GGUF file (Q4_0, Q5_0, Q8_0 and AngelSlim's Q2_0C tensors kept), or a float "
                  "model holding AngelSlim's fake-quantised SEQ 2-bit weights (found in the values)")
       ->required();
   app.add_option("-o,--output", o->out, "A new model folder (atomically: nothing under this name until it is whole)")
@@ -25,8 +25,8 @@ Runner add_import(CLI::App& app) {
   app.footer(
       "Every quantised Linear is stored in the format of our table that holds it exactly (int2/3/4/8, symmetric\n"
       "or affine, its group size; FP8 E4M3 with its per-tensor, per-channel or block scales), its codes, scales and zero points copied, not requantised; the rest as the\n"
-      "checkpoint stores it. GPTQ act-order tensors (g_idx not i / group) and GGUF types other than Q4_0, Q5_0\n"
-      "and Q8_0 (Q4_1, K-quants) have no exact form here: they are stored dequantised, and the report says so\n"
+      "checkpoint stores it. GPTQ act-order tensors (g_idx not i / group) and GGUF types other than Q4_0, Q5_0,\n"
+      "Q8_0 and Q2_0C (Q4_1, K-quants) have no exact form here: they are stored dequantised, and the report says so\n"
       "(quantise such a GGUF with `arrowquant quantize` instead). The checkpoint also runs as it is: `arrowquant ppl\n"
       "CHECKPOINT ...` reads it directly, packed.");
   return [o]() {

@@ -1,5 +1,5 @@
 // Another library's quantised checkpoint (compressed-tensors, GPTQ, AWQ: io/quantized_checkpoint.h,
-// told from its files; a GGUF's Q4_0/Q5_0/Q8_0 tensors: io/gguf_source.h) as an ArrowQuant model
+// told from its files; a GGUF's Q4_0/Q5_0/Q8_0/Q2_0C tensors: io/gguf_source.h) as an ArrowQuant model
 // folder, the packed data kept: each Linear stored in the
 // format of our table that holds it exactly, its codes, scales and zero points copied, not
 // requantised, so the imported model runs on our kernels at the size it had. Everything else is

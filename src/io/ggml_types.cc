@@ -109,6 +109,40 @@ void codes_q8_0(const uint8_t* s, uint8_t* c, uint16_t* d) {
   for (int j = 0; j < QK; ++j) c[j] = uint8_t(s[2 + j] ^ 0x80);  // int8 q + 128
 }
 
+// 2-bit codes four to a byte, low bits first (Q2_0, Q2_0C).
+inline int crumb(const uint8_t* qs, int j) { return (qs[j / 4] >> (2 * (j % 4))) & 3; }
+
+// Q1_0 (upstream type 41): 128 weights per block, one bit each: +d or -d.
+void q1_0(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / 128; ++b, s += 18, y += 128) {
+    const float d = half_at(s);
+    for (int j = 0; j < 128; ++j) y[j] = (s[2 + j / 8] >> (j % 8)) & 1 ? d : -d;
+  }
+}
+
+// Q2_0 (upstream type 42): 64 weights per block at d·{-1, 0, 1, 2}.
+void q2_0(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / 64; ++b, s += 18, y += 64) {
+    const float d = half_at(s);
+    for (int j = 0; j < 64; ++j) y[j] = float(crumb(s + 2, j) - 1) * d;
+  }
+}
+
+// Q2_0C (AngelSlim's SEQ grid, pull request 19357): 512 weights per block at d·{-3, -1, 1, 3}.
+constexpr int64_t QK_Q2_0C = 512;
+void q2_0c(const uint8_t* s, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_Q2_0C; ++b, s += 130, y += QK_Q2_0C) {
+    const float d = half_at(s);
+    for (int j = 0; j < QK_Q2_0C; ++j) y[j] = float(2 * crumb(s + 2, j) - 3) * d;
+  }
+}
+// d·(2q − 3) = 2d·(q − 3/2): our int2_half codes q with scale 2d (float16 doubling is exact short of
+// overflow, which only a scale above 32768 reaches).
+void codes_q2_0c(const uint8_t* s, uint8_t* c, uint16_t* d) {
+  *d = f32_to_f16(2.0f * half_at(s));
+  for (int j = 0; j < QK_Q2_0C; ++j) c[j] = uint8_t(crumb(s + 2, j));
+}
+
 // K-quants: 256 weights per super-block, in sub-blocks of 16 or 32 with their own scales.
 void q2_k(const uint8_t* s, float* y, int64_t n) {
   for (int64_t b = 0; b < n / QK_K; ++b, s += 84) {
@@ -380,7 +414,9 @@ const TypeInfo kTypes[] = {
     {23, "IQ4_XS", 256, 136, iq4_xs}, {24, "I8", 1, 1},              {25, "I16", 1, 2},
     {26, "I32", 1, 4},              {27, "I64", 1, 8},               {28, "F64", 1, 8},
     {29, "IQ1_M", 256, 56},         {30, "BF16", 1, 2, bf16},        {34, "TQ1_0", 256, 54},
-    {35, "TQ2_0", 256, 66},         {39, "MXFP4", 32, 17},
+    {35, "TQ2_0", 256, 66},         {39, "MXFP4", 32, 17},           {kNVFP4, "NVFP4", 64, 36},
+    {41, "Q1_0", 128, 18, q1_0},    {42, "Q2_0", 64, 18, q2_0},
+    {kQ2_0C, "Q2_0C", QK_Q2_0C, 130, q2_0c, nullptr, codes_q2_0c, 2, true},
 };
 
 }  // namespace
@@ -393,6 +429,7 @@ const TypeInfo* type_info(uint32_t id) {
 
 std::string type_label(uint32_t id) {
   const TypeInfo* t = type_info(id);
+  if (id == kQ2_0C) return "type 40 (Q2_0C of llama.cpp pull request 19357)";
   return "type " + std::to_string(id) + (t ? " (" + std::string(t->name) + ")" : " (unknown)");
 }
 

@@ -75,6 +75,18 @@ class Reader {
   const std::string& path_;
 };
 
+// Type 40 is NVFP4 upstream and Q2_0C in llama.cpp pull request 19357's branch (AngelSlim's 2-bit
+// files). A GGUF stores no tensor sizes, but each tensor's data runs up to the next one's: NVFP4
+// needs 36 bytes per 64 weights, Q2_0C 130 per 512, so a tensor whose space cannot hold NVFP4 is Q2_0C.
+uint32_t resolve_type_40(const GgufTensor& t, uint64_t space) {
+  const auto* nvfp4 = ggml::type_info(ggml::kNVFP4);
+  const auto* q2_0c = ggml::type_info(ggml::kQ2_0C);
+  const auto bytes = [&](const ggml::TypeInfo* type) { return uint64_t(t.elements() / type->block) * type->block_bytes; };
+  if (t.dims[0] % nvfp4->block == 0 && bytes(nvfp4) <= space) return ggml::kNVFP4;
+  if (t.dims[0] % q2_0c->block == 0 && bytes(q2_0c) <= space) return ggml::kQ2_0C;
+  return ggml::kNVFP4;  // neither fits: reported below as an NVFP4 tensor that lies outside the file
+}
+
 }  // namespace
 
 int64_t GgufTensor::elements() const {
@@ -134,6 +146,9 @@ void GgufFile::parse(const uint8_t* bytes, size_t size) {
   const size_t data_start = (r.offset() + alignment_ - 1) / alignment_ * alignment_;
   if (data_start > size && !tensors_.empty()) r.fail("the data section starts past the end of the file (truncated?)");
   const size_t data_size = data_start <= size ? size - data_start : 0;
+  std::vector<uint64_t> starts;  // every tensor's offset, ascending: where each one's space ends
+  for (const auto& t : tensors_) starts.push_back(t.offset);
+  std::sort(starts.begin(), starts.end());
   std::map<std::string, size_t> names;
   for (size_t i = 0; i < tensors_.size(); ++i) {
     GgufTensor& t = tensors_[i];
@@ -145,6 +160,12 @@ void GgufFile::parse(const uint8_t* bytes, size_t size) {
     long double elements = 1;
     for (int64_t d : t.dims) elements *= (long double)d;
     if (elements > (long double)(uint64_t(1) << 50)) r.fail(where + " is implausibly large");
+    if (t.type == ggml::kNVFP4) {
+      auto next = std::upper_bound(starts.begin(), starts.end(), t.offset);
+      const uint64_t end = next == starts.end() ? data_size : *next;
+      t.type = resolve_type_40(t, end > t.offset ? end - t.offset : 0);
+      type = ggml::type_info(t.type);
+    }
     if (t.dims[0] % type->block != 0)
       r.fail(where + ": its rows of " + std::to_string(t.dims[0]) + " do not hold whole " + std::string(type->name) +
              " blocks of " + std::to_string(type->block));

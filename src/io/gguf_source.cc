@@ -80,9 +80,10 @@ class GgufSource : public TensorSource {
       for (auto d = t.dims.rbegin(); d != t.dims.rend(); ++d) info.shape.push_back(*d);
       info.stored_type = std::string(type->name);
       info.stored_bytes = t.nbytes;
-      // Q4_0, Q5_0 and Q8_0 matrices are our symmetric grids in groups of 32: offered packed.
+      // Q4_0, Q5_0 and Q8_0 matrices are our symmetric grids in groups of 32, Q2_0C our half-offset
+      // 2-bit grid in groups of 512: offered packed.
       if (type->to_codes && info.shape.size() == 2 && info.shape[1] % type->block == 0)
-        info.format = find_quant_format(type->code_bits, true);
+        info.format = find_quant_format(type->code_bits, true, type->half_grid);
       if (!by_name_.emplace(info.name, &t).second) throw FormatError(where + ": tensor " + info.name + " appears twice");
       infos_.push_back(std::move(info));
     }
@@ -105,7 +106,7 @@ class GgufSource : public TensorSource {
     return out;
   }
 
-  // Blocks of a Q4_0/Q5_0/Q8_0 matrix as our rows (llama.cpp's Q/K row order undone), made on first use.
+  // Blocks of a Q4_0/Q5_0/Q8_0/Q2_0C matrix as our rows (llama.cpp's Q/K row order undone), made on first use.
   std::vector<PackedRows> read_packed(const std::string& name) const override {
     const GgufTensor& t = tensor(name);
     const ggml::TypeInfo* type = ggml::type_info(t.type);
@@ -114,7 +115,7 @@ class GgufSource : public TensorSource {
     auto& p = packed_[name];
     if (!p.codes.empty()) return {PackedRows{0, p.view}};
     const int64_t cols = t.dims[0], rows = t.dims[1], blocks = cols / type->block;
-    const QuantFormat* f = find_quant_format(type->code_bits, true);
+    const QuantFormat* f = find_quant_format(type->code_bits, true, type->half_grid);
     const size_t row_bytes = packed_row_bytes(cols, f->bits);
     std::vector<int64_t> order(static_cast<size_t>(rows));  // stored row of each of our rows
     for (int64_t r = 0; r < rows; ++r) order[size_t(r)] = r;

@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "arrowquant/error.h"
+#include "arrowquant/packed_tensor.h"
+#include "arrowquant/quant_format.h"
 #include "io/gguf_reader.h"
 #include "test_util.h"
 
@@ -183,6 +185,44 @@ TEST(GgufSource, DamagedFilesAreClearErrors) {
     const uint64_t huge = uint64_t(1) << 40;
     std::memcpy(bad.data() + 24, &huge, 8);
     EXPECT_NE(error_of(write(d, "string.gguf", bad)).find("truncated"), std::string::npos);
+  }
+}
+
+// AngelSlim's Q2_0C (type 40 of llama.cpp pull request 19357) is offered packed as int2_half in
+// groups of 512, scale 2d: the packed rows and read_f32 both give d·(2q − 3).
+TEST(GgufSource, Q2_0cMatricesArePackedHalfOffsetTwoBit) {
+  aqtest::TempDir d;
+  GgufBuilder b = tiny_llama();
+  const uint64_t off = b.tensors.back().offset + 1024;
+  b.tensors.push_back({"blk.0.extra.weight", {1024, 3}, 40, off, 3 * 2 * 130});
+  std::string bytes = b.build();
+  const size_t data = bytes.size() - size_t(off + 3 * 2 * 130);
+  const uint16_t halves[2] = {0x3400, 0xB800};  // 0.25, -0.5
+  for (int blk = 0; blk < 6; ++blk) {
+    char* block = bytes.data() + data + off + size_t(blk) * 130;
+    std::memcpy(block, &halves[blk % 2], 2);
+    for (int j = 0; j < 128; ++j) block[2 + j] = char(uint8_t(j * 37 + blk));
+  }
+  auto src = open_tensor_source(write(d, "q2c.gguf", bytes));
+  const SourceTensorInfo* info = nullptr;
+  for (const auto& t : src->tensors())
+    if (t.stored_type == "Q2_0C") info = &t;
+  ASSERT_NE(info, nullptr);
+  ASSERT_NE(info->format, nullptr);
+  EXPECT_EQ(info->format->id, FormatId::Int2Half);
+  EXPECT_EQ(info->shape, (Shape{3, 1024}));
+  const FloatTensor w = src->read_f32(info->name);
+  const auto packed = src->read_packed(info->name);
+  ASSERT_EQ(packed.size(), 1u);
+  EXPECT_EQ(packed[0].view.geom.group_size, 512);
+  std::vector<float> from_packed(w.values.size());
+  dequantize_rows(packed[0].view, 0, 3, from_packed.data());
+  for (int64_t i = 0; i < 3 * 1024; ++i) {
+    const int blk = int(i / 512), j = int(i % 512);
+    const int q = (uint8_t(j / 4 * 37 + blk) >> (2 * (j % 4))) & 3;
+    const float want = float(2 * q - 3) * (blk % 2 ? -0.5f : 0.25f);
+    ASSERT_EQ(w.values[size_t(i)], want) << i;
+    ASSERT_EQ(from_packed[size_t(i)], want) << i;
   }
 }
 

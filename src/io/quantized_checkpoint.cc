@@ -1,5 +1,6 @@
 #include "io/quantized_checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,7 +17,7 @@ namespace arrowquant {
 
 namespace {
 
-enum class Layout { CtPacked, CtInt8, Gptq, Awq, CtFloat8 };
+enum class Layout { CtPacked, CtInt8, Gptq, Awq, CtFloat8, Int4Pairs };
 
 // One quantised Linear as the checkpoint stores it.
 struct Module {
@@ -44,7 +45,18 @@ struct Prepared {
 const std::set<std::string> kComponentSuffixes = {
     ".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight_g_idx",
     ".qweight",       ".qzeros",       ".scales",            ".g_idx",
-    ".input_scale",   ".input_zero_point", ".input_global_scale"};  // static activation ranges: ours are dynamic
+    ".input_scale",   ".input_zero_point", ".input_global_scale",  // static activation ranges: ours are dynamic
+    ".weight_scale_inv", ".weight_scale.int4"};                        // AngelSlim w4a8_awq
+
+// A tensor's module and component suffix: "m.qweight" -> {"m", ".qweight"}; AngelSlim's two-part
+// ".weight_scale.int4" kept whole.
+std::pair<std::string, std::string> split_component(const std::string& name) {
+  static const std::string kInt4Scale = ".weight_scale.int4";
+  if (name.ends_with(kInt4Scale)) return {name.substr(0, name.size() - kInt4Scale.size()), kInt4Scale};
+  const auto dot = name.rfind('.');
+  if (dot == std::string::npos) return {"", ""};
+  return {name.substr(0, dot), name.substr(dot)};
+}
 
 uint32_t word_at(const TensorView& v, int64_t i) {
   uint32_t w;
@@ -69,9 +81,10 @@ class QuantizedCheckpointSource : public TensorSource {
     if (method_ == "compressed-tensors") read_compressed_tensors(qc);
     else if (method_ == "gptq") read_gptq(qc);
     else if (method_ == "awq") read_awq(qc);
+    else if (method_ == "w4a8_awq") read_angelslim_w4a8(qc);
     else
       throw FormatError(where_ + ": quantization_config.quant_method '" + method_ +
-                        "' cannot be read (ArrowQuant reads compressed-tensors, gptq and awq checkpoints)");
+                        "' cannot be read (ArrowQuant reads compressed-tensors, gptq, awq and AngelSlim's w4a8_awq checkpoints)");
     config_.erase("quantization_config");  // what this source offers is the model, not its packing
     config_["arrowquant_source_format"] = method_;
     build_infos();
@@ -391,6 +404,76 @@ class QuantizedCheckpointSource : public TensorSource {
     }
   }
 
+  // --- AngelSlim w4a8_awq ----------------------------------------------------------------------------
+  // What AngelSlim's mixed_weight_quantize writes (angelslim/compressor/quant/core/weight_quantize.py):
+  // W4 Linears as qweight (int8 [out, in/2], two's-complement nibbles, input column 2j in the low
+  // nibble), weight_scale.int4 ([out, in/group], w = q · scale) and weight_scale (the FP8 tensor scale
+  // of TensorRT-LLM's W4A8 kernels, which the weights do not need); the layers of ignored_layers as
+  // FP8 E4M3 weight with weight_scale_inv blocks (ignored_quantization_config.weight_block_size,
+  // clipped to the matrix, possibly squeezed to fewer dimensions) or one weight_scale. Its static FP8
+  // activations run here in float (or our int8).
+  void read_angelslim_w4a8(const nlohmann::json& qc) {
+    const std::string where = where_ + ": quantization_config";
+    const int64_t group = json_int(qc, "weight_group_size", 128, where);
+    int64_t block_rows = 0, block_cols = 0;
+    if (const nlohmann::json* ic = json_object_field(qc, "ignored_quantization_config", where)) {
+      const std::string iw = where + ".ignored_quantization_config";
+      const std::string method = json_string(*ic, "quant_method", "fp8", iw);
+      if (method != "fp8") throw FormatError(iw + ": quant_method '" + method + "' cannot be read (fp8 can)");
+      const nlohmann::json b = ic->value("weight_block_size", nlohmann::json());
+      if (!b.is_null()) {
+        if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer() ||
+            b[0].get<int64_t>() <= 0 || b[1].get<int64_t>() <= 0 || b[0].get<int64_t>() > (1 << 20) || b[1].get<int64_t>() > (1 << 20))
+          throw FormatError(iw + ": weight_block_size must be [rows, columns]");
+        block_rows = b[0].get<int64_t>(), block_cols = b[1].get<int64_t>();
+      }
+    }
+    for (const auto& t : base_->tensors()) {
+      if (t.name.ends_with(".qweight")) {
+        const std::string prefix = t.name.substr(0, t.name.size() - 8);
+        Module m{prefix, Layout::Int4Pairs, 4, true};
+        const TensorView& qw = need(t.name, DType::I8, 2);
+        m.rows = qw.shape[0], m.cols = qw.shape[1] * 2;
+        const TensorView& sc = need(prefix + ".weight_scale.int4", DType::F16, 2);
+        if (sc.shape[0] != m.rows) expect_shape(sc, {m.rows, sc.shape[1]});
+        set_groups(m, sc.shape[1]);
+        if (m.group != group)
+          throw FormatError(where_ + ": tensor " + sc.name + " makes groups of " + std::to_string(m.group) +
+                            " columns; weight_group_size says " + std::to_string(group));
+        m.data = &qw, m.scale = &sc;
+        add_module(std::move(m));
+      } else if (t.name.ends_with(".weight") && t.dtype == DType::F8E4M3) {
+        const std::string prefix = t.name.substr(0, t.name.size() - 7);
+        Module m{prefix, Layout::CtFloat8, 8, true};
+        const TensorView& w = need(t.name, DType::F8E4M3, 2);
+        m.rows = w.shape[0], m.cols = w.shape[1];
+        m.data = &w;
+        if (const TensorView* inv = find_(prefix + ".weight_scale_inv")) {
+          if (!block_rows)
+            throw FormatError(where_ + ": tensor " + inv->name + " holds FP8 block scales but quantization_config has no "
+                              "ignored_quantization_config.weight_block_size");
+          const int64_t br = std::min(block_rows, m.rows), bc = std::min(block_cols, m.cols);
+          const TensorView& s = need(inv->name, DType::F16, inv->shape.size());
+          const int64_t blocks_down = (m.rows + br - 1) / br, blocks_across = (m.cols + bc - 1) / bc;
+          if (num_elements(s.shape) != blocks_down * blocks_across || (s.shape.size() == 2 && s.shape != Shape{blocks_down, blocks_across}) ||
+              m.cols % bc)
+            throw FormatError(where_ + ": tensor " + s.name + " has shape " + shape_str(s.shape) + ": not the " + std::to_string(br) +
+                              " x " + std::to_string(bc) + " blocks of " + shape_str({m.rows, m.cols}) +
+                              " (rows must be whole blocks of columns)");
+          m.block_rows = br, m.groups = blocks_across, m.group = bc, m.scale = &s;
+        } else {
+          const TensorView* s = find_(prefix + ".weight_scale");
+          if (!s || num_elements(s->shape) != 1)
+            throw FormatError(where_ + ": " + t.name + " is FP8 but has neither weight_scale_inv blocks nor one weight_scale");
+          m.scale = &need(s->name, DType::F16, s->shape.size());
+          m.per_tensor = true;
+          set_groups(m, 1);
+        }
+        add_module(std::move(m));
+      }
+    }
+  }
+
   void read_g_idx(Module& m, const TensorView& gi) {
     if (gi.dtype != DType::I32 || gi.shape != Shape{m.cols})
       throw FormatError(where_ + ": tensor " + gi.name + " holds " + std::string(dtype_name(gi.dtype)) + " " +
@@ -423,9 +506,8 @@ class QuantizedCheckpointSource : public TensorSource {
 
   void build_infos() {
     for (const auto& t : base_->tensors()) {
-      auto dot = t.name.rfind('.');
-      const std::string suffix = dot == std::string::npos ? "" : t.name.substr(dot);
-      const std::string module_weight = t.name.substr(0, dot == std::string::npos ? 0 : dot) + ".weight";
+      const auto [module, suffix] = split_component(t.name);
+      const std::string module_weight = module + ".weight";
       auto it = modules_.find(module_weight);
       if (it != modules_.end() && (t.name == module_weight || kComponentSuffixes.count(suffix))) {
         Module& m = it->second;
@@ -449,8 +531,9 @@ class QuantizedCheckpointSource : public TensorSource {
   }
 
   std::string describe(const Module& m) const {
-    static const char* kLayouts[] = {"compressed-tensors pack-quantized", "compressed-tensors int-quantized", "GPTQ",
-                                     "AWQ GEMM", "compressed-tensors float-quantized"};
+    const char* const kLayouts[] = {"compressed-tensors pack-quantized", "compressed-tensors int-quantized", "GPTQ",
+                                     "AWQ GEMM", method_ == "w4a8_awq" ? "AngelSlim w4a8_awq" : "compressed-tensors float-quantized",
+                                     "AngelSlim w4a8_awq"};
     std::string s = std::string(kLayouts[int(m.layout)]) + (m.layout == Layout::Gptq && m.gptq_v1 ? " v1" : "") +
                     (m.layout == Layout::CtFloat8 ? " fp8 e4m3" : " int" + std::to_string(m.bits)) +
                     (m.per_tensor        ? " per tensor"
@@ -552,6 +635,10 @@ class QuantizedCheckpointSource : public TensorSource {
       case Layout::CtInt8:
         p->codes.resize(size_t(m.rows * m.cols));
         for (size_t i = 0; i < p->codes.size(); ++i) p->codes[i] = uint8_t(d.data[i] ^ 0x80);  // q + 128
+        break;
+      case Layout::Int4Pairs:  // column 2j in the low nibble, as our rows: only q → q + 8 in each nibble
+        p->codes.resize(size_t(m.rows) * row_bytes);
+        for (size_t i = 0; i < p->codes.size(); ++i) p->codes[i] = uint8_t(d.data[i] ^ 0x88);
         break;
       case Layout::Gptq: {
         const int64_t words = d.shape[0];  // per row of ours

@@ -1,5 +1,6 @@
 // Safetensors models quantised by other libraries, read as they are: compressed-tensors
-// (pack-quantized and int-quantized), GPTQ (v1 and v2 checkpoints) and AWQ (GEMM). Told from
+// (pack-quantized, int-quantized, float-quantized), GPTQ (v1 and v2 checkpoints), AWQ (GEMM) and
+// AngelSlim's w4a8_awq (int4 pairs in int8 bytes, FP8 block layers). Told from
 // config.json's quantization_config, never declared. Each quantised Linear is offered as one tensor
 // `<module>.weight` in the format of our table that holds it exactly (packed views for the kernels,
 // the reference dequantisation for read_f32), so an imported model runs at its original size:
@@ -9,6 +10,8 @@
 //                       stored as zero − 1 by v1 checkpoints (wrapped to the code range, as the
 //                       libraries' own v1 → v2 conversion does)
 //   AWQ GEMM            8 nibbles per int32 in the order 0,2,4,6,1,3,5,7 of the output columns
+//   AngelSlim w4a8_awq  qweight bytes are our int4 rows with each nibble's sign bit flipped; its FP8
+//                       layers' weight_scale_inv blocks are groups along the rows, shared down them
 // Scales become float16 (a bf16 scale outside float16's normal range is rounded, and counted in the
 // tensor's stored_type). A GPTQ tensor made with act-order (g_idx not i / group) has no exact form in
 // our table: it is offered in float (dequantised with its g_idx).
