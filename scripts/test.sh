@@ -8,5 +8,5 @@ cd "$ROOT"
 ./scripts/setup.sh
 ./scripts/build.sh
 (cd build && ctest -j2 --output-on-failure --timeout 600)
-ARROWQUANT_CLI="$ROOT/build/arrowquant" .venv/bin/python -m pytest -q tests/python
+ARROWQUANT_CLI="$ROOT/build/arrowquant" PYTHONPATH="$ROOT/build/python" .venv/bin/python -m pytest -q tests/python
 [ "${FUZZ_SECONDS:-20}" = 0 ] || ./scripts/fuzz.sh "${FUZZ_SECONDS:-20}"

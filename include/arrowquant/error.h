@@ -12,6 +12,8 @@ class Error : public std::runtime_error {
 };
 // A file is malformed: truncated, inconsistent header, wrong schema, checksum mismatch.
 class FormatError : public Error { using Error::Error; };
+// A tensor's shape disagrees with the model's configuration or with the tensors stored beside it.
+class ShapeError : public FormatError { using FormatError::FormatError; };
 // The file system said no: missing file, unwritable directory, short write.
 class IoError : public Error { using Error::Error; };
 // The weights or settings are unusable: NaN/Inf, unknown format, bad group size.

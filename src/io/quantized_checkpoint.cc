@@ -143,13 +143,13 @@ class QuantizedCheckpointSource : public TensorSource {
       throw FormatError(where_ + ": tensor " + name + " holds " + std::string(dtype_name(v->dtype)) + ", expected " +
                         std::string(dtype_name(dtype)));
     if (v->shape.size() != dims)
-      throw FormatError(where_ + ": tensor " + name + " has shape " + shape_str(v->shape) + ", expected " +
+      throw ShapeError(where_ + ": tensor " + name + " has shape " + shape_str(v->shape) + ", expected " +
                         std::to_string(dims) + " dimensions");
     return *v;
   }
   void expect_shape(const TensorView& v, const Shape& s) const {
     if (v.shape != s)
-      throw FormatError(where_ + ": tensor " + v.name + " has shape " + shape_str(v.shape) + ", expected " + shape_str(s));
+      throw ShapeError(where_ + ": tensor " + v.name + " has shape " + shape_str(v.shape) + ", expected " + shape_str(s));
   }
   void check_bits(int bits, const std::string& what) const {
     if (bits != 2 && bits != 3 && bits != 4 && bits != 8)
@@ -259,7 +259,7 @@ class QuantizedCheckpointSource : public TensorSource {
       if (s.block_rows) {  // one scale per block of block_rows x block_cols: groups of block_cols along each row
         if (scale.shape != Shape{(m.rows + s.block_rows - 1) / s.block_rows, (m.cols + s.block_cols - 1) / s.block_cols} ||
             m.cols % s.block_cols)
-          throw FormatError(where_ + ": tensor " + scale.name + " has shape " + shape_str(scale.shape) + ": not the " +
+          throw ShapeError(where_ + ": tensor " + scale.name + " has shape " + shape_str(scale.shape) + ": not the " +
                             std::to_string(s.block_rows) + " x " + std::to_string(s.block_cols) + " blocks of " +
                             shape_str({m.rows, m.cols}) + " (rows must be whole blocks of columns)");
         m.block_rows = s.block_rows;
@@ -356,7 +356,7 @@ class QuantizedCheckpointSource : public TensorSource {
       m.rows = qw.shape[1];
       m.cols = qw.shape[0] * 32 / m_bits;
       if (qw.shape[0] * 32 % m_bits != 0 || m.rows <= 0 || m.cols <= 0)
-        throw FormatError(where_ + ": tensor " + t.name + " has shape " + shape_str(qw.shape) + ": not " +
+        throw ShapeError(where_ + ": tensor " + t.name + " has shape " + shape_str(qw.shape) + ": not " +
                           std::to_string(m_bits) + "-bit GPTQ words");
       const TensorView& sc = need(prefix + ".scales", DType::F16, 2);
       if (sc.shape[1] != m.rows) expect_shape(sc, {sc.shape[0], m.rows});
@@ -457,7 +457,7 @@ class QuantizedCheckpointSource : public TensorSource {
           const int64_t blocks_down = (m.rows + br - 1) / br, blocks_across = (m.cols + bc - 1) / bc;
           if (num_elements(s.shape) != blocks_down * blocks_across || (s.shape.size() == 2 && s.shape != Shape{blocks_down, blocks_across}) ||
               m.cols % bc)
-            throw FormatError(where_ + ": tensor " + s.name + " has shape " + shape_str(s.shape) + ": not the " + std::to_string(br) +
+            throw ShapeError(where_ + ": tensor " + s.name + " has shape " + shape_str(s.shape) + ": not the " + std::to_string(br) +
                               " x " + std::to_string(bc) + " blocks of " + shape_str({m.rows, m.cols}) +
                               " (rows must be whole blocks of columns)");
           m.block_rows = br, m.groups = blocks_across, m.group = bc, m.scale = &s;

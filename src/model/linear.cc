@@ -69,7 +69,7 @@ void Linear::set_weight(std::vector<float> w) {
 
 void Linear::run_on_packed(std::shared_ptr<const QuantizedTensor> q) {
   if (q->shape != Shape{out, in})
-    throw ValueError(name + ": packed weight has shape " + shape_str(q->shape) + ", expected " + shape_str({out, in}));
+    throw ShapeError(name + ": packed weight has shape " + shape_str(q->shape) + ", expected " + shape_str({out, in}));
   const PackedView v = view_of(*q);
   kernel = KernelRegistry::instance().select(*q->format, automatic_int8_request(), nullptr, &v).kernel;
   rotation = q->rotation.is_none() ? nullptr : std::make_shared<const PreparedRotation>(q->rotation, in);

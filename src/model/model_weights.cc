@@ -44,7 +44,7 @@ std::vector<float> ModelWeights::load(const std::string& name, const Shape& expe
     if (t.name == name) info = &t;
   if (!info) throw FormatError(path_ + ": tensor " + name + " is missing");
   if (info->shape != expected)
-    throw FormatError(path_ + ": tensor " + name + " has shape " + shape_str(info->shape) + ", expected " +
+    throw ShapeError(path_ + ": tensor " + name + " has shape " + shape_str(info->shape) + ", expected " +
                       shape_str(expected) + " from config.json");
   FloatTensor t = source_->read_f32(name);
   return std::move(t.values);
@@ -110,7 +110,7 @@ std::vector<PackedRows> ModelWeights::packed(const std::string& name, const Shap
     if (info.name == name) t = &info;
   if (!t || !t->format || t->shape.size() != 2) return {};
   if (t->shape != expected)
-    throw FormatError(path_ + ": tensor " + name + " has shape " + shape_str(t->shape) + ", expected " +
+    throw ShapeError(path_ + ": tensor " + name + " has shape " + shape_str(t->shape) + ", expected " +
                       shape_str(expected) + " from config.json");
   std::vector<PackedRows> out = source_->read_packed(name);
   if (copy_packed_)

@@ -1,0 +1,40 @@
+"""ArrowQuant: transformer weights at 2-8 bits in Apache Arrow / Parquet, run memory-mapped on CPUs.
+
+    import arrowquant as aq
+    config = aq.QuantConfig.from_profile("edge", bits=4)
+    report = aq.QuantizationManager(config).quantize("model_dir", "out_dir", progress=print)
+    engine = aq.ArrowEngine("out_dir")
+    embeddings = engine.encode(["a sentence", "another"])      # NumPy, no copy
+    weights = aq.WeightLoader("out_dir")                       # NumPy views of the mapped file
+
+The C++ library does the work (arrowquant._core); errors are arrowquant.errors' classes.
+"""
+import logging as _logging
+
+import pyarrow as _pyarrow  # noqa: F401  (loads the libarrow/libparquet the extension links)
+
+from . import _core
+from .config import QuantConfig
+from .engine import ArrowEngine, validate
+from .errors import (ArrowQuantError, CalibrationError, Cancelled, ConfigurationError, ModelFormatError,
+                     ModelIOError, QuantizationError, ShapeMismatchError, ValidationError)
+from .manager import ArrowQuantV2, AsyncArrowQuantV2, QuantizationManager
+from .weights import WeightLoader, load_sharded_safetensors
+
+__version__ = _core.__version__
+
+
+def inspect(path) -> dict:
+    """`arrowquant inspect --json` of a quantised model: one entry per tensor (format, shape, bits per
+    weight, bytes, error) and the totals."""
+    import json
+    import os
+    return json.loads(_core.report(os.fspath(path)))
+
+
+_logging.getLogger("arrowquant").addHandler(_logging.NullHandler())
+
+__all__ = ["QuantConfig", "QuantizationManager", "ArrowQuantV2", "AsyncArrowQuantV2", "ArrowEngine",
+           "WeightLoader", "load_sharded_safetensors", "validate", "inspect", "ArrowQuantError", "ConfigurationError",
+           "ModelFormatError", "ShapeMismatchError", "ModelIOError", "CalibrationError", "QuantizationError",
+           "ValidationError", "Cancelled"]

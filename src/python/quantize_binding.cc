@@ -1,0 +1,79 @@
+// QuantizationManager.quantize and report: the GIL released for the run, progress and log lines
+// handed to Python on the way, cancellation (the callback's False, Ctrl-C) leaving nothing on disk.
+#include <filesystem>
+
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "arrowquant/error.h"
+#include "arrowquant/quantization_manager.h"
+#include "io/calibration_text.h"
+#include "python/bindings.h"
+
+namespace aqpy {
+
+using namespace arrowquant;
+
+namespace {
+
+// Log lines go to Python's logging ("arrowquant" logger, INFO), with the GIL taken for each.
+LogFn python_log() {
+  return [](const std::string& line) {
+    nb::gil_scoped_acquire gil;
+    nb::module_::import_("logging").attr("getLogger")("arrowquant").attr("info")(line);
+  };
+}
+
+std::string quantize(const QuantConfig& cfg, const std::string& model, const std::string& out, bool overwrite,
+                     bool resume, nb::object progress) {
+  ProgressCallback cb(std::move(progress));
+  QuantizationManager mgr(cfg);
+  const ProgressFn fn = [&](const ProgressEvent& e) {
+    const double fraction = e.total ? double(e.index) / double(e.total) : 1.0;
+    if (!cb(fraction, e.tensor, e.index == e.total))
+      throw Interrupted("cancelled: " + out + " was not written");
+  };
+  try {
+    nb::gil_scoped_release release;
+    const QuantizeReport r = mgr.quantize(model, out, overwrite, fn, resume, python_log());
+    cb(1.0, "done", true);
+    return r.to_json().dump();
+  } catch (const Interrupted&) {
+    if (cb.cancelled()) {  // asked for: nothing is kept, not even the resumable checkpoint
+      std::error_code ec;
+      std::filesystem::remove_all(out + ".checkpoint", ec);
+    }
+    if (cb.interrupted()) raise_keyboard_interrupt();
+    raise_current("QuantizationError");
+  } catch (const nb::python_error&) {
+    throw;
+  } catch (...) {
+    raise_current("QuantizationError");
+  }
+}
+
+}  // namespace
+
+void bind_quantize(nb::module_& m) {
+  m.def("quantize", &quantize, nb::arg("config"), nb::arg("model"), nb::arg("output"), nb::arg("overwrite") = false,
+        nb::arg("resume") = false, nb::arg("progress") = nb::none(),
+        "Quantises a model into a model folder; returns the report as JSON. progress(fraction, tensor) -> "
+        "False cancels (nothing is left on disk)");
+  m.def(
+      "calibration_documents",
+      [](const std::string& path) {
+        return call_released("CalibrationError", [&] { return read_calibration_documents(path); });
+      },
+      nb::arg("path"), "The documents of a calibration file (.txt: one per line; .jsonl: a \"text\" field)");
+  m.def(
+      "report",
+      [](const std::string& path) {
+        return call_released("ValidationError", [&] {
+          auto w = QuantizationManager::load_quantized(path);
+          return QuantizationManager::report(*w).to_json().dump();
+        });
+      },
+      nb::arg("path"), "The report of an existing quantised model (what `arrowquant inspect` shows), as JSON");
+}
+
+}  // namespace aqpy
