@@ -18,7 +18,7 @@ from .config import QuantConfig
 from .engine import ArrowEngine, validate
 from .errors import (ArrowQuantError, CalibrationError, Cancelled, ConfigurationError, ModelFormatError,
                      ModelIOError, QuantizationError, ShapeMismatchError, ValidationError)
-from .manager import ArrowQuantV2, AsyncArrowQuantV2, QuantizationManager
+from .manager import ArrowQuantV2, AsyncArrowQuantV2, QuantizationManager, analyze, compare
 from .weights import WeightLoader, load_sharded_safetensors
 
 __version__ = _core.__version__
@@ -35,6 +35,6 @@ def inspect(path) -> dict:
 _logging.getLogger("arrowquant").addHandler(_logging.NullHandler())
 
 __all__ = ["QuantConfig", "QuantizationManager", "ArrowQuantV2", "AsyncArrowQuantV2", "ArrowEngine",
-           "WeightLoader", "load_sharded_safetensors", "validate", "inspect", "ArrowQuantError", "ConfigurationError",
+           "WeightLoader", "load_sharded_safetensors", "validate", "inspect", "analyze", "compare", "ArrowQuantError", "ConfigurationError",
            "ModelFormatError", "ShapeMismatchError", "ModelIOError", "CalibrationError", "QuantizationError",
            "ValidationError", "Cancelled"]

@@ -106,3 +106,10 @@ class QuantConfig:
 
     def __iter__(self) -> Iterable[str]:
         return iter(self.to_dict())
+
+
+def config_with(config: QuantConfig | None, **settings: Any) -> QuantConfig:
+    """`config` with `settings` on top; a new QuantConfig of the settings when there is none."""
+    if config is None:
+        return QuantConfig(**settings)
+    return config.replace(**settings) if settings else config

@@ -2,6 +2,7 @@
 checkpoint or an ArrowQuant model — through the same C++ engine as the command line."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -122,6 +123,27 @@ class ArrowEngine:
         if failure:
             raise failure[0]
 
+    # --- asyncio: the same calls on a worker thread (the C++ work runs without the GIL) --------------
+    async def encode_async(self, sentences: str | Sequence[str], **options: Any) -> np.ndarray:
+        """encode() on a worker thread; cancelling the awaiting task stops it at the next batch."""
+        stop = threading.Event()
+        user = options.pop("progress", None)
+
+        def progress(fraction: float, message: str) -> bool:
+            return not stop.is_set() and (user is None or user(fraction, message) is not False)
+
+        return await _cancellable(lambda: self.encode(sentences, progress=progress, **options), stop)
+
+    async def generate_async(self, prompt: str, **options: Any) -> dict[str, Any]:
+        """generate() on a worker thread; cancelling the awaiting task stops it at the next token."""
+        stop = threading.Event()
+        user = options.pop("on_token", None)
+
+        def on_token(text: str, token: int) -> bool:
+            return not stop.is_set() and (user is None or user(text, token) is not False)
+
+        return await _cancellable(lambda: self.generate(prompt, on_token=on_token, **options), stop)
+
     def perplexity(self, text: str, *, ctx: int = 512, stride: int = 0, chunks: int = 0) -> dict[str, Any]:
         """Perplexity of a text (a string, or a path to a text file): llama.cpp's chunks of ctx tokens by
         default; the report `arrowquant ppl --format json` prints."""
@@ -129,6 +151,21 @@ class ArrowEngine:
             with open(text, encoding="utf-8") as f:
                 text = f.read()
         return json.loads(self._engine.perplexity(text, ctx, stride, chunks))
+
+
+async def _cancellable(call: Callable[[], Any], stop: threading.Event) -> Any:
+    """Awaits call() run on the default executor; on cancellation sets `stop` (which the call's
+    callbacks watch) and waits for the worker to return before re-raising."""
+    job = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        stop.set()
+        try:
+            await job
+        except Exception:  # Cancelled from C++, or whatever the stopped call raised
+            pass
+        raise
 
 
 def _print_progress(fraction: float, message: str) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tempfile
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from . import _core
-from .config import QuantConfig
-from .errors import CalibrationError, Cancelled
+from .config import QuantConfig, config_with
+from .engine import _cancellable
+from .errors import CalibrationError
 from .weights import WeightLoader
 
 Progress = Callable[[float, str], Any]
@@ -26,11 +28,7 @@ class QuantizationManager:
     """
 
     def __init__(self, config: QuantConfig | None = None, **settings: Any) -> None:
-        if config is None:
-            config = QuantConfig(**settings)
-        elif settings:
-            config = config.replace(**settings)
-        self.config = config
+        self.config = config_with(config, **settings)
         self._last_report: dict[str, Any] | None = None
 
     def calibrate(self, model_path: str | os.PathLike, dataset_path: str | os.PathLike) -> dict[str, Any]:
@@ -108,9 +106,7 @@ class ArrowQuantV2:
                        config: QuantConfig | None = None, calibration: str | None = None,
                        progress_callback: Progress | None = None, overwrite: bool = False,
                        cancel: threading.Event | None = None, **settings: Any) -> dict[str, Any]:
-        cfg = (config or self.config)
-        if settings:
-            cfg = cfg.replace(**settings)
+        cfg = config_with(config or self.config, **settings)
         report = QuantizationManager(cfg).quantize(model_path, output_path, calibration=calibration,
                                                    progress=progress_callback, overwrite=overwrite, cancel=cancel)
         return _seed_result(report)
@@ -127,18 +123,32 @@ class AsyncArrowQuantV2:
     async def quantize_model(self, model_path: str | os.PathLike, output_path: str | os.PathLike,
                              **kwargs: Any) -> dict[str, Any]:
         cancel = threading.Event()
-        loop = asyncio.get_running_loop()
         user = kwargs.pop("progress_callback", None)
         if user is not None and asyncio.iscoroutinefunction(user):
             raise TypeError("progress_callback must be a plain function (it runs on the worker thread)")
-        job = loop.run_in_executor(None, lambda: self._sync.quantize_model(
-            model_path, output_path, progress_callback=user, cancel=cancel, **kwargs))
-        try:
-            return await asyncio.shield(job)
-        except asyncio.CancelledError:
-            cancel.set()
-            try:
-                await job  # the worker stops at its next progress call and cleans up
-            except Cancelled:
-                pass
-            raise
+        # The worker stops at its next progress call and cleans up (Cancelled, swallowed on cancellation).
+        return await _cancellable(lambda: self._sync.quantize_model(
+            model_path, output_path, progress_callback=user, cancel=cancel, **kwargs), cancel)
+
+
+def analyze(model: str | os.PathLike, config: QuantConfig | None = None, *, widths: Sequence[int] = (2, 3, 4, 8),
+            **settings: Any) -> dict[str, Any]:
+    """`arrowquant analyze` as a dict: every tensor the config would quantise, its weight error at each
+    width (and its output error when the config has calibration text)."""
+    config = config_with(config, **settings)
+    return json.loads(_core.analyze(os.fspath(model), config._core, [int(w) for w in widths]))
+
+
+def compare(model: str | os.PathLike, *, methods: Sequence[str] = ("rtn", "gptq", "awq"),
+            widths: Sequence[int] = (2, 3, 4, 8), config: QuantConfig | None = None, sentences: Sequence[str] = (),
+            text: str | None = None, ctx: int = 256, chunks: int = 0, workdir: str | None = None) -> dict[str, Any]:
+    """`arrowquant compare` as a dict: each method at each width quantised and measured in one run (size,
+    compression, time; embedding cosine on `sentences` for encoders, perplexity / KL / top-1 on `text` —
+    a string or a file — for decoders). Calibrated methods need the config's calibration text."""
+    config = config or QuantConfig()
+    if text and os.path.isfile(text):
+        with open(text, encoding="utf-8") as f:
+            text = f.read()
+    with tempfile.TemporaryDirectory(prefix="aq-compare-") as tmp:
+        return json.loads(_core.compare(os.fspath(model), config._core, list(methods), [int(w) for w in widths],
+                                        workdir or tmp, list(sentences), text or "", ctx, chunks))

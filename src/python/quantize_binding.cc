@@ -5,8 +5,12 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include "arrowquant/quant_options.h"
+
 #include "arrowquant/error.h"
+#include "arrowquant/compare.h"
 #include "arrowquant/quantization_manager.h"
+#include "arrowquant/sensitivity.h"
 #include "io/calibration_text.h"
 #include "python/bindings.h"
 
@@ -59,6 +63,43 @@ void bind_quantize(nb::module_& m) {
         nb::arg("resume") = false, nb::arg("progress") = nb::none(),
         "Quantises a model into a model folder; returns the report as JSON. progress(fraction, tensor) -> "
         "False cancels (nothing is left on disk)");
+  m.def(
+      "analyze",
+      [](const std::string& model, const QuantConfig& cfg, const std::vector<int>& widths) {
+        return call_released("QuantizationError", [&] {
+          return analyze_sensitivity(model, cfg, widths, python_log()).to_json().dump();
+        });
+      },
+      nb::arg("model"), nb::arg("config"), nb::arg("widths"),
+      "`arrowquant analyze`: every tensor's error at each width (output error with calibration text), as JSON");
+  m.def(
+      "compare",
+      [](const std::string& model, const QuantConfig& base, const std::vector<std::string>& methods,
+         const std::vector<int>& widths, const std::string& workdir, const std::vector<std::string>& sentences,
+         const std::string& eval_text, int64_t ctx, size_t chunks) {
+        CompareOptions o;
+        o.methods.clear();
+        for (const auto& name : methods) {
+          Method m;
+          bool found = false;
+          for (const auto& n : kMethodNames)
+            if (n.name == name) m = Method(n.value), found = true;
+          if (!found) {
+            try {
+              throw ValueError("unknown method '" + name + "' (rtn, gptq, awq, smoothquant, ...)");
+            } catch (...) {
+              raise_current("ConfigurationError");
+            }
+          }
+          o.methods.push_back(m);
+        }
+        o.bits = widths, o.base = base, o.workdir = workdir, o.sentences = sentences, o.eval_text = eval_text;
+        o.ctx = ctx, o.max_chunks = chunks, o.log = python_log();
+        return call_released("QuantizationError", [&] { return compare_methods(model, o).to_json().dump(); });
+      },
+      nb::arg("model"), nb::arg("base"), nb::arg("methods"), nb::arg("widths"), nb::arg("workdir"),
+      nb::arg("sentences"), nb::arg("eval_text"), nb::arg("ctx") = 256, nb::arg("chunks") = 0,
+      "`arrowquant compare`: each method at each width, quantised and measured in one run, as JSON");
   m.def(
       "calibration_documents",
       [](const std::string& path) {

@@ -59,6 +59,14 @@ def test_validate_and_inspect_as_python_objects(minilm_int8):
     assert i["file_bytes"] == report["file_bytes"] and len(i["tensors"]) == len(report["tensors"])
 
 
+def test_analyze_and_compare_as_python_objects():
+    a = aq.analyze(MINILM, widths=(4, 8), env=False)
+    assert a["widths"] == [4, 8] and len(a["tensors"]) > 30
+    c = aq.compare(MINILM, methods=["rtn"], widths=[4, 8], config=aq.QuantConfig(env=False), sentences=SENTENCES)
+    rows = {r["bits"]: r for r in c["rows"]}
+    assert set(rows) == {4, 8} and rows[8]["file_bytes"] > rows[4]["file_bytes"]
+
+
 def test_weight_loader_views_lie_inside_the_mapping(minilm_int8):
     out, _ = minilm_int8
     w = aq.WeightLoader(out)
@@ -192,6 +200,26 @@ def test_two_async_jobs_and_cancellation(tmp_path):
             await task
     asyncio.run(main())
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+def test_async_encode_and_generate_run_together():
+    encoder, decoder = aq.ArrowEngine(MINILM), aq.ArrowEngine(STORIES)
+
+    async def main():
+        emb, gen = await asyncio.gather(encoder.encode_async(SENTENCES, batch_size=2),
+                                        decoder.generate_async("Once upon a time", max_tokens=8, temperature=0))
+        np.testing.assert_array_equal(emb, encoder.encode(SENTENCES, batch_size=2))
+        assert gen["text"] == decoder.generate("Once upon a time", max_tokens=8, temperature=0)["text"]
+        seen = []
+        task = asyncio.ensure_future(decoder.generate_async("Once upon a time", max_tokens=400, temperature=0,
+                                                            on_token=lambda t, i: seen.append(t)))
+        while len(seen) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return len(seen)
+    assert asyncio.run(main()) < 400  # stopped early, not run to max_tokens
 
 
 def test_ctrl_c_interrupts_a_quantisation_cleanly(tmp_path):
