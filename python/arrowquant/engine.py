@@ -144,13 +144,15 @@ class ArrowEngine:
 
         return await _cancellable(lambda: self.generate(prompt, on_token=on_token, **options), stop)
 
-    def perplexity(self, text: str, *, ctx: int = 512, stride: int = 0, chunks: int = 0) -> dict[str, Any]:
+    def perplexity(self, text: str, *, ctx: int = 512, stride: int = 0, chunks: int = 0,
+                   progress: Callable[[float, str], Any] | None = None) -> dict[str, Any]:
         """Perplexity of a text (a string, or a path to a text file): llama.cpp's chunks of ctx tokens by
-        default; the report `arrowquant ppl --format json` prints."""
+        default; the report `arrowquant ppl --format json` prints. progress(fraction, message) returning
+        False cancels (Cancelled); Ctrl-C raises KeyboardInterrupt."""
         if os.path.isfile(text):
             with open(text, encoding="utf-8") as f:
                 text = f.read()
-        return json.loads(self._engine.perplexity(text, ctx, stride, chunks))
+        return json.loads(self._engine.perplexity(text, ctx, stride, chunks, progress))
 
 
 async def _cancellable(call: Callable[[], Any], stop: threading.Event) -> Any:

@@ -91,11 +91,14 @@ class WeightLoader:
         return self._w.dequantize(name)
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        """The weights table itself through the Arrow PyCapsule interface: pyarrow.table(loader),
-        polars.DataFrame(loader), duckdb.sql("... FROM loader") read it (pyarrow decodes the Parquet
-        file, memory-mapped)."""
-        import pyarrow.parquet as pq
-        return pq.read_table(self.path, memory_map=True).__arrow_c_stream__(requested_schema)
+        """The weights table through the Arrow PyCapsule interface — pyarrow.table(loader),
+        polars.DataFrame(loader), duckdb.sql("... FROM loader") — one row per stored chunk: layer_name,
+        shape, dtype, quant_type, group_size, chunk_index, row_start, rows, and data / scales / zero_points
+        as binary_view columns pointing into the loader's memory (the memory map for V2 data): no tensor
+        byte is copied. requested_schema is not supported (None only)."""
+        if requested_schema is not None:
+            raise NotImplementedError("WeightLoader exports its own schema only")
+        return self._w.arrow_stream()
 
     def maps(self, array: np.ndarray) -> bool:
         """Whether an array's memory lies inside this file's memory map (the zero-copy promise)."""

@@ -10,6 +10,10 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+namespace arrowquant {
+class WeightLoader;
+}
+
 namespace aqpy {
 
 namespace nb = nanobind;
@@ -26,6 +30,10 @@ void bind_weights(nb::module_& m);
 
 // Ctrl-C seen by a callback: KeyboardInterrupt, raised once the C++ call has unwound.
 [[noreturn]] void raise_keyboard_interrupt();
+
+// The weights table as a PyCapsule "arrow_array_stream" whose tensor bytes are views of the loader's
+// memory (src/python/weights_arrow.cc); `owner` (the Python WeightLoader) is kept alive by the stream.
+nb::object weights_arrow_stream(const arrowquant::WeightLoader& w, nb::handle owner);
 
 // A float32 NumPy array of `shape` that owns `values` (moved into a capsule, never copied).
 nb::ndarray<nb::numpy, float> owned_array(std::vector<float>&& values, const std::vector<size_t>& shape);

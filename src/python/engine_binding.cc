@@ -123,13 +123,22 @@ void bind_engine(nb::module_& m) {
           "Generates a continuation; on_token(text, id) is called with each new token (False stops)")
       .def(
           "perplexity",
-          [](const PyEngine& e, const std::string& text, int64_t ctx, int64_t stride, size_t chunks) {
+          [](const PyEngine& e, const std::string& text, int64_t ctx, int64_t stride, size_t chunks, nb::object progress) {
+            ProgressCallback cb(std::move(progress));
             PerplexityOptions o;
             o.ctx = ctx, o.stride = stride, o.max_chunks = chunks;
-            return call_released("ValidationError", [&] { return perplexity(*e.engine, text, o).to_json().dump(); });
+            o.progress = [&](size_t done, size_t total) {  // also where Ctrl-C is seen
+              if (!cb(total ? double(done) / double(total) : 1.0, "perplexity", done == total))
+                throw Interrupted("cancelled");
+            };
+            std::string r = call_released("ValidationError", [&] { return perplexity(*e.engine, text, o).to_json().dump(); });
+            if (cb.interrupted()) raise_keyboard_interrupt();
+            return r;
           },
           nb::arg("text"), nb::arg("ctx") = 512, nb::arg("stride") = 0, nb::arg("chunks") = 0,
-          "Perplexity report of a text (llama.cpp's chunks by default), as JSON");
+          nb::arg("progress") = nb::none(),
+          "Perplexity report of a text (llama.cpp's chunks by default), as JSON; progress(fraction, message) -> "
+          "False cancels");
 
   m.def(
       "validate_encoders",

@@ -114,6 +114,16 @@ void bind_weights(nb::module_& m) {
           },
           nb::arg("name"), "float32 values of any tensor (checksums verified first)")
       .def(
+          "arrow_stream",
+          [](nb::handle self) {
+            try {
+              return weights_arrow_stream(*nb::cast<const PyWeights&>(self).w, self);
+            } catch (...) {
+              raise_current("ValidationError");
+            }
+          },
+          "The table, one row per stored chunk, as an Arrow C stream capsule; tensor bytes not copied")
+      .def(
           "maps",
           [](const PyWeights& s, uintptr_t address, size_t nbytes) {
             return s.w->maps(reinterpret_cast<const void*>(address), nbytes);

@@ -91,8 +91,18 @@ def test_the_table_goes_to_pyarrow_polars_and_duckdb(minilm_int8):
     w = aq.WeightLoader(minilm_int8[0])
     table = pa.table(w)
     assert set(table.column("layer_name").to_pylist()) == set(w.names())
-    assert pl.DataFrame(w).height == table.num_rows
-    assert duckdb.sql("SELECT count(DISTINCT layer_name) FROM w").fetchall()[0][0] == len(w)
+    # Every stored tensor's bytes: a view of the file's memory map, not a copy.
+    data = table.column("data").combine_chunks()
+    assert data.type == pa.binary_view()
+    big = [b for b in data.buffers()[2:] if b is not None and b.size > 12]
+    assert big and all(w.maps(np.frombuffer(b, dtype=np.uint8)) for b in big)
+    name = next(n for n in w.names() if w.info(n)["quantized"])
+    row = table.column("layer_name").to_pylist().index(name)
+    assert table.column("data")[row].as_py() == w.packed(name)[0]["codes"].tobytes()
+    del w  # the stream keeps the loader alive
+    assert pl.DataFrame(aq.WeightLoader(minilm_int8[0])).height == table.num_rows
+    w2 = aq.WeightLoader(minilm_int8[0])
+    assert duckdb.sql("SELECT count(DISTINCT layer_name) FROM w2").fetchall()[0][0] == len(w2)
 
 
 def test_sharded_safetensors_are_views(tmp_path):
@@ -184,6 +194,20 @@ def test_generate_and_stream(tmp_path):
     assert full["text"].startswith(first)
     logits = engine.logits(full["prompt_ids"])
     assert logits.shape == (len(full["prompt_ids"]), engine.vocab_size)
+
+
+def test_stories260k_quantised_from_python_and_its_perplexity(tmp_path):
+    report = aq.QuantizationManager(bits=4, group_size=32, env=False).quantize(STORIES, tmp_path / "q")
+    run("quantize", STORIES, "-o", tmp_path / "cli", "--bits", "4", "--group-size", "32")
+    assert (tmp_path / "q" / "model.parquet").read_bytes() == (tmp_path / "cli" / "model.parquet").read_bytes()
+    text = os.path.join(ROOT, "tests", "goldens", "stories260k", "sampled_fp32.txt")
+    engine = aq.ArrowEngine(tmp_path / "q")
+    seen = []
+    ppl = engine.perplexity(text, ctx=128, chunks=2, progress=lambda f, m: seen.append(f))
+    cli = json.loads(run("ppl", tmp_path / "q", "-f", text, "--ctx", "128", "--chunks", "2", "--format", "json", "-q"))
+    assert ppl["perplexity"] == cli["perplexity"] and seen[-1] == 1.0 and report["file_bytes"] > 0
+    with pytest.raises(aq.Cancelled):
+        engine.perplexity(text, ctx=128, chunks=2, progress=lambda f, m: False)
 
 
 def test_two_async_jobs_and_cancellation(tmp_path):
