@@ -18,18 +18,10 @@ from .config import QuantConfig
 from .engine import ArrowEngine, validate
 from .errors import (ArrowQuantError, CalibrationError, Cancelled, ConfigurationError, ModelFormatError,
                      ModelIOError, QuantizationError, ShapeMismatchError, ValidationError)
-from .manager import ArrowQuantV2, AsyncArrowQuantV2, QuantizationManager, analyze, compare
+from .manager import ArrowQuantV2, AsyncArrowQuantV2, QuantizationManager, analyze, compare, inspect
 from .weights import WeightLoader, load_sharded_safetensors
 
 __version__ = _core.__version__
-
-
-def inspect(path) -> dict:
-    """`arrowquant inspect --json` of a quantised model: one entry per tensor (format, shape, bits per
-    weight, bytes, error) and the totals."""
-    import json
-    import os
-    return json.loads(_core.report(os.fspath(path)))
 
 
 _logging.getLogger("arrowquant").addHandler(_logging.NullHandler())

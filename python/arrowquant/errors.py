@@ -7,10 +7,26 @@ disagrees with the model (ShapeError) ShapeMismatchError, a file that cannot be 
 an unusable value (ValueError) is named after the call it broke: ConfigurationError for settings,
 QuantizationError for a quantisation run, ValidationError for loading and evaluating.
 """
+from __future__ import annotations
+
+import re
+
+# C++ messages start with the file they are about ("/m/model.parquet: not a valid ...") and name a tensor
+# as "tensor NAME"; the attributes below are read from there.
+_PATH = re.compile(r"^((?:[A-Za-z]:)?[^\s:]*[/\\.][^\s:]*):\s")
+_TENSOR = re.compile(r"\btensor ([A-Za-z0-9_.\-/]+[A-Za-z0-9_])")
 
 
 class ArrowQuantError(Exception):
-    """Base of every ArrowQuant error. The message names the file and, where there is one, the tensor."""
+    """Base of every ArrowQuant error. The message names the file and, where there is one, the tensor;
+    `path` and `tensor` hold them (None when the message names none)."""
+
+    def __init__(self, message: str = "", *, path: str | None = None, tensor: str | None = None) -> None:
+        super().__init__(message)
+        m = _PATH.match(message) if path is None else None
+        self.path = path if path is not None else (m.group(1) if m else None)
+        t = _TENSOR.search(message) if tensor is None else None
+        self.tensor = tensor if tensor is not None else (t.group(1) if t else None)
 
 
 class ConfigurationError(ArrowQuantError, ValueError):

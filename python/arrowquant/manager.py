@@ -76,7 +76,7 @@ class QuantizationManager:
     def report(self, path: str | os.PathLike | None = None) -> dict[str, Any]:
         """The report of the last quantize() call, or of an existing quantised model (`inspect`)."""
         if path is not None:
-            return json.loads(_core.report(os.fspath(path)))
+            return inspect(path)
         if self._last_report is None:
             raise ValueError("no quantize() call yet: give the path of a quantised model")
         return self._last_report
@@ -129,6 +129,12 @@ class AsyncArrowQuantV2:
         # The worker stops at its next progress call and cleans up (Cancelled, swallowed on cancellation).
         return await _cancellable(lambda: self._sync.quantize_model(
             model_path, output_path, progress_callback=user, cancel=cancel, **kwargs), cancel)
+
+
+def inspect(path: str | os.PathLike) -> dict[str, Any]:
+    """`arrowquant inspect --json` of a quantised model: one entry per tensor (format, shape, bits per
+    weight, bytes, error) and the totals."""
+    return json.loads(_core.report(os.fspath(path)))
 
 
 def analyze(model: str | os.PathLike, config: QuantConfig | None = None, *, widths: Sequence[int] = (2, 3, 4, 8),

@@ -144,8 +144,9 @@ def test_every_exception_type_from_a_real_bad_input(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "model.parquet").write_bytes(b"PAR1 not really parquet PAR1")
-    with pytest.raises(aq.ModelFormatError):
+    with pytest.raises(aq.ModelFormatError) as e:
         aq.WeightLoader(bad)
+    assert e.value.path == str(bad / "model.parquet"), str(e.value)
     # A tensor whose shape disagrees with config.json.
     shape = tmp_path / "shape"
     shape.mkdir()
@@ -156,8 +157,9 @@ def test_every_exception_type_from_a_real_bad_input(tmp_path):
     cfg = json.loads((shape / "config.json").read_text())
     cfg["intermediate_size"] = 96
     (shape / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(aq.ShapeMismatchError):
+    with pytest.raises(aq.ShapeMismatchError) as e:
         aq.ArrowEngine(shape)
+    assert e.value.tensor == "model.layers.0.mlp.gate_proj.weight" and e.value.path.startswith(str(shape)), str(e.value)
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(aq.CalibrationError):
         aq.QuantizationManager(env=False).calibrate(STORIES, tmp_path / "empty.txt")
