@@ -62,15 +62,13 @@ void bind_engine(nb::module_& m) {
       .def(
           "encode",
           [](const PyEngine& e, const std::vector<std::string>& texts, int batch_size, nb::object progress) {
-            const bool report = !progress.is_none();
             ProgressCallback cb(std::move(progress));
             EncodeOptions o;
             o.batch_size = batch_size;
-            if (report)
-              o.progress = [&](size_t done, size_t total) {
-                if (!cb(total ? double(done) / double(total) : 1.0, "encode", done == total))
-                  throw Interrupted("cancelled");
-              };
+            o.progress = [&](size_t done, size_t total) {  // also where Ctrl-C is seen
+              if (!cb(total ? double(done) / double(total) : 1.0, "encode", done == total))
+                throw Interrupted("cancelled");
+            };
             Embeddings out = call_released("ValidationError", [&] { return e.engine->encode(texts, o); });
             if (cb.interrupted()) raise_keyboard_interrupt();
             return owned_array(std::move(out.values), {size_t(out.rows), size_t(out.dim)});
