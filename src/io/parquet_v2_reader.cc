@@ -356,6 +356,46 @@ void check_sizes(const parquet::FileMetaData& md, size_t size, const std::string
   }
 }
 
+// The system allocator with a ceiling on any one buffer while a file is decoded: a page header may
+// claim gigabytes for a page of a small file (a fuzzed file did: 2.7 GB), and the Parquet reader
+// allocates what it claims before reading. Legitimate buffers are bounded by the file (pages
+// decompress to a few times their size). One pool for the process (decoded tables keep its pointer
+// for as long as they live); the ceiling is the calling thread's, set around each decode.
+thread_local int64_t t_buffer_ceiling = INT64_MAX;
+
+class CappedPool : public arrow::MemoryPool {
+ public:
+  explicit CappedPool(arrow::MemoryPool* base) : base_(base) {}
+  arrow::Status Allocate(int64_t size, int64_t alignment, uint8_t** out) override {
+    if (size > t_buffer_ceiling) return refuse(size);
+    return base_->Allocate(size, alignment, out);
+  }
+  arrow::Status Reallocate(int64_t old_size, int64_t new_size, int64_t alignment, uint8_t** ptr) override {
+    if (new_size > t_buffer_ceiling) return refuse(new_size);
+    return base_->Reallocate(old_size, new_size, alignment, ptr);
+  }
+  void Free(uint8_t* buffer, int64_t size, int64_t alignment) override { base_->Free(buffer, size, alignment); }
+  int64_t bytes_allocated() const override { return base_->bytes_allocated(); }
+  int64_t max_memory() const override { return base_->max_memory(); }
+  int64_t total_bytes_allocated() const override { return base_->total_bytes_allocated(); }
+  int64_t num_allocations() const override { return base_->num_allocations(); }
+  std::string backend_name() const override { return base_->backend_name(); }
+
+ private:
+  static arrow::Status refuse(int64_t size) {
+    return arrow::Status::OutOfMemory("a buffer of ", size, " bytes for a file this size (limit ", t_buffer_ceiling,
+                                      "): a corrupt page header?");
+  }
+  arrow::MemoryPool* base_;
+};
+
+struct BufferCeiling {
+  explicit BufferCeiling(size_t file_size) {
+    t_buffer_ceiling = std::max<int64_t>(int64_t(256) << 20, 8 * int64_t(file_size));
+  }
+  ~BufferCeiling() { t_buffer_ceiling = INT64_MAX; }
+};
+
 TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std::string& file) {
   if (size < 12 || std::memcmp(bytes, "PAR1", 4) != 0 || std::memcmp(bytes + size - 4, "PAR1", 4) != 0)
     throw FormatError(file + ": not a Parquet file (missing PAR1 magic; truncated?)");
@@ -363,7 +403,8 @@ TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std:
   auto input = std::make_shared<arrow::io::BufferReader>(std::make_shared<arrow::Buffer>(bytes, int64_t(size)));
   // The decoded columns are small (names, shapes, scales): the system allocator serves them. Arrow's
   // default pool (jemalloc) kept ~10 MB resident for them, a fifth of a packed MiniLM INT2 encode.
-  arrow::MemoryPool* pool = arrow::system_memory_pool();
+  static arrow::MemoryPool* const pool = new CappedPool(arrow::system_memory_pool());  // never freed: see above
+  const BufferCeiling ceiling(size);
   std::unique_ptr<parquet::ParquetFileReader> pq;
   try {
     pq = parquet::ParquetFileReader::Open(input, parquet::ReaderProperties(pool));
