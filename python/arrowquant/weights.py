@@ -13,10 +13,7 @@ from . import _core
 # Our dtype names -> NumPy (bfloat16 and the FP8 types have none: their bytes come as uint16 / uint8).
 _NUMPY = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16, "float64": np.float64,
           "int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
-          "bool": np.bool_, "float8_e4m3fn": np.uint8, "float8_e5m2": np.uint8,
-          "F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F64": np.float64, "I8": np.int8,
-          "U8": np.uint8, "I16": np.int16, "I32": np.int32, "I64": np.int64, "BOOL": np.bool_,
-          "F8_E4M3": np.uint8, "F8_E5M2": np.uint8}
+          "bool": np.bool_, "float8_e4m3fn": np.uint8, "float8_e5m2": np.uint8}
 
 
 def _view(raw: np.ndarray, dtype: str, shape: list[int]) -> np.ndarray:

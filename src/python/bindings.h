@@ -27,6 +27,8 @@ void bind_weights(nb::module_& m);
 // context of `value_error_class` ("ConfigurationError", "QuantizationError", ...). Call inside a
 // catch block, with the GIL held.
 [[noreturn]] void raise_current(const char* value_error_class);
+// Raises arrowquant.errors.<cls>(message); the GIL must be held.
+[[noreturn]] void raise_error(const char* cls, const std::string& message);
 
 // Ctrl-C seen by a callback: KeyboardInterrupt, raised once the C++ call has unwound.
 [[noreturn]] void raise_keyboard_interrupt();

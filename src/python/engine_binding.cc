@@ -22,9 +22,7 @@ E option_named(std::span<const EnumOption> names, const std::string& text, const
     if (n.name == text) return E(n.value);
   std::string known;
   for (const auto& n : names) known += (known.empty() ? "" : ", ") + std::string(n.name);
-  PyErr_SetString(nb::module_::import_("arrowquant.errors").attr("ConfigurationError").ptr(),
-                  (std::string(what) + " '" + text + "' is not one of " + known).c_str());
-  throw nb::python_error();
+  raise_error("ConfigurationError", std::string(what) + " '" + text + "' is not one of " + known);
 }
 
 struct PyEngine {

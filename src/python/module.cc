@@ -17,13 +17,13 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-[[noreturn]] void raise(const char* cls, const char* message) {
+}  // namespace
+
+void raise_error(const char* cls, const std::string& message) {
   nb::object type = nb::module_::import_("arrowquant.errors").attr(cls);
-  PyErr_SetString(type.ptr(), message);
+  PyErr_SetString(type.ptr(), message.c_str());
   throw nb::python_error();
 }
-
-}  // namespace
 
 void raise_current(const char* value_error_class) {
   try {
@@ -31,20 +31,20 @@ void raise_current(const char* value_error_class) {
   } catch (const nb::python_error&) {
     throw;
   } catch (const arrowquant::ShapeError& e) {
-    raise("ShapeMismatchError", e.what());
+    raise_error("ShapeMismatchError", e.what());
   } catch (const arrowquant::FormatError& e) {
-    raise("ModelFormatError", e.what());
+    raise_error("ModelFormatError", e.what());
   } catch (const arrowquant::IoError& e) {
-    raise("ModelIOError", e.what());
+    raise_error("ModelIOError", e.what());
   } catch (const arrowquant::ValueError& e) {
-    raise(value_error_class, e.what());
+    raise_error(value_error_class, e.what());
   } catch (const arrowquant::Interrupted& e) {
-    raise("Cancelled", e.what());
+    raise_error("Cancelled", e.what());
   } catch (const std::bad_alloc&) {
     PyErr_NoMemory();
     throw nb::python_error();
   } catch (const std::exception& e) {
-    raise("ArrowQuantError", e.what());
+    raise_error("ArrowQuantError", e.what());
   }
 }
 

@@ -84,13 +84,7 @@ void bind_quantize(nb::module_& m) {
           bool found = false;
           for (const auto& n : kMethodNames)
             if (n.name == name) m = Method(n.value), found = true;
-          if (!found) {
-            try {
-              throw ValueError("unknown method '" + name + "' (rtn, gptq, awq, smoothquant, ...)");
-            } catch (...) {
-              raise_current("ConfigurationError");
-            }
-          }
+          if (!found) raise_error("ConfigurationError", "unknown method '" + name + "' (rtn, gptq, awq, smoothquant, ...)");
           o.methods.push_back(m);
         }
         o.bits = widths, o.base = base, o.workdir = workdir, o.sentences = sentences, o.eval_text = eval_text;

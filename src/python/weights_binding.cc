@@ -76,14 +76,9 @@ void bind_weights(nb::module_& m) {
           [](nb::handle self, const std::string& name) {
             const PyWeights& s = nb::cast<const PyWeights&>(self);
             const StoredTensor* t = s.w->find(name);
-            if (!t || t->format || t->chunks.size() != 1) {
-              try {
-                throw ValueError(!t ? "no tensor named " + name
-                                    : name + " is quantised: read its packed chunks or dequantize() it");
-              } catch (...) {
-                raise_current("ValidationError");
-              }
-            }
+            if (!t || t->format || t->chunks.size() != 1)
+              raise_error("ValidationError", !t ? "no tensor named " + name
+                                                : name + " is quantised: read its packed chunks or dequantize() it");
             return bytes_of(t->chunks[0].data, t->chunks[0].nbytes, self);
           },
           nb::arg("name"), "The bytes of an unquantised tensor: a view of the mapped file")
