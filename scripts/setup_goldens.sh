@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the goldens environment, .venv-goldens, apart from the product's .venv: torch,
-# transformers, sentence-transformers, tokenizers, gguf, jinja2, compressed-tensors and gptqmodel (and
+# transformers, sentence-transformers, tokenizers, gguf, jinja2, compressed-tensors, gptqmodel, diffusers (and
 # AngelSlim's package without its dependency tree: scripts/goldens/make_angelslim_checkpoint.py loads
 # two of its files), for the scripts under
 # scripts/goldens/ that regenerate the committed goldens and for the peer harnesses in
@@ -14,4 +14,9 @@ echo "goldens environment: installing $(grep -v '^#' "$ROOT/scripts/requirements
 "$VENV/bin/pip" install -q \
   -r "$ROOT/scripts/requirements-goldens.txt" >>"$LOG" 2>&1 || { tail -20 "$LOG"; exit 1; }
 "$VENV/bin/pip" install -q --no-deps angelslim==0.5.0 >>"$LOG" 2>&1 || { tail -20 "$LOG"; exit 1; }
+# Fashion-MNIST, for scripts/goldens/train_fashion_dit.py (the DiT and classifier goldens).
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  echo "goldens environment: apt-get install dataset-fashion-mnist (log: $LOG)"
+  apt-get install -y -q dataset-fashion-mnist >>"$LOG" 2>&1 || echo "  (not installed: train_fashion_dit.py will need it)"
+fi
 echo "goldens environment ready: $VENV/bin/python"

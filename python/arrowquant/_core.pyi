@@ -47,6 +47,22 @@ class Engine:
     def perplexity(self, text: str, ctx: int = 512, stride: int = 0, chunks: int = 0,
                    progress: Optional[Callable[[float, str], Any]] = None) -> str: ...
 
+class Diffusion:
+    def __init__(self, path: str, weights: str = "auto", activations: str = "auto", kernel_fallback: str = "auto",
+                 threads: int = 0) -> None: ...
+    num_classes: int
+    class_names: list[str]
+    channels: int
+    image_size: int
+    packed_weights: bool
+    def sample(self, labels: list[int], steps: int = 50, sampler: str = "ddim", guidance: float = 2.0, seed: int = 1,
+               batch_size: int = 64, progress: Optional[Callable[[float, str], Any]] = None) -> np.ndarray: ...
+    def predict_noise(self, x: np.ndarray, timesteps: list[float], labels: list[int]) -> np.ndarray: ...
+
+def validate_diffusion(reference: Diffusion, model: Diffusion, classifier: str, samples: int = 500, steps: int = 50,
+                       sampler: str = "ddim", guidance: float = 2.0, seed: int = 1, trajectory_images: int = 32,
+                       png: str = "", progress: Optional[Callable[[float, str], Any]] = None) -> str: ...
+
 class WeightLoader:
     def __init__(self, path: str) -> None: ...
     path: str

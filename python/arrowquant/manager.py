@@ -106,10 +106,28 @@ class ArrowQuantV2:
                        config: QuantConfig | None = None, calibration: str | None = None,
                        progress_callback: Progress | None = None, overwrite: bool = False,
                        cancel: threading.Event | None = None, **settings: Any) -> dict[str, Any]:
+        if calibration is not None:  # resolved with the other settings: a calibrated method checks for it
+            settings["calibration"] = calibration
         cfg = config_with(config or self.config, **settings)
-        report = QuantizationManager(cfg).quantize(model_path, output_path, calibration=calibration,
-                                                   progress=progress_callback, overwrite=overwrite, cancel=cancel)
+        report = QuantizationManager(cfg).quantize(model_path, output_path, progress=progress_callback,
+                                                   overwrite=overwrite, cancel=cancel)
         return _seed_result(report)
+
+    def quantize_diffusion_model(self, model_path: str | os.PathLike, output_path: str | os.PathLike, *,
+                                 config: QuantConfig | None = None, classifier: str | os.PathLike | None = None,
+                                 samples: int = 200, steps: int = 25, progress_callback: Progress | None = None,
+                                 overwrite: bool = False, cancel: threading.Event | None = None,
+                                 **settings: Any) -> dict[str, Any]:
+        """Quantises a diffusion pipeline folder (diffusers DiT) and, with a classifier, scores the result
+        against the original (validate_diffusion): the seed's result dict plus "diffusion" (Fréchet
+        distance, class accuracy, per-timestep noise error). Calibrated methods (gptq, awq, smoothquant)
+        take calibration="trajectory": states along the model's own guided denoising runs."""
+        from .diffusion import validate_diffusion
+        result = self.quantize_model(model_path, output_path, config=config, progress_callback=progress_callback,
+                                     overwrite=overwrite, cancel=cancel, **settings)
+        if classifier is not None:
+            result["diffusion"] = validate_diffusion(model_path, output_path, classifier, samples=samples, steps=steps)
+        return result
 
 
 class AsyncArrowQuantV2:

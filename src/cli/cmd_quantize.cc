@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/settings_options.h"
+#include "model/dit_calibration.h"
 #include "util/files.h"
 #include "util/units.h"
 
@@ -54,13 +55,17 @@ Runner add_quantize(CLI::App& app) {
   auto a = std::make_shared<QuantizeArgs>();
   app.add_option("MODEL", a->model,
                  "Model to quantise: a Hugging Face folder (config.json + model.safetensors or a sharded "
-                 "index), a .safetensors file, a GGUF (llama, qwen2), a llama2.c .bin checkpoint, or a Parquet V1 table")
+                 "index), a .safetensors file, a GGUF (llama, qwen2), a llama2.c .bin checkpoint, a Parquet V1 table, "
+                 "or a diffusers DiT pipeline folder")
       ->required();
   app.add_option("-o,--output", a->output, "Output model folder (model.parquet, metadata.json, tokenizer files)")
       ->required();
   // Every setting of QuantConfig, as declared in QuantConfig::visit.
   a->settings = std::make_shared<SettingOptions>(app, [a](SettingVisitor& v) { a->defaults.visit(v); });
-  a->settings->option("calibration")->check(CLI::ExistingFile);
+  // A file, or the word that makes a diffusion model calibrate on its own denoising trajectories.
+  a->settings->option("calibration")->check(CLI::Validator(
+      [](std::string& v) { return v == kTrajectoryCalibration ? std::string() : CLI::ExistingFile(v); },
+      "FILE|" + std::string(kTrajectoryCalibration)));
   app.add_option("--config", a->config_file, "YAML file of settings (the same keys as the flags, e.g. group_size: 64)")
       ->check(CLI::ExistingFile);
   app.add_flag("--force", a->force, "Replace the output folder if it exists");

@@ -1,9 +1,12 @@
 #include <cstdio>
+#include <filesystem>
 
 #include "arrowquant/engine.h"
 #include "arrowquant/error.h"
 
+#include "arrowquant/diffusion.h"
 #include "arrowquant/validate.h"
+#include "reports/diffusion_report.h"
 #include "cli/commands.h"
 #include "cli/engine_args.h"
 #include "cli/progress.h"
@@ -19,6 +22,8 @@ Runner add_validate(CLI::App& app) {
     bool no_stsb = false, quiet = false;
     size_t max_pairs = 0;
     int batch = 32;
+    DiffusionValidateOptions diffusion;
+    std::string sampler = "ddim";
   };
   auto o = std::make_shared<Opts>();
   app.add_option("ORIGINAL", o->original, "The unquantised model (folder or file)")->required();
@@ -29,13 +34,49 @@ Runner add_validate(CLI::App& app) {
   app.add_flag("--no-stsb", o->no_stsb, "Skip the STS-B Spearman correlation")->excludes(stsb);
   app.add_option("--max-pairs", o->max_pairs, "Use only the first N STS-B pairs (0 = all)");
   app.add_option("--batch-size", o->batch, "Sentences per forward pass")->check(CLI::Range(1, 4096));
-  o->engine.add_to(app, EngineArgs::kEncoder);
+  CLI::App* dif = &app;  // the options below are listed under their own heading
+  dif->add_option("--classifier", o->diffusion.classifier,
+                  "Classifier folder whose features give the Fréchet distance and whose argmax the class accuracy "
+                  "(default: fashion_classifier beside ORIGINAL)")->group("Diffusion models (DiT pipelines)");
+  dif->add_option("--samples", o->diffusion.samples, "Images per model, the classes in turn")
+      ->check(CLI::Range(int64_t(2), int64_t(1000000)))->group("Diffusion models (DiT pipelines)");
+  dif->add_option("--steps", o->diffusion.sample.steps, "Denoising steps")->check(CLI::Range(int64_t(1), int64_t(100000)))->group("Diffusion models (DiT pipelines)");
+  dif->add_option("--sampler", o->sampler, "ddim or ddpm")->check(CLI::IsMember({"ddim", "ddpm"}))->group("Diffusion models (DiT pipelines)");
+  dif->add_option("--guidance", o->diffusion.sample.guidance, "Classifier-free guidance scale")->check(CLI::Range(0.0, 100.0))->group("Diffusion models (DiT pipelines)");
+  dif->add_option("--seed", o->diffusion.sample.seed, "Seed of the starting noise (both models draw the same)")->group("Diffusion models (DiT pipelines)");
+  dif->add_option("--trajectory-images", o->diffusion.trajectory_images,
+                  "Images whose reference trajectory gives the per-timestep noise error")
+      ->check(CLI::Range(int64_t(1), int64_t(100000)))->group("Diffusion models (DiT pipelines)");
+  dif->add_option("--png", o->diffusion.png, "Grid of QUANTIZED's first images, a column per class")->group("Diffusion models (DiT pipelines)");
+  o->engine.add_to(app, EngineArgs::kEncoder | EngineArgs::kImages);
   add_report_options(app, o->report);
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   app.footer("Both models run on the same token ids. Embedding cosine: per sentence, original vs quantised.\n"
              "Layer cosine: per valid token, after the embeddings and after each encoder layer.\n"
-             "STS-B: Spearman correlation of each model's pair cosines with the gold scores.");
+             "STS-B: Spearman correlation of each model's pair cosines with the gold scores.\n"
+             "Diffusion models: both sample the same classes from the same seeds; Fréchet distance of the\n"
+             "classifier's features against the real test set, class accuracy, and the guided noise error of\n"
+             "QUANTIZED on ORIGINAL's own trajectory at every timestep.");
   return [o]() {
+    if (DiffusionPipeline::is_diffusion_model(o->original)) {
+      o->engine.resolve();
+      EngineOptions eo = o->engine.options();
+      if (eo.weights == EngineOptions::Weights::Auto) eo.weights = EngineOptions::Weights::Float;
+      DiffusionPipeline reference(o->original, eo), quantized(o->quantized, eo);
+      DiffusionValidateOptions d = o->diffusion;
+      d.sample.sampler = o->sampler == "ddpm" ? SamplerKind::Ddpm : SamplerKind::Ddim;
+      if (d.classifier.empty()) {
+        std::filesystem::path p = std::filesystem::path(o->original).lexically_normal();
+        if (!p.has_filename()) p = p.parent_path();  // "model/"
+        d.classifier = (p.parent_path() / "fashion_classifier").string();
+      }
+      Progress bar("validate");
+      if (!o->quiet) d.progress = [&](size_t done, size_t n) { bar.completed(done, n); };
+      const DiffusionReport r = validate_diffusion(reference, o->original, quantized, o->quantized, d);
+      bar.finish();
+      emit_report(r.to_json(), r.to_markdown(), o->report);
+      return 0;
+    }
     ValidateOptions vo;
     vo.batch_size = o->batch;
     if (!o->sentences.empty()) {

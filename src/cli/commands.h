@@ -52,6 +52,7 @@ Runner add_bench_gemm(CLI::App& app);  // under `bench`
 Runner add_validate(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_chat(CLI::App& app);
+Runner add_sample(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_ppl(CLI::App& app);
 Runner add_analyze(CLI::App& app);

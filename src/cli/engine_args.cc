@@ -20,7 +20,7 @@ void EngineArgs::visit(SettingVisitor& v, unsigned uses) {
                          "at load into huge-page memory: faster decode, slower load, more memory), float (dequantised "
                          "at load) or auto (packed with int8 activations for encoders, float for small decoders, packed "
                          "otherwise)"});
-  if (uses & kDecoder) {
+  if (uses & (kDecoder | kImages)) {
     visit_enum(v, activations, kActivationsNames,
                {"activations", "Activations of the packed products: f32, int8, or auto (int8 wherever packed weights "
                                "have an int8 kernel, else f32; SmoothQuant models always int8). More than 8 tokens "
@@ -29,6 +29,8 @@ void EngineArgs::visit(SettingVisitor& v, unsigned uses) {
     visit_enum(v, kernel_fallback, kFallbackNames,
                {"kernel_fallback", "Activation type to use for weights that have no kernel for --activations (none: "
                                    "refuse such a model)"});
+  }
+  if (uses & kDecoder) {
     visit_enum(v, kv_cache, kKvNames, {"kv_cache", "KV cache type: f32, f16, int8, fp8 (E4M3)"});
     v.visit(kv_block, {"kv_block", "Elements per KV scale for int8/fp8 (0 = one head)", {}, 0, 1 << 20});
     int scales = kv_fp16_scales;

@@ -11,7 +11,7 @@
 namespace arrowquant::cli {
 
 struct EngineArgs {
-  enum Uses : unsigned { kCommon = 0, kDecoder = 1, kEncoder = 2 };
+  enum Uses : unsigned { kCommon = 0, kDecoder = 1, kEncoder = 2, kImages = 4 };
 
   int threads = 0;
   EngineOptions::Weights weights = EngineOptions::Weights::Auto;

@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
       cli::add_validate);
   reg("generate", "Generate text with a decoder model, streaming tokens as they come", cli::add_generate);
   reg("chat", "Talk to a chat model on the terminal, in its chat template, replies streaming", cli::add_chat);
+  reg("sample", "Draw images from a class-conditional diffusion model (DiT): DDIM or DDPM, classifier-free guidance, "
+      "a PNG grid", cli::add_sample);
   reg("tokenize", "Token ids of a text under a decoder model's tokenizer (as llama-tokenize prints them)",
       cli::add_tokenize);
   reg("ppl", "Perplexity of a decoder on a text file; with --kl-base, KL divergence against the original",

@@ -190,6 +190,30 @@ std::unique_ptr<TensorSource> open_file(const std::string& file) {
   throw FormatError(file + ": unknown model format (expected safetensors, GGUF, a llama2.c checkpoint or Parquet)");
 }
 
+// A diffusers pipeline folder (model_index.json, transformer/, scheduler/): the transformer's weights
+// and config, with the scheduler's config and the index carried along as companions (a quantised
+// copy holds them beside its config.json).
+class DiffusersPipelineSource : public TensorSource {
+ public:
+  DiffusersPipelineSource(std::unique_ptr<TensorSource> transformer, std::vector<std::string> extra)
+      : inner_(std::move(transformer)), extra_(std::move(extra)) {}
+  std::string kind() const override { return inner_->kind(); }
+  const std::vector<SourceTensorInfo>& tensors() const override { return inner_->tensors(); }
+  FloatTensor read_f32(const std::string& name) const override { return inner_->read_f32(name); }
+  std::vector<uint8_t> read_raw(const std::string& name) const override { return inner_->read_raw(name); }
+  nlohmann::json model_config() const override { return inner_->model_config(); }
+  std::vector<std::string> companion_files() const override {
+    std::vector<std::string> out = inner_->companion_files();
+    out.insert(out.end(), extra_.begin(), extra_.end());
+    return out;
+  }
+  std::vector<PackedRows> read_packed(const std::string& name) const override { return inner_->read_packed(name); }
+
+ private:
+  std::unique_ptr<TensorSource> inner_;
+  std::vector<std::string> extra_;
+};
+
 }  // namespace
 
 std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
@@ -197,6 +221,12 @@ std::unique_ptr<TensorSource> open_tensor_source(const std::string& path) {
   if (fs::is_regular_file(path, ec)) return open_file(path);
   if (!fs::is_directory(path, ec)) throw IoError(path + ": no such file or folder");
   const fs::path dir(path);
+  if (fs::is_regular_file(dir / "model_index.json", ec) && fs::is_directory(dir / "transformer", ec)) {
+    std::vector<std::string> extra = {(dir / "model_index.json").string()};
+    if (fs::is_regular_file(dir / "scheduler" / "scheduler_config.json", ec))
+      extra.push_back((dir / "scheduler" / "scheduler_config.json").string());
+    return std::make_unique<DiffusersPipelineSource>(open_tensor_source((dir / "transformer").string()), std::move(extra));
+  }
   if (fs::is_regular_file(dir / "model.safetensors.index.json", ec)) {
     const std::string index_path = (dir / "model.safetensors.index.json").string();
     const SafetensorsIndex idx = read_safetensors_index(index_path);

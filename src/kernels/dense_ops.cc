@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace arrowquant::kernels {
 
@@ -26,6 +27,21 @@ void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m,
               bias ? 1.0f : 0.0f, y, int(m));
 }
 
+namespace {
+
+// A LayerNorm row's mean and 1/√(variance + eps), accumulated in double.
+std::pair<float, float> mean_and_inverse_std(const float* r, int64_t d, float eps) {
+  double mean = 0;
+  for (int64_t j = 0; j < d; ++j) mean += r[j];
+  mean /= double(d);
+  double var = 0;
+  for (int64_t j = 0; j < d; ++j) var += (r[j] - mean) * (r[j] - mean);
+  var /= double(d);
+  return {float(mean), float(1.0 / std::sqrt(var + double(eps)))};
+}
+
+}  // namespace
+
 void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const float* gamma,
                     const float* beta, float eps) {
   for (int64_t i = 0; i < n; ++i) {
@@ -34,17 +50,34 @@ void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const
       const float* s = residual + i * d;
       for (int64_t j = 0; j < d; ++j) r[j] += s[j];
     }
-    double mean = 0;
-    for (int64_t j = 0; j < d; ++j) mean += r[j];
-    mean /= double(d);
-    double var = 0;
-    for (int64_t j = 0; j < d; ++j) var += (r[j] - mean) * (r[j] - mean);
-    var /= double(d);
-    float inv = float(1.0 / std::sqrt(var + double(eps)));
-    float mu = float(mean);
+    const auto [mu, inv] = mean_and_inverse_std(r, d, eps);
     for (int64_t j = 0; j < d; ++j) r[j] = (r[j] - mu) * inv * gamma[j] + beta[j];
   }
 }
 
+void layer_norm_modulated(const float* x, int64_t n, int64_t d, float eps, const float* scale, const float* shift,
+                          float* y) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float* r = x + i * d;
+    float* o = y + i * d;
+    const auto [mu, inv] = mean_and_inverse_std(r, d, eps);
+    for (int64_t j = 0; j < d; ++j) {
+      const float v = (r[j] - mu) * inv;
+      o[j] = scale ? v * (1.0f + scale[j]) + shift[j] : v;
+    }
+  }
+}
+
+void gelu_tanh(float* x, int64_t n) {
+  const float k = 0.7978845608028654f;  // √(2/π)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+  }
+}
+
+void silu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
 
 }  // namespace arrowquant::kernels

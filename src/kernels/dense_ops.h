@@ -32,6 +32,18 @@ void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m,
 void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const float* gamma,
                     const float* beta, float eps);
 
+// y[n, d] = LayerNorm(x) (no affine) · (1 + scale[d]) + shift[d]: adaLN modulation of one image's
+// tokens (scale/shift null: plain LayerNorm). y may be x.
+void layer_norm_modulated(const float* x, int64_t n, int64_t d, float eps, const float* scale, const float* shift,
+                          float* y);
+
+// GELU's tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in place (PyTorch's
+// approximate="tanh", diffusers' "gelu-approximate").
+void gelu_tanh(float* x, int64_t n);
+
+// SiLU, x·σ(x), in place.
+void silu(float* x, int64_t n);
+
 // Exact GELU, 0.5·x·(1 + erf(x/√2)), in place.
 void gelu_erf(float* x, int64_t n);
 

@@ -9,6 +9,8 @@
 #include "tokenizers/load_tokenizer.h"
 #include "tokenizers/wordpiece_tokenizer.h"
 #include "model/bert_encoder.h"
+#include "model/dit_calibration.h"
+#include "model/dit_transformer.h"
 #include "model/llama_decoder.h"
 
 namespace arrowquant {
@@ -131,6 +133,7 @@ class DecoderCalibration : public BlockAccess<LlamaDecoder> {
 
 std::unique_ptr<CalibrationModel> CalibrationModel::open(const ModelWeights& w, int threads) {
   if (DecoderConfig::is_decoder(w.config())) return std::make_unique<DecoderCalibration>(w, threads);
+  if (DitConfig::is_dit(w.config())) return open_dit_calibration(w, threads);
   return std::make_unique<EncoderCalibration>(w, threads);  // BertConfig refuses anything else
 }
 

@@ -1,6 +1,7 @@
 // What calibrated quantisation needs from a model, whatever its architecture: its tokenizer, its
 // embeddings, one block run at a time on one sequence, and the block's Linears and scale-fold
-// points. Encoders (BERT) and decoders (Llama family) each provide it.
+// points. Encoders (BERT), decoders (Llama family) and diffusion transformers (model/dit_calibration.h)
+// each provide it.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -19,7 +20,7 @@ class CalibrationModel {
   static std::unique_ptr<CalibrationModel> open(const ModelWeights& w, int threads);
   virtual ~CalibrationModel() = default;
 
-  virtual std::string kind() const = 0;  // "encoder" | "decoder"
+  virtual std::string kind() const = 0;  // "encoder" | "decoder" | "diffusion"
   virtual int64_t context() const = 0;   // positions the model accepts
   virtual int64_t default_seq_len() const = 0;
   // Calibration sequences of at most seq_len tokens from documents: an encoder takes one per
@@ -27,6 +28,9 @@ class CalibrationModel {
   virtual std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,
                                                       int64_t seq_len) const = 0;
   virtual int64_t blocks() const = 0;
+  // Whether bias correction (b += (W − Ŵ)·E[x]) fits the model: not where a layer's mean input moves
+  // with a condition the mean is taken over (a diffusion model's timestep).
+  virtual bool bias_correction_fits() const { return true; }
   virtual std::vector<float> embed(const std::vector<int32_t>& ids) const = 0;  // [T, hidden]
   virtual void run_block(int64_t b, float* x, int64_t T) const = 0;            // in place
   virtual std::vector<Linear*> linears(int64_t b) = 0;

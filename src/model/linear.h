@@ -76,6 +76,10 @@ struct ScaleFold {
   // Consumer input channel c takes producer element channel_source[c] (grouped-query attention
   // repeats a value head for several query heads); empty = identity.
   std::vector<int64_t> channel_source;
+  // An adaLN modulation (DiT) as producer: `rows` makes m per image and the consumers read
+  // LN(h)·(1 + m[adaln_scale + c]) + m[adaln_shift + c]; both rows of channel c are divided by its
+  // scale and the 1 moves into the scale row's bias. -1: `rows` feeds the consumers directly.
+  int64_t adaln_shift = -1, adaln_scale = -1;
 };
 
 // The gradient of a block's output error with respect to its float parameters, added up over

@@ -1,8 +1,11 @@
-// Fuzz target: a model's config.json, read as the decoder and the encoder read it.
+// Fuzz target: a model's config.json, read as the decoder, the encoder and the DiT read it, and a
+// diffusion scheduler_config.json (its timesteps and one step of each sampler).
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_util.h"
 #include "model/bert_encoder.h"
+#include "model/diffusion_scheduler.h"
+#include "model/dit_transformer.h"
 #include "model/llama_decoder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -12,5 +15,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (arrowquant::DecoderConfig::is_decoder(cfg)) arrowquant::DecoderConfig::from_json(cfg, "config.json");
   });
   aqfuzz::only_our_errors([&] { arrowquant::BertConfig::from_json(cfg, "config.json"); });
+  aqfuzz::only_our_errors([&] {
+    if (arrowquant::DitConfig::is_dit(cfg)) arrowquant::DitConfig::from_json(cfg, "config.json");
+  });
+  aqfuzz::only_our_errors([&] {
+    const auto s = arrowquant::NoiseSchedule::from_json(cfg, "scheduler_config.json");
+    for (int64_t n : {int64_t(1), int64_t(7), s.train_steps}) {
+      float x[2] = {0.5f, -0.5f}, eps[2] = {0.1f, 0.2f}, noise[2] = {1, -1};
+      for (int64_t t : s.timesteps(n)) s.ddim_step(t, n, eps, x, 2), s.ddpm_step(t, n, eps, noise, x, 2);
+    }
+  });
   return 0;
 }

@@ -71,6 +71,8 @@ class BlockCalibrator {
     for (const auto& s : seqs_) res_.tokens += int64_t(s.size());
     say("calibration: " + std::to_string(res_.sequences) + " sequences, " + std::to_string(res_.tokens) + " tokens from " +
         cfg_.calibration + " (" + m_.kind() + ", method " + method_name(cfg_.method) + ")");
+    if (cfg_.bias_correction && !m_.bias_correction_fits())
+      say("bias correction: off for a " + m_.kind() + " model (its layers' mean input moves with the timestep)");
     const int64_t nb = m_.blocks();
     for (int64_t b = 0; b < nb; ++b) {
       if (interrupt_requested()) throw Interrupted("interrupted: no output was written");
@@ -279,7 +281,7 @@ class BlockCalibrator {
                                  {"output_cosine", ct.error.cosine}});
     std::vector<float> back = dequantize(ct.tensor);
     ct.weight = weight_error(l.float_weight().data(), back.data(), back.size());
-    if (cfg_.bias_correction && !l.bias.empty()) {
+    if (cfg_.bias_correction && m_.bias_correction_fits() && !l.bias.empty()) {
       correct_bias(l, back, st);
       piece.floats[l.name + ".bias"] = l.bias;
     }

@@ -3,6 +3,7 @@
 #include "arrowquant/error.h"
 #include "io/calibration_text.h"
 #include "model/calibration_model.h"
+#include "model/dit_calibration.h"
 #include "model/model_weights.h"
 #include "model/residual_rotation.h"
 
@@ -33,7 +34,15 @@ const std::vector<std::vector<int32_t>>& ModelSession::calibration_sequences(con
     throw ValueError("--seq-len " + std::to_string(seq_len) + " is longer than the model's context of " +
                      std::to_string(m.context()) + " tokens");
   if (seq_len < 2) throw ValueError("--seq-len must be at least 2 tokens");
-  auto seqs = m.sequences(read_calibration_documents(cfg.calibration), cfg.samples, seq_len);
+  std::vector<std::string> docs;
+  if (m.kind() == "diffusion") {  // calibrates on its own denoising trajectories, never on text
+    if (cfg.calibration != kTrajectoryCalibration)
+      throw ValueError("a diffusion model calibrates on the states of its own denoising runs: --calibration " +
+                       std::string(kTrajectoryCalibration) + ", not a text file ('" + cfg.calibration + "')");
+  } else {
+    docs = read_calibration_documents(cfg.calibration);
+  }
+  auto seqs = m.sequences(docs, cfg.samples, seq_len);
   if (seqs.empty()) throw ValueError(cfg.calibration + ": the calibration text gives no sequence of two tokens or more");
   sequences_ = std::move(seqs);
   sequences_key_ = key;

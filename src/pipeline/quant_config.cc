@@ -77,8 +77,9 @@ void QuantConfig::visit(SettingVisitor& v) {
                         1, double((int64_t(1) << 31) - 1024)});
 
   v.visit(calibration, {"calibration", "Calibration text: .txt (one document per line) or .jsonl ({\"text\": ...} per "
-                                       "line)", kCalibration});
-  v.visit(samples, {"samples", "Calibration sequences", kCalibration, 1, 1 << 20});
+                                       "line); for a diffusion model the word 'trajectory': states along its own "
+                                       "guided denoising runs, every timestep and class", kCalibration});
+  v.visit(samples, {"samples", "Calibration sequences (diffusion: trajectory states)", kCalibration, 1, 1 << 20});
   v.visit(seq_len, {"seq_len", "Tokens per calibration sequence (0: 128 for encoders, 256 for decoders, never more "
                                "than the model's context)", kCalibration, 0, 1 << 20});
   v.visit(damp, {"damp", "GPTQ damping, fraction of the mean Hessian diagonal, in (0, 1)", kCalibration, 0, 1});

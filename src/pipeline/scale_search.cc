@@ -11,7 +11,10 @@ namespace arrowquant {
 
 namespace {
 
-int64_t producer_size(const ScaleFold& f) { return f.norm ? int64_t(f.norm->size()) : f.rows->out; }
+int64_t producer_size(const ScaleFold& f) {
+  if (f.norm) return int64_t(f.norm->size());
+  return f.adaln_scale >= 0 ? f.consumers.at(0)->in : f.rows->out;
+}
 
 // Ties the consumer scales to one per producer element (grouped-query attention feeds one value row
 // to several o_proj inputs, which must then share its scale) and expands them back.
@@ -115,6 +118,19 @@ void apply_fold(ScaleFold& fold, const FoldScales& s) {
   }
   if (fold.norm) {
     for (size_t i = 0; i < fold.norm->size(); ++i) (*fold.norm)[i] /= s.producer[i];
+  } else if (fold.adaln_scale >= 0) {
+    // x·(1 + scale) + shift, divided by s: shift/s, and (1 + scale)/s = 1 + (scale/s + 1/s − 1).
+    Linear& p = *fold.rows;
+    std::vector<float> w = p.float_weight();
+    for (size_t c = 0; c < s.producer.size(); ++c) {
+      const float inv = 1.0f / s.producer[c];
+      for (int64_t row : {fold.adaln_shift + int64_t(c), fold.adaln_scale + int64_t(c)})
+        for (int64_t k = 0; k < p.in; ++k) w[size_t(row * p.in + k)] *= inv;
+      p.bias[size_t(fold.adaln_shift) + c] *= inv;
+      float& b = p.bias[size_t(fold.adaln_scale) + c];
+      b = b * inv + (inv - 1.0f);
+    }
+    p.set_weight(std::move(w));
   } else {
     Linear& p = *fold.rows;
     std::vector<float> w = p.float_weight();

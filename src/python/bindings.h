@@ -4,11 +4,15 @@
 // (Ctrl-C cancels the same way: the callback checks Python's pending signals).
 #pragma once
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+
+#include "arrowquant/engine.h"
+#include "arrowquant/settings.h"
 
 namespace arrowquant {
 class WeightLoader;
@@ -22,6 +26,7 @@ void bind_config(nb::module_& m);
 void bind_engine(nb::module_& m);
 void bind_quantize(nb::module_& m);
 void bind_weights(nb::module_& m);
+void bind_diffusion(nb::module_& m);
 
 // What a failed call raises: the C++ exception mapped onto arrowquant.errors, a ValueError in the
 // context of `value_error_class` ("ConfigurationError", "QuantizationError", ...). Call inside a
@@ -29,6 +34,19 @@ void bind_weights(nb::module_& m);
 [[noreturn]] void raise_current(const char* value_error_class);
 // Raises arrowquant.errors.<cls>(message); the GIL must be held.
 [[noreturn]] void raise_error(const char* cls, const std::string& message);
+
+// The enum value named `text` in `names`; ConfigurationError listing the names otherwise.
+template <class E>
+E option_named(std::span<const arrowquant::EnumOption> names, const std::string& text, const char* what) {
+  for (const auto& n : names)
+    if (n.name == text) return E(n.value);
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + std::string(n.name);
+  raise_error("ConfigurationError", std::string(what) + " '" + text + "' is not one of " + known);
+}
+// The engine options of every model-running class, from their Python names.
+arrowquant::EngineOptions engine_options(const std::string& weights, const std::string& activations,
+                                         const std::string& kernel_fallback, int threads);
 
 // Ctrl-C seen by a callback: KeyboardInterrupt, raised once the C++ call has unwound.
 [[noreturn]] void raise_keyboard_interrupt();

@@ -16,20 +16,21 @@ using namespace arrowquant;
 
 namespace {
 
-template <class E>
-E option_named(std::span<const EnumOption> names, const std::string& text, const char* what) {
-  for (const auto& n : names)
-    if (n.name == text) return E(n.value);
-  std::string known;
-  for (const auto& n : names) known += (known.empty() ? "" : ", ") + std::string(n.name);
-  raise_error("ConfigurationError", std::string(what) + " '" + text + "' is not one of " + known);
-}
-
 struct PyEngine {
   std::unique_ptr<ArrowEngine> engine;
 };
 
 }  // namespace
+
+EngineOptions engine_options(const std::string& weights, const std::string& activations,
+                             const std::string& kernel_fallback, int threads) {
+  EngineOptions o;
+  o.weights = option_named<EngineOptions::Weights>(kWeightsNames, weights, "weights");
+  o.activations = option_named<EngineOptions::Activations>(kActivationsNames, activations, "activations");
+  o.kernel_fallback = option_named<EngineOptions::Activations>(kActivationsNames, kernel_fallback, "kernel_fallback");
+  o.threads = threads;
+  return o;
+}
 
 void bind_engine(nb::module_& m) {
   nb::class_<PyEngine>(m, "Engine", "A model opened for running (see arrowquant.ArrowEngine)")
@@ -37,12 +38,7 @@ void bind_engine(nb::module_& m) {
           "__init__",
           [](PyEngine* self, const std::string& path, const std::string& weights, const std::string& activations,
              const std::string& kernel_fallback, int threads) {
-            EngineOptions o;
-            o.weights = option_named<EngineOptions::Weights>(kWeightsNames, weights, "weights");
-            o.activations = option_named<EngineOptions::Activations>(kActivationsNames, activations, "activations");
-            o.kernel_fallback =
-                option_named<EngineOptions::Activations>(kActivationsNames, kernel_fallback, "kernel_fallback");
-            o.threads = threads;
+            const EngineOptions o = engine_options(weights, activations, kernel_fallback, threads);
             new (self) PyEngine{call_released("ConfigurationError", [&] { return std::make_unique<ArrowEngine>(path, o); })};
           },
           nb::arg("path"), nb::arg("weights") = "auto", nb::arg("activations") = "auto",

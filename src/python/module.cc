@@ -92,4 +92,5 @@ NB_MODULE(_core, m) {
   aqpy::bind_engine(m);
   aqpy::bind_quantize(m);
   aqpy::bind_weights(m);
+  aqpy::bind_diffusion(m);
 }

@@ -1,0 +1,65 @@
+"""Diffusion from Python: sampling equals the CLI's bit for bit, the noise prediction equals diffusers'
+(the committed golden), ArrowQuantV2.quantize_diffusion_model quantises and scores, errors are typed."""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run
+
+import arrowquant as aq  # noqa: E402
+
+DIFFUSION = os.path.join(ROOT, "tests", "goldens", "diffusion")
+FASHION = os.path.join(DIFFUSION, "fashion_dit")
+TINY = os.path.join(DIFFUSION, "tiny_dit")
+
+
+def test_sample_equals_the_cli(tmp_path):
+    run("sample", TINY, "--class", 2, "-n", 4, "--steps", 6, "--seed", 9, "--npy", tmp_path / "cli.npy", "-q")
+    ours = aq.DiffusionPipeline(TINY).sample([2] * 4, steps=6, seed=9)
+    assert ours.shape == (4, 1, 8, 8) and ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, np.load(tmp_path / "cli.npy"))
+
+
+def test_predict_noise_equals_diffusers():
+    g = aq.load_sharded_safetensors(os.path.join(DIFFUSION, "tiny_dit_golden.safetensors"))
+    eps = aq.DiffusionPipeline(TINY).predict_noise(g["x"], g["timesteps"], g["labels"].tolist())
+    assert np.linalg.norm(eps - g["eps"]) / np.linalg.norm(g["eps"]) < 1e-5
+
+
+def test_quantize_diffusion_model_scores_against_the_original(tmp_path):
+    seen = []
+    r = aq.ArrowQuantV2("cloud").quantize_diffusion_model(
+        FASHION, tmp_path / "w8", classifier=os.path.join(DIFFUSION, "fashion_classifier"), samples=20, steps=4,
+        progress_callback=lambda f, m: seen.append(f))
+    assert r["compression_ratio"] > 1.3 and r["cosine_similarity"] > 0.999
+    d = r["diffusion"]
+    assert d["samples"] == 20 and len(d["per_timestep"]) == 4
+    assert 0 < d["max_noise_rel_error"] < 0.1
+    assert 0 <= d["model"]["class_accuracy"] <= 1 and d["model"]["frechet_distance"] > 0
+    assert seen and seen[-1] == 1.0
+
+
+def test_quantize_diffusion_model_calibrates_on_its_trajectories(tmp_path):
+    r = aq.ArrowQuantV2("local").quantize_diffusion_model(
+        TINY, tmp_path / "w4", config=aq.QuantConfig(bits=4, group_size=32, samples=32), method="gptq",
+        calibration="trajectory")
+    assert r["cosine_similarity"] > 0.98
+    with pytest.raises(aq.ArrowQuantError, match="calibration trajectory"):
+        aq.ArrowQuantV2("local").quantize_diffusion_model(
+            TINY, tmp_path / "text", bits=4, method="gptq", calibration=os.path.join(DIFFUSION, "tiny_dit", "model_index.json"))
+    assert not (tmp_path / "text").exists()
+
+
+def test_errors_are_typed(tmp_path):
+    with pytest.raises(aq.ModelFormatError, match="not a diffusion transformer"):
+        aq.DiffusionPipeline(os.path.join(ROOT, "models", "all-MiniLM-L6-v2"))
+    pipe = aq.DiffusionPipeline(TINY)
+    with pytest.raises(aq.ValidationError, match="out of range"):
+        pipe.sample([7])
+    with pytest.raises(aq.ConfigurationError, match="sampler"):
+        pipe.sample([0], sampler="euler")
+    with pytest.raises(aq.ShapeMismatchError):
+        pipe.predict_noise(np.zeros((1, 1, 4, 4), np.float32), [1.0], [0])
+    with pytest.raises(aq.Cancelled):
+        pipe.sample([0, 1], steps=20, progress=lambda f, m: False)
