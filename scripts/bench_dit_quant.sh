@@ -3,10 +3,10 @@
 # Fashion-MNIST DiT, then `arrowquant validate` against the float model (Fréchet distance and class
 # accuracy of SAMPLES images per model, guided noise error per timestep on the float model's
 # trajectory), one JSON per row under OUT, the Markdown table on stdout.
-#   scripts/bench_dit_quant.sh [OUT=/tmp/dit-quant] [SAMPLES=500] [STEPS=25]
+#   scripts/bench_dit_quant.sh [OUT=/tmp/dit-quant] [SAMPLES=250] [STEPS=25]   (about 3 min a row on 2 cores)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${1:-/tmp/dit-quant}" SAMPLES="${2:-500}" STEPS="${3:-25}"
+OUT="${1:-/tmp/dit-quant}" SAMPLES="${2:-250}" STEPS="${3:-25}"
 CLI="$ROOT/build/arrowquant" MODEL="$ROOT/tests/goldens/diffusion/fashion_dit"
 mkdir -p "$OUT"
 # keep8: the timestep-conditioning path (each block's timestep embedder and adaLN modulation, the
@@ -20,28 +20,24 @@ ROWS=()
 row() {  # name, engine flags (quoted), quantize flags...
   local name="$1" engine="$2"; shift 2
   ROWS+=("$name")
+  [ -s "$OUT/$name.json" ] && return  # measured already (delete OUT to measure again)
   if [ "$name" != fp32 ]; then
     "$CLI" quantize "$MODEL" -o "$OUT/$name" --force "$@" >"$OUT/$name.quantize.log" 2>&1
   fi
   local q="$OUT/$name"; [ "$name" = fp32 ] && q="$MODEL"
   # shellcheck disable=SC2086
-  "$CLI" validate "$MODEL" "$q" --samples "$SAMPLES" --steps "$STEPS" --format json -q $engine >"$OUT/$name.json"
+  "$CLI" validate "$MODEL" "$q" --samples "$SAMPLES" --steps "$STEPS" --format json -q $engine >"$OUT/$name.json.part"
+  mv "$OUT/$name.json.part" "$OUT/$name.json"
   echo "done: $name" >&2
 }
 row fp32 ""
 row w8 "" --bits 8 --group-size 0
 row w8a8 "$I8" --bits 8 --group-size 0
 row w8a8_smooth "$I8" --bits 8 --group-size 0 --method smoothquant "${TRAJ[@]}"
-row w4_g64 "" --bits 4 --group-size 64
 row w4_g64_keep8 "" --bits 4 --group-size 64 "${KEEP8[@]}"
 row w4_g64_keep8_gptq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method gptq "${TRAJ[@]}"
 row w4_g64_keep8_awq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method awq "${TRAJ[@]}"
 row w4a8_g64_keep8 "$I8" --bits 4 --group-size 64 "${KEEP8[@]}"
-row w4a8_g64_keep8_awq "$I8" --bits 4 --group-size 64 "${KEEP8[@]}" --method awq "${TRAJ[@]}"
-row w3_g32_keep8 "" --bits 3 --group-size 32 "${KEEP8[@]}"
-row w3_g32_keep8_gptq "" --bits 3 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}"
-row w2_g32_keep8 "" --bits 2 --group-size 32 "${KEEP8[@]}"
-row w2_g32_keep8_gptq "" --bits 2 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}"
 row w2_g32_keep8_gptq_min99 "" --bits 2 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}" --min-accuracy 0.99
 "$ROOT/.venv/bin/python" - "$OUT" "${ROWS[@]}" <<'PY'
 import json, sys
