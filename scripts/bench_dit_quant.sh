@@ -39,6 +39,15 @@ row w4_g64_keep8_gptq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method gptq "$
 row w4_g64_keep8_awq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method awq "${TRAJ[@]}"
 row w4a8_g64_keep8 "$I8" --bits 4 --group-size 64 "${KEEP8[@]}"
 row w2_g32_keep8_gptq_min99 "" --bits 2 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}" --min-accuracy 0.99
+# Static int8 activations (--static-activations: each Linear's input rounded to a clip stored in the
+# file) chosen per timestep group: one clip for every timestep (time-agnostic) against 10 groups.
+STATIC="--static-activations"
+row w8a8_static_1group "$STATIC" --bits 8 --group-size 0 "${TRAJ[@]}" --time-groups 1
+row w8a8_static_10groups "$STATIC" --bits 8 --group-size 0 "${TRAJ[@]}" --time-groups 10
+row w8a8_smooth_static_1group "$STATIC" --bits 8 --group-size 0 --method smoothquant "${TRAJ[@]}" --time-groups 1
+row w8a8_smooth_static_10groups "$STATIC" --bits 8 --group-size 0 --method smoothquant "${TRAJ[@]}" --time-groups 10
+row w4a8_g64_keep8_static_1group "$STATIC" --bits 4 --group-size 64 "${KEEP8[@]}" "${TRAJ[@]}" --time-groups 1
+row w4a8_g64_keep8_static_10groups "$STATIC" --bits 4 --group-size 64 "${KEEP8[@]}" "${TRAJ[@]}" --time-groups 10
 "$ROOT/.venv/bin/python" - "$OUT" "${ROWS[@]}" <<'PY'
 import json, sys
 out, names = sys.argv[1], sys.argv[2:]

@@ -242,6 +242,16 @@ def main():
             put("weight_loader_fuzz", name, data)
             if name in ("int4.parquet", "int4_rotated.parquet"):
                 put("tensor_source_fuzz", name, data)
+        # A diffusion model's time_groups key (static activation clips per timestep group) on the
+        # same table, rewritten by pyarrow the way our reader takes it (one PLAIN page per value).
+        import pyarrow.parquet as pq
+        t = pq.read_table(os.path.join(tmp, "int4.parquet", "model.parquet"))
+        meta = dict(t.schema.metadata)
+        meta[b"arrowquant.time_groups"] = json.dumps(
+            {"train_timesteps": 1000, "groups": 3, "clips": {"layer": [1.5, 2.0, 0.75]}}).encode()
+        pq.write_table(t.replace_schema_metadata(meta), os.path.join(tmp, "time_groups.parquet"), row_group_size=1,
+                       use_dictionary=False, compression="none", write_statistics=False, data_page_size=1 << 30)
+        put("weight_loader_fuzz", "time_groups.parquet", open(os.path.join(tmp, "time_groups.parquet"), "rb").read())
         subprocess.check_call([sys.executable, os.path.join(ROOT, "scripts", "make_v1.py"), os.path.join(tmp, "m"),
                                os.path.join(tmp, "v1.parquet")], stdout=subprocess.DEVNULL)
         put("weight_loader_fuzz", "v1.parquet", open(os.path.join(tmp, "v1.parquet"), "rb").read())

@@ -1,12 +1,17 @@
 // Helpers shared by the tests: temporary folders, running the CLI, paths to the real models.
 #pragma once
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace aqtest {
@@ -98,6 +103,28 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1
   std::vector<float> v(n);
   for (auto& x : v) x = d(rng);
   return v;
+}
+
+// Runs the CLI with args and kills it (SIGKILL) once the checkpoint of out holds its second block.
+inline void kill_after_second_block(const std::string& args, const std::string& out) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string cmd = cli_path() + " " + args + " >/dev/null 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  const std::string marker = out + ".checkpoint/block_1.bin";
+  bool seen = false;
+  for (int i = 0; i < 1200 && !seen; ++i) {  // up to 60 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = fs::exists(marker);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(seen) << "the run never finished its second block";
+  ASSERT_FALSE(fs::exists(out)) << "the run finished before it could be killed";
 }
 
 }  // namespace aqtest

@@ -60,6 +60,9 @@ class DiffusionPipeline {
   int64_t image_size() const;
   int64_t train_steps() const;
   bool packed_weights() const;
+  // How the weights and activations run, for reports: "float weights, f32 activations", "packed weights,
+  // int8 activations", "float weights, static int8 activations (10 timestep groups)", ...
+  std::string runs_as() const;
   std::vector<std::string> kernel_notes() const;
 
   // The model's predicted noise for x [batch, C, H, W] at one timestep per image (label num_classes =

@@ -34,6 +34,10 @@ struct EngineOptions {
   // The activation type to use for formats that have no kernel for `activations` (F32 or Int8);
   // Auto: none, such a model is refused.
   Activations kernel_fallback = Activations::Auto;
+  // Diffusion models quantised with --time-groups: each block Linear's input rounded to the static
+  // int8 clip of its image's timestep group, stored in the file (products on float activations: a
+  // simulation of static-int8 hardware). Refused by text models and by files without clips.
+  bool static_activations = false;
 };
 inline constexpr EnumOption kWeightsNames[] = {{int(EngineOptions::Weights::Auto), "auto"},
                                                {int(EngineOptions::Weights::Packed), "packed"},

@@ -60,6 +60,7 @@ struct QuantConfig {
   bool bias_correction = true; // calibrated runs: b += (W - Ŵ)·E[x] for Linears that have a bias
   bool importance = true;       // RTN with calibration text: errors weighted by each input's mean square
   double min_accuracy = 0;    // a layer whose output cosine falls below this is redone wider (0 = off)
+  int64_t time_groups = 0;    // diffusion: static int8 activation clips per this many timestep groups (0 = none)
   double target_bpw = 0;      // automatic bit allocation to this many bits per weight (0 = off)
   double target_size_mb = 0;  // or to this file size in MB (10^6 bytes)
   bool fuse_siblings = false; // allocation: Linears reading the same input (q/k/v, gate/up) get one width
@@ -96,7 +97,7 @@ struct QuantConfig {
   }
   // Whether the run needs calibration text: a calibrated method, or allocation by measurement.
   bool needs_calibration() const {
-    return method != Method::Rtn || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0;
+    return method != Method::Rtn || min_accuracy > 0 || target_bpw > 0 || target_size_mb > 0 || time_groups > 0;
   }
   // Whether the run reads calibration text: when it needs it, and whenever it is given (RTN then
   // runs block by block on it: importance-weighted, and each layer's output error measured).

@@ -10,6 +10,7 @@
 
 #include "arrowquant/packed_tensor.h"
 #include "arrowquant/tensor.h"
+#include "arrowquant/time_group_clips.h"
 
 namespace arrowquant {
 
@@ -62,6 +63,8 @@ class TensorSource {
   // A decoder stored with its residual stream rotated (model/residual_rotation.h): the rotation;
   // none for every other model.
   virtual InputRotation residual_rotation() const { return {}; }
+  // A diffusion model quantised with static activation clips per timestep group: those; empty else.
+  virtual TimeGroupClips time_groups() const { return {}; }
 };
 
 // Detects the format of `path` (a model folder or a single file) and opens it. Throws FormatError

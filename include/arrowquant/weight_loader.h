@@ -13,6 +13,7 @@
 #include "arrowquant/packed_tensor.h"
 #include "arrowquant/stored_tensor.h"
 #include "arrowquant/tensor.h"
+#include "arrowquant/time_group_clips.h"
 
 namespace arrowquant {
 
@@ -51,6 +52,8 @@ class WeightLoader {
   std::string calibrated_activations() const;
   // The rotation of a decoder's residual stream the weights are stored in (none for most files).
   const InputRotation& residual_rotation() const { return residual_rotation_; }
+  // A diffusion model's static activation clips per timestep group (empty for most files).
+  const TimeGroupClips& time_groups() const { return time_groups_; }
 
  private:
   WeightLoader() = default;
@@ -61,6 +64,7 @@ class WeightLoader {
   std::vector<StoredTensor> tensors_;
   nlohmann::json metadata_;
   InputRotation residual_rotation_;
+  TimeGroupClips time_groups_;
 };
 
 // Finds the weights file in a model folder (model.parquet, else the only *.parquet).

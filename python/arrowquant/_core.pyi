@@ -49,7 +49,7 @@ class Engine:
 
 class Diffusion:
     def __init__(self, path: str, weights: str = "auto", activations: str = "auto", kernel_fallback: str = "auto",
-                 threads: int = 0) -> None: ...
+                 threads: int = 0, static_activations: bool = False) -> None: ...
     num_classes: int
     class_names: list[str]
     channels: int

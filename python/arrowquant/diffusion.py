@@ -19,12 +19,15 @@ class DiffusionPipeline:
 
         pipe = DiffusionPipeline("tests/goldens/diffusion/fashion_dit")
         images = pipe.sample([3] * 16, steps=50, seed=1)     # [16, 1, 28, 28] float32 in [-1, 1]
+
+    static_activations=True rounds each block Linear's input to the static int8 clip the file stores
+    for the timestep's group (a model quantised with time_groups=N; the CLI's --static-activations).
     """
 
     def __init__(self, path: str | os.PathLike, *, weights: str = "auto", activations: str = "auto",
-                 kernel_fallback: str = "auto", threads: int = 0) -> None:
+                 kernel_fallback: str = "auto", threads: int = 0, static_activations: bool = False) -> None:
         self.path = os.fspath(path)
-        self._d = _core.Diffusion(self.path, weights, activations, kernel_fallback, threads)
+        self._d = _core.Diffusion(self.path, weights, activations, kernel_fallback, threads, static_activations)
 
     @property
     def num_classes(self) -> int:

@@ -121,12 +121,16 @@ class ArrowQuantV2:
         """Quantises a diffusion pipeline folder (diffusers DiT) and, with a classifier, scores the result
         against the original (validate_diffusion): the seed's result dict plus "diffusion" (Fréchet
         distance, class accuracy, per-timestep noise error). Calibrated methods (gptq, awq, smoothquant)
-        take calibration="trajectory": states along the model's own guided denoising runs."""
-        from .diffusion import validate_diffusion
+        take calibration="trajectory": states along the model's own guided denoising runs; time_groups=N
+        stores static int8 activation clips per group of timesteps, and the score then runs with them
+        (DiffusionPipeline(static_activations=True))."""
+        from .diffusion import DiffusionPipeline, validate_diffusion
         result = self.quantize_model(model_path, output_path, config=config, progress_callback=progress_callback,
                                      overwrite=overwrite, cancel=cancel, **settings)
         if classifier is not None:
-            result["diffusion"] = validate_diffusion(model_path, output_path, classifier, samples=samples, steps=steps)
+            static = result["report"]["config"].get("calibration", {}).get("time_groups", 0) > 0
+            model = DiffusionPipeline(output_path, static_activations=static)
+            result["diffusion"] = validate_diffusion(model_path, model, classifier, samples=samples, steps=steps)
         return result
 
 

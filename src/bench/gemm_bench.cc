@@ -25,14 +25,12 @@ nlohmann::json run_gemm_bench(const GemmBenchOptions& o, bool verbose) {
   std::vector<float> x(size_t(max_n * o.cols)), y(size_t(max_n * o.rows));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float(int64_t(i * 2654435761u % 2001) - 1000) / 1000.0f;
   std::vector<float> w(size_t(o.rows * o.cols), 0.001f);
-  kernels::set_blas_threads(threads);
   std::vector<double> sgemm(o.activation_rows.size());
   for (size_t k = 0; k < o.activation_rows.size(); ++k) {
     const int64_t n = o.activation_rows[k];
-    sgemm[k] = best_seconds([&] { kernels::linear_f32(x.data(), n, o.cols, w.data(), o.rows, nullptr, y.data()); },
+    sgemm[k] = best_seconds([&] { kernels::linear_f32(x.data(), n, o.cols, w.data(), o.rows, nullptr, y.data(), threads); },
                             o.min_seconds);
   }
-  kernels::set_blas_threads(0);
   const double flop = 2.0 * double(o.rows) * double(o.cols);
   for (const auto& name : o.formats) {
     const QuantFormat& f = quant_format_or_throw(name);

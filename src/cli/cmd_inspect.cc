@@ -62,6 +62,7 @@ Runner add_inspect(CLI::App& app) {
       auto j = r.to_json();
       j["format_version"] = w->format_version();
       if (!w->residual_rotation().is_none()) j["residual_rotation"] = describe(w->residual_rotation());
+      if (!w->time_groups().empty()) j["time_groups"] = w->time_groups().to_json();
       if (*verify) j["checksums"] = "ok";
       printf("%s\n", j.dump(2).c_str());
       return 0;
@@ -71,6 +72,9 @@ Runner add_inspect(CLI::App& app) {
     if (!w->residual_rotation().is_none())
       printf("residual stream rotated: %s (docs/FORMAT.md, \"Rotated residual stream\")\n",
              describe(w->residual_rotation()).c_str());
+    if (const TimeGroupClips& tg = w->time_groups(); !tg.empty())
+      printf("static int8 activation clips: %lld timestep groups of %lld timesteps, %zu Linears (--static-activations)\n",
+             (long long)tg.groups, (long long)(tg.train_timesteps / tg.groups), tg.clips.size());
     printf("\n");
     bool rotated = false;
     for (const auto& t : r.tensors) rotated |= !t.rotation.empty();

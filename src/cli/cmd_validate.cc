@@ -62,7 +62,9 @@ Runner add_validate(CLI::App& app) {
       o->engine.resolve();
       EngineOptions eo = o->engine.options();
       if (eo.weights == EngineOptions::Weights::Auto) eo.weights = EngineOptions::Weights::Float;
-      DiffusionPipeline reference(o->original, eo), quantized(o->quantized, eo);
+      EngineOptions as_stored = eo;  // the reference runs as it is: its file has no clips to round to
+      as_stored.static_activations = false;
+      DiffusionPipeline reference(o->original, as_stored), quantized(o->quantized, eo);
       DiffusionValidateOptions d = o->diffusion;
       d.sample.sampler = o->sampler == "ddpm" ? SamplerKind::Ddpm : SamplerKind::Ddim;
       if (d.classifier.empty()) {

@@ -1,5 +1,7 @@
 #include "cli/engine_args.h"
 
+#include <cmath>
+
 namespace arrowquant::cli {
 
 namespace {
@@ -30,6 +32,11 @@ void EngineArgs::visit(SettingVisitor& v, unsigned uses) {
                {"kernel_fallback", "Activation type to use for weights that have no kernel for --activations (none: "
                                    "refuse such a model)"});
   }
+  if (uses & kImages)
+    v.visit(static_activations, {"static_activations", "Round each block Linear's input to the static int8 clip the "
+                                                       "file stores for its timestep's group (a model quantised with "
+                                                       "--time-groups; products on float activations: simulates "
+                                                       "static-int8 hardware)", {}, -HUGE_VAL, HUGE_VAL, true});
   if (uses & kDecoder) {
     visit_enum(v, kv_cache, kKvNames, {"kv_cache", "KV cache type: f32, f16, int8, fp8 (E4M3)"});
     v.visit(kv_block, {"kv_block", "Elements per KV scale for int8/fp8 (0 = one head)", {}, 0, 1 << 20});
@@ -59,6 +66,7 @@ EngineOptions EngineArgs::options() const {
   o.weights = weights;
   o.activations = activations;
   o.kernel_fallback = kernel_fallback;
+  o.static_activations = static_activations;
   return o;
 }
 

@@ -16,6 +16,7 @@ struct EngineArgs {
   int threads = 0;
   EngineOptions::Weights weights = EngineOptions::Weights::Auto;
   EngineOptions::Activations activations = EngineOptions::Activations::Auto;
+  bool static_activations = false;
   EngineOptions::Activations kernel_fallback = EngineOptions::Activations::Auto;
   KVDType kv_cache = KVDType::F32;
   int64_t kv_block = 0;

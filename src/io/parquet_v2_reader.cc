@@ -424,6 +424,8 @@ TableContents read_table_unchecked(const uint8_t* bytes, size_t size, const std:
   if (v2) {
     check_version(out.metadata, file);
     out.residual_rotation = residual_rotation_of(out.metadata, file);
+    if (auto it = out.metadata.find(key::kTimeGroups); it != out.metadata.end())
+      out.time_groups = TimeGroupClips::from_json(*it, file + ": metadata key time_groups");
   }
   const int data_col = schema->GetFieldIndex(col::kData);
   if (data_col < 0) throw FormatError(file + ": weights table has no \"data\" column");

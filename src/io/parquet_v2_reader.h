@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arrowquant/stored_tensor.h"
+#include "arrowquant/time_group_clips.h"
 
 namespace arrowquant::parquet_v2 {
 
@@ -22,6 +23,8 @@ struct TableContents {
   nlohmann::json metadata = nlohmann::json::object();
   // The rotation of a decoder's residual stream (model/residual_rotation.h); none when absent.
   InputRotation residual_rotation;
+  // A diffusion model's static activation clips per timestep group; empty when absent.
+  TimeGroupClips time_groups;
   // Decoded columns that V1 data pointers point into (V2 points into `bytes` itself).
   std::shared_ptr<const void> decoded;
 };

@@ -5,7 +5,8 @@
 namespace arrowquant::parquet_v2 {
 
 bool key_holds_json(std::string_view k) {
-  return k == key::kModelConfig || k == key::kQuantConfig || k == key::kDecisions || k == key::kResidualRotation;
+  return k == key::kModelConfig || k == key::kQuantConfig || k == key::kDecisions || k == key::kResidualRotation ||
+         k == key::kTimeGroups;
 }
 
 std::shared_ptr<arrow::Schema> v2_schema() {

@@ -71,6 +71,9 @@ inline constexpr const char *kModelConfig = "model_config", *kQuantConfig = "qua
 // (JSON {"kind", "block", "seed"}, model/residual_rotation.h; absent when not rotated).
 inline constexpr const char* kActivations = "activations";
 inline constexpr const char* kResidualRotation = "residual_rotation";
+// A diffusion model's static activation clips per group of timesteps (JSON,
+// arrowquant/time_group_clips.h; absent unless quantised with --time-groups).
+inline constexpr const char* kTimeGroups = "time_groups";
 }  // namespace key
 bool key_holds_json(std::string_view key);
 

@@ -196,6 +196,7 @@ void ParquetV2Writer::close(const FileMetadata& m) {
     put(key::kResidualRotation, nlohmann::json{{"kind", std::string(rotation_kind_name(m.residual_rotation.kind))},
                                                {"block", m.residual_rotation.block},
                                                {"seed", m.residual_rotation.seed}}.dump());
+  if (!m.time_groups.empty()) put(key::kTimeGroups, m.time_groups.to_json().dump());
   check(impl_->writer->AddKeyValueMetadata(md), "writing metadata to " + impl_->path);
   check(impl_->writer->Close(), "closing " + impl_->path);
   check(impl_->out->Close(), "closing " + impl_->path);

@@ -9,6 +9,7 @@
 
 #include "arrowquant/packed_tensor.h"
 #include "arrowquant/tensor.h"
+#include "arrowquant/time_group_clips.h"
 
 namespace arrowquant {
 
@@ -27,6 +28,7 @@ struct FileMetadata {
   nlohmann::json decisions = nlohmann::json::array();       // fallbacks, allocations, folds
   std::string activations;  // "int8" when the model was calibrated for int8 activations
   InputRotation residual_rotation;  // a decoder whose residual stream is stored rotated; none otherwise
+  TimeGroupClips time_groups;       // a diffusion model's static activation clips per timestep group
 };
 
 class ParquetV2Writer {

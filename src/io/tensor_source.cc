@@ -161,6 +161,7 @@ class ParquetSource : public TensorSource {
   }
   std::string calibrated_activations() const override { return w_->calibrated_activations(); }
   InputRotation residual_rotation() const override { return w_->residual_rotation(); }
+  TimeGroupClips time_groups() const override { return w_->time_groups(); }
 
  private:
   std::unique_ptr<WeightLoader> w_;
@@ -208,6 +209,8 @@ class DiffusersPipelineSource : public TensorSource {
     return out;
   }
   std::vector<PackedRows> read_packed(const std::string& name) const override { return inner_->read_packed(name); }
+  std::string calibrated_activations() const override { return inner_->calibrated_activations(); }
+  TimeGroupClips time_groups() const override { return inner_->time_groups(); }
 
  private:
   std::unique_ptr<TensorSource> inner_;

@@ -40,6 +40,7 @@ std::unique_ptr<WeightLoader> WeightLoader::open(const std::string& path) {
   w->tensors_ = std::move(t.tensors);
   w->metadata_ = std::move(t.metadata);
   w->residual_rotation_ = t.residual_rotation;
+  w->time_groups_ = std::move(t.time_groups);
   w->decoded_ = std::move(t.decoded);
   return w;
 }

@@ -273,20 +273,27 @@ TEST(WeightLoader, RotatedTensorsReadBackInTheModelsOwnSpace) {
   for (const auto& t : old->tensors()) EXPECT_TRUE(t.rotation.is_none()) << t.name;
 }
 
+namespace {
+
+// A file of one 4-bit tensor with `meta` as its file-level keys; returns its format version.
+int write_one_tensor(const std::string& path, const FileMetadata& meta) {
+  FloatTensor w = {"layer.weight", {4, 96}, aqtest::random_floats(4 * 96, 1, 0.1f)};
+  ParquetV2Writer wr(path, 1 << 20);
+  wr.write_quantized(quantize_rtn(w, {find_quant_format(4, false), 32, ClipMethod::Mse, 1}), DType::F32, {});
+  wr.close(meta);
+  return wr.format_version();
+}
+
+}  // namespace
+
 // A residual stream's rotation is a file-level key (version 4), read back as written; a key that is
 // no rotation is refused naming the key.
 TEST(WeightLoader, ResidualRotationKey) {
   aqtest::TempDir dir;
   auto write = [&](const std::string& name, const InputRotation& r) {
-    Written m;
-    m.w = {"layer.weight", {4, 96}, aqtest::random_floats(4 * 96, 1, 0.1f)};
-    m.q = quantize_rtn(m.w, {find_quant_format(4, false), 32, ClipMethod::Mse, 1});
-    ParquetV2Writer wr(dir / name, 1 << 20);
-    wr.write_quantized(m.q, DType::F32, {});
     FileMetadata meta;
     meta.residual_rotation = r;
-    wr.close(meta);
-    return wr.format_version();
+    return write_one_tensor(dir / name, meta);
   };
   const InputRotation r = hadamard_rotation(96, 5);
   EXPECT_EQ(write("r.parquet", r), 4);
@@ -299,4 +306,32 @@ TEST(WeightLoader, ResidualRotationKey) {
   write("bad.parquet", InputRotation{RotationKind::Hadamard, 1, 0});
   const std::string e = open_error(dir / "bad.parquet");
   EXPECT_NE(e.find("residual_rotation"), std::string::npos) << e;
+}
+
+// A diffusion model's static activation clips per timestep group are a file-level key, read back
+// as written; a key that does not validate is refused at open, naming the key and the field.
+TEST(WeightLoader, TimeGroupsKey) {
+  aqtest::TempDir dir;
+  auto write = [&](const std::string& name, const TimeGroupClips& t) {
+    FileMetadata meta;
+    meta.time_groups = t;
+    write_one_tensor(dir / name, meta);
+  };
+  TimeGroupClips t;
+  t.train_timesteps = 1000;
+  t.groups = 3;
+  t.clips = {{"layer", {2.5f, 1.25f, 0.5f}}, {"other", {1, 2, 3}}};
+  write("t.parquet", t);
+  auto w = WeightLoader::open(dir / "t.parquet");
+  EXPECT_EQ(w->time_groups().train_timesteps, 1000);
+  EXPECT_EQ(w->time_groups().groups, 3);
+  EXPECT_EQ(w->time_groups().clips, t.clips);
+  EXPECT_TRUE(WeightLoader::open(aqtest::source_dir() + "/tests/fuzz/corpus/weight_loader_fuzz/int4.parquet")
+                  ->time_groups()
+                  .empty());
+  t.clips["layer"] = {2.5f, 1.25f};  // one clip short
+  write("bad.parquet", t);
+  const std::string e = open_error(dir / "bad.parquet");
+  EXPECT_NE(e.find("time_groups"), std::string::npos) << e;
+  EXPECT_NE(e.find("clips of layer"), std::string::npos) << e;
 }

@@ -1,30 +1,24 @@
 #include "kernels/dense_ops.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
+#include "kernels/blas.h"
+
 namespace arrowquant::kernels {
 
-void set_blas_threads(int threads) { openblas_set_num_threads(threads > 0 ? threads : 0); }
-
-SingleThreadedBlas::SingleThreadedBlas() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-SingleThreadedBlas::~SingleThreadedBlas() { openblas_set_num_threads(saved_); }
-
-void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias,
-                float* y) {
+void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias, float* y,
+                int threads) {
   if (n == 1) {  // one token: a matrix-vector product, which BLAS does at memory speed
     if (bias) std::copy(bias, bias + m, y);
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, int(m), int(k), 1.0f, w, int(k), x, 1, bias ? 1.0f : 0.0f, y, 1);
+    gemv(m, k, w, k, x, bias ? 1.0f : 0.0f, y, threads);
     return;
   }
   if (bias) {
     for (int64_t i = 0; i < n; ++i) std::copy(bias, bias + m, y + i * m);
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(m), int(k), 1.0f, x, int(k), w, int(k),
-              bias ? 1.0f : 0.0f, y, int(m));
+  gemm(Transpose::kNo, Transpose::kYes, n, m, k, 1.0f, x, k, w, k, bias ? 1.0f : 0.0f, y, m, threads);
 }
 
 namespace {

@@ -1,32 +1,15 @@
-// Float32 building blocks of the transformer forward pass. Matrix products go to OpenBLAS; the
-// element-wise parts are plain loops the compiler vectorises. The packed low-bit products are
+// Float32 building blocks of the transformer forward pass. Matrix products go to OpenBLAS through
+// kernels/blas.h; the element-wise parts are plain loops the compiler vectorises. The packed low-bit products are
 // packed_f32 / packed_i8.
 #pragma once
 #include <cstdint>
 
 namespace arrowquant::kernels {
 
-// Sets the number of threads the BLAS may use (0 = all cores).
-void set_blas_threads(int threads);
-
-// While alive, the BLAS runs on the calling thread only: for work that our own thread pool spreads
-// over the cores and that calls the BLAS inside each worker. (Two pools competing for two cores made
-// such work several times slower, and OpenBLAS's idle workers spin in sched_yield meanwhile.)
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas();
-  ~SingleThreadedBlas();
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  int saved_;
-};
-
 // y[n, m] = x[n, k] · w[m, k]ᵀ (+ bias[m]); w is row-major with one output per row, as in
-// PyTorch's nn.Linear.
-void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias,
-                float* y);
+// PyTorch's nn.Linear. threads: as kernels::gemm.
+void linear_f32(const float* x, int64_t n, int64_t k, const float* w, int64_t m, const float* bias, float* y,
+                int threads = 0);
 
 // x[n, d] = LayerNorm(x + residual) with gamma/beta; residual may be null.
 void add_layer_norm(float* x, const float* residual, int64_t n, int64_t d, const float* gamma,

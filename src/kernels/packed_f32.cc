@@ -1,12 +1,11 @@
 #include "kernels/packed_f32.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <vector>
 
+#include "kernels/blas.h"
 #include "kernels/dense_ops.h"
 #include "kernels/kernel_clock.h"
 #include "kernels/packed_f32_hwy.h"
@@ -61,7 +60,6 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_
   // row through single-threaded BLAS. One thread pool, not ours plus OpenBLAS's: the two competing
   // for two cores made a 20-token prefill 6x slower than FP32.
   const int64_t tr = tile_rows(g.cols), tiles = (g.rows + tr - 1) / tr;
-  const SingleThreadedBlas single_threaded_blas;
   std::atomic<int64_t> dequant_ns{0}, blas_ns{0};
   const auto start = std::chrono::steady_clock::now();
   auto since = [](std::chrono::steady_clock::time_point t) {
@@ -76,8 +74,8 @@ void matmul_f32(const PackedView& v, const float* x, int64_t n, float* y, int64_
       dequantize_f32(v, t0, t1, tile.data());
       dequant_ns += since(c0);
       c0 = std::chrono::steady_clock::now();
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(t1 - t0), int(g.cols), 1.0f, x, int(g.cols),
-                  tile.data(), int(g.cols), 0.0f, y + t0, int(ldy));
+      gemm(Transpose::kNo, Transpose::kYes, n, t1 - t0, g.cols, 1.0f, x, g.cols, tile.data(), g.cols, 0.0f, y + t0,
+           ldy);
       blas_ns += since(c0);
     }
   });

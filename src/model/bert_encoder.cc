@@ -1,12 +1,11 @@
 #include "model/bert_encoder.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "arrowquant/error.h"
 #include "io/json_file.h"
+#include "kernels/blas.h"
 #include "util/thread_pool.h"
 #include "kernels/dense_ops.h"
 
@@ -87,7 +86,6 @@ void BertEncoder::attention(const float* q, const float* k, const float* v, cons
   // Per (sentence, head): S = scale·Q·Kᵀ over the sentence's own tokens, softmax per row, O = P·V, with
   // the BLAS on each worker's own thread. Padding keys are left out of the softmax (BERT's additive
   // -inf mask) and padding rows are zero.
-  const kernels::SingleThreadedBlas single_threaded_blas;
   parallel_for(B * heads, threads_, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
     for (int64_t bh = begin; bh < end; ++bh) {
@@ -96,11 +94,11 @@ void BertEncoder::attention(const float* q, const float* k, const float* v, cons
       for (int64_t i = len; i < seq_len; ++i) std::fill(ctx + base + i * H, ctx + base + i * H + d, 0.0f);
       if (len == 0) continue;
       scores.resize(size_t(len * len));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(len), blasint(len), blasint(d), scale, q + base,
-                  blasint(H), k + base, blasint(H), 0.0f, scores.data(), blasint(len));
+      kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kYes, len, len, d, scale, q + base, H, k + base, H,
+                    0.0f, scores.data(), len);
       for (int64_t i = 0; i < len; ++i) kernels::softmax(scores.data() + i * len, len);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(len), blasint(d), blasint(len), 1.0f,
-                  scores.data(), blasint(len), v + base, blasint(H), 0.0f, ctx + base, blasint(H));
+      kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, len, d, len, 1.0f, scores.data(), len, v + base,
+                    H, 0.0f, ctx + base, H);
     }
   });
 }

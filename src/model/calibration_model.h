@@ -31,6 +31,13 @@ class CalibrationModel {
   // Whether bias correction (b += (W − Ŵ)·E[x]) fits the model: not where a layer's mean input moves
   // with a condition the mean is taken over (a diffusion model's timestep).
   virtual bool bias_correction_fits() const { return true; }
+  // A diffusion model's number of training timesteps and the timestep a calibration sequence was
+  // recorded at (time-grouped statistics: --time-groups); 0 and -1 for models without timesteps.
+  virtual int64_t train_timesteps() const { return 0; }
+  virtual double timestep_of(const std::vector<int32_t>& seq) const {
+    (void)seq;
+    return -1;
+  }
   virtual std::vector<float> embed(const std::vector<int32_t>& ids) const = 0;  // [T, hidden]
   virtual void run_block(int64_t b, float* x, int64_t T) const = 0;            // in place
   virtual std::vector<Linear*> linears(int64_t b) = 0;

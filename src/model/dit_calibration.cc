@@ -34,6 +34,8 @@ class DitCalibration : public CalibrationModel {
   int64_t blocks() const override { return dit_.config().layers; }
   // Measured on the Fashion-MNIST DiT at 3 bits (40 samples): Fréchet distance 120 without, 318 with.
   bool bias_correction_fits() const override { return false; }
+  int64_t train_timesteps() const override { return schedule_.train_steps; }
+  double timestep_of(const std::vector<int32_t>& seq) const override { return states_.at(size_t(seq.at(0))).t; }
 
   // `samples` states from the float model's guided trajectories; docs and seq_len do not apply.
   std::vector<std::vector<int32_t>> sequences(const std::vector<std::string>& docs, int64_t samples,

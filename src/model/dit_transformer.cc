@@ -1,11 +1,11 @@
 #include "model/dit_transformer.h"
 
-#include <cblas.h>
-
 #include <cmath>
+#include <optional>
 
 #include "arrowquant/error.h"
 #include "io/json_file.h"
+#include "kernels/blas.h"
 #include "kernels/dense_ops.h"
 #include "util/thread_pool.h"
 
@@ -167,16 +167,15 @@ void DitTransformer::attention(const float* q, const float* k, const float* v, i
   const float scale = 1.0f / std::sqrt(float(hd));
   // Per (image, head): S = scale·Q·Kᵀ, softmax per row, O = S·V, read and written in place in the
   // [T, D] rows (lda = D), the BLAS on each worker's own thread.
-  const kernels::SingleThreadedBlas single_threaded_blas;
   parallel_for(batch * cfg_.heads, threads_, [&](int64_t begin, int64_t end) {
     std::vector<float> s(size_t(T * T));
     for (int64_t job = begin; job < end; ++job) {
       const int64_t off = (job / cfg_.heads) * T * D + (job % cfg_.heads) * hd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), int(hd), scale, q + off, int(D), k + off,
-                  int(D), 0.0f, s.data(), int(T));
+      kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kYes, T, T, hd, scale, q + off, D, k + off, D, 0.0f,
+                    s.data(), T);
       for (int64_t r = 0; r < T; ++r) kernels::softmax(s.data() + r * T, T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), int(hd), int(T), 1.0f, s.data(), int(T),
-                  v + off, int(D), 0.0f, ctx + off, int(D));
+      kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, T, hd, T, 1.0f, s.data(), T, v + off, D, 0.0f,
+                    ctx + off, D);
     }
   });
 }
@@ -193,9 +192,20 @@ std::vector<float> DitTransformer::forward(const float* x, int64_t B, const std:
                        " = unconditional)");
   for (float t : timesteps)
     if (!std::isfinite(t) || t < 0) throw ValueError("timestep " + std::to_string(t) + " must be finite and >= 0");
+  std::optional<TimeGroupActivations::Batch> rounding;
+  if (static_activations_) rounding.emplace(*static_activations_, timesteps);
   std::vector<float> h = embed(x, B);
   for (int64_t l = 0; l < cfg_.layers; ++l) run_block(l, h.data(), B, timesteps, labels);
   return output(h.data(), B, timesteps, labels);
+}
+
+void DitTransformer::use_static_activations(const TimeGroupClips& clips, const std::string& file) {
+  std::vector<Linear*> all = {&patch_embed_, &final_modulation_, &final_proj_};
+  for (int64_t b = 0; b < cfg_.layers; ++b)
+    for (Linear* l : block_linears(b)) all.push_back(l);
+  auto a = std::make_shared<const TimeGroupActivations>(clips);
+  attach_time_group_activations(a, all, file);
+  static_activations_ = std::move(a);
 }
 
 std::vector<float> DitTransformer::embed(const float* x, int64_t B) const {

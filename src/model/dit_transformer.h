@@ -10,8 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arrowquant/time_group_clips.h"
 #include "model/linear.h"
 #include "model/model_weights.h"
+#include "model/time_group_activations.h"
 
 namespace arrowquant {
 
@@ -52,6 +54,10 @@ class DitTransformer {
   std::vector<float> output(const float* h, int64_t batch, const std::vector<float>& timesteps,
                             const std::vector<int32_t>& labels) const;
 
+  // From now on forward() rounds the inputs of the Linears `clips` names to their static int8 clip
+  // for each image's timestep group (model/time_group_activations.h). FormatError naming `file` when
+  // a clip names a Linear this model has not.
+  void use_static_activations(const TimeGroupClips& clips, const std::string& file);
   // Every Linear, in forward order (quantisation passes and reports walk them).
   std::vector<const Linear*> linears() const;
   // Block b's Linears: its timestep embedder, adaLN modulation, attention and MLP.
@@ -75,6 +81,7 @@ class DitTransformer {
 
   DitConfig cfg_;
   int threads_;
+  std::shared_ptr<const TimeGroupActivations> static_activations_;  // null: inputs as they are
   Linear patch_embed_;                   // [D, C·p·p], features in (channel, row, column) order
   std::vector<float> positions_;         // [tokens, D] fixed sin-cos
   std::vector<Block> blocks_;

@@ -93,20 +93,28 @@ const std::vector<float>& Linear::float_weight() const {
 void Linear::forward(const float* x, int64_t n, float* y) const { forward_shared({{this, y}}, x, n); }
 
 void Linear::forward_shared(std::initializer_list<std::pair<const Linear*, float*>> layers, const float* x, int64_t n) {
-  thread_local std::vector<float> rotated;
+  thread_local std::vector<float> rotated, rounded;
   const PreparedRotation* done = nullptr;
   const kernels::SharedActivations shared;  // one int8 quantisation of each distinct input
   for (const auto& [l, y] : layers) {
-    if (l->observer) l->observer->observe(*l, x, n);
+    const float* in = x;
+    if (l->input_quantizer) {  // this layer's own rounding of x: nothing made from x is reused
+      rounded.resize(size_t(n * l->in));
+      l->input_quantizer->quantize(*l, x, n, rounded.data());
+      in = rounded.data();
+      done = nullptr;
+      kernels::SharedActivations::forget();
+    }
+    if (l->observer) l->observer->observe(*l, in, n);
     if (!l->rotation) {
-      l->multiply(x, n, y);
+      l->multiply(in, n, y);
       continue;
     }
     if (!done || !(done->rotation() == l->rotation->rotation()) || done->cols() != l->in) {
-      rotated.assign(x, x + n * l->in);
+      rotated.assign(in, in + n * l->in);
       rotate_rows(*l->rotation, rotated.data(), n, l->threads);
       kernels::SharedActivations::forget();  // the same buffer now holds another input
-      done = l->rotation.get();
+      done = l->input_quantizer ? nullptr : l->rotation.get();  // a rounded input is this layer's alone
     }
     l->multiply(rotated.data(), n, y);
   }
@@ -114,7 +122,7 @@ void Linear::forward_shared(std::initializer_list<std::pair<const Linear*, float
 
 void Linear::multiply(const float* x, int64_t n, float* y) const {
   if (packed.empty()) {
-    kernels::linear_f32(x, n, in, weight->data(), out, bias.empty() ? nullptr : bias.data(), y);
+    kernels::linear_f32(x, n, in, weight->data(), out, bias.empty() ? nullptr : bias.data(), y, threads);
     return;
   }
   for (const auto& c : packed) kernel->fn(c.view, x, n, y + c.row_start, out, threads);

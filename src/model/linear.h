@@ -21,6 +21,14 @@ class LinearObserver {
   virtual void observe(const Linear& l, const float* x, int64_t n) = 0;
 };
 
+// Rounds a Linear's input before its product, as a runtime with static int8 activations would
+// (model/time_group_activations.h). out may not alias x.
+class InputQuantizer {
+ public:
+  virtual ~InputQuantizer() = default;
+  virtual void quantize(const Linear& l, const float* x, int64_t n, float* out) const = 0;
+};
+
 struct Linear {
   std::string name;                  // tensor name prefix, e.g. "model.layers.0.self_attn.q_proj"
   int64_t in = 0, out = 0;
@@ -33,6 +41,7 @@ struct Linear {
   std::vector<float> bias;           // [out] or empty
   int threads = 0;
   LinearObserver* observer = nullptr;  // calibration only
+  std::shared_ptr<const InputQuantizer> input_quantizer;  // static activations; null: inputs as they are
 
   // Loads `<prefix>.weight` (and `<prefix>.bias` when with_bias), checking shapes.
   static Linear load(const ModelWeights& w, const std::string& prefix, int64_t out, int64_t in,

@@ -1,12 +1,11 @@
 #include "model/llama_decoder.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "arrowquant/error.h"
 #include "io/json_file.h"
+#include "kernels/blas.h"
 #include "util/thread_pool.h"
 #include "kernels/dense_ops.h"
 
@@ -205,7 +204,6 @@ void LlamaDecoder::attention(const float* q, DecoderState& st, int64_t layer, in
   }
   constexpr int64_t kTileRows = 64;  // bounds the score buffer at 64 × context floats per worker
   const int64_t tiles = (t_count + kTileRows - 1) / kTileRows;
-  const kernels::SingleThreadedBlas single_threaded_blas;
   parallel_for(heads * tiles, threads_, [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
     for (int64_t item = begin; item < end; ++item) {
@@ -214,16 +212,16 @@ void LlamaDecoder::attention(const float* q, DecoderState& st, int64_t layer, in
       const float* kh = k_base + (h / group) * head_stride;
       const float* vh = v_base + (h / group) * head_stride;
       scores.resize(size_t(rows * n));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(rows), blasint(n), blasint(D), scale,
-                  q + (t0 * heads + h) * D, blasint(qd), kh, blasint(ld), 0.0f, scores.data(), blasint(n));
+      kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kYes, rows, n, D, scale, q + (t0 * heads + h) * D,
+                    qd, kh, ld, 0.0f, scores.data(), n);
       for (int64_t r = 0; r < rows; ++r) {
         float* sr = scores.data() + r * n;
         const int64_t seen = pos0 + t0 + r + 1;  // causal: this token and everything before it
         kernels::softmax(sr, seen);
         std::fill(sr + seen, sr + n, 0.0f);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(D), blasint(n), 1.0f,
-                  scores.data(), blasint(n), vh, blasint(ld), 0.0f, out + (t0 * heads + h) * D, blasint(qd));
+      kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, rows, D, n, 1.0f, scores.data(), n, vh, ld,
+                    0.0f, out + (t0 * heads + h) * D, qd);
     }
   });
 }

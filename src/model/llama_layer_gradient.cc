@@ -3,10 +3,9 @@
 // SwiGLU MLP, two residuals), written out with every intermediate kept, then the chain rule back to
 // each Linear's weight and each norm's weight. Matrix products go through BLAS; attention keeps one
 // T×T probability matrix per head (a calibration sequence is at most a few hundred tokens).
-#include <cblas.h>
-
 #include <cmath>
 
+#include "kernels/blas.h"
 #include "model/llama_decoder.h"
 
 namespace arrowquant {
@@ -43,14 +42,14 @@ void rms_rows_backward(const float* x, const std::vector<float>& w, const float*
 
 // dW[out, in] += dy[T, out]ᵀ · x[T, in]
 void add_weight_gradient(const float* dy, const float* x, int64_t T, int64_t out, int64_t in, std::vector<float>& dW) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(out), blasint(in), blasint(T), 1.0f, dy, blasint(out), x,
-              blasint(in), 1.0f, dW.data(), blasint(in));
+  kernels::gemm(kernels::Transpose::kYes, kernels::Transpose::kNo, out, in, T, 1.0f, dy, out, x, in, 1.0f, dW.data(),
+                in);
 }
 
 // dx[T, in] (+)= dy[T, out] · W[out, in]
 void input_gradient(const float* dy, const Linear& l, int64_t T, float* dx, bool accumulate) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(T), blasint(l.in), blasint(l.out), 1.0f, dy,
-              blasint(l.out), l.float_weight().data(), blasint(l.in), accumulate ? 1.0f : 0.0f, dx, blasint(l.in));
+  kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, T, l.in, l.out, 1.0f, dy, l.out,
+                l.float_weight().data(), l.in, accumulate ? 1.0f : 0.0f, dx, l.in);
 }
 
 }  // namespace
@@ -79,8 +78,8 @@ double LlamaDecoder::layer_loss_gradient(int64_t l, const float* x_in, int64_t T
   for (int64_t h = 0; h < nh; ++h) {
     const int64_t kv = h / group;
     float* Ph = P.data() + h * T * T;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(T), blasint(T), blasint(D), scale, q.data() + h * D,
-                blasint(qd), k.data() + kv * D, blasint(kvd), 0.0f, Ph, blasint(T));
+    kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kYes, T, T, D, scale, q.data() + h * D, qd,
+                  k.data() + kv * D, kvd, 0.0f, Ph, T);
     for (int64_t i = 0; i < T; ++i) {
       float* row = Ph + i * T;
       float mx = row[0];
@@ -90,8 +89,8 @@ double LlamaDecoder::layer_loss_gradient(int64_t l, const float* x_in, int64_t T
       for (int64_t j = 0; j <= i; ++j) row[j] = float(row[j] / sum);
       for (int64_t j = i + 1; j < T; ++j) row[j] = 0;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(T), blasint(D), blasint(T), 1.0f, Ph, blasint(T),
-                v.data() + kv * D, blasint(kvd), 0.0f, att.data() + h * D, blasint(qd));
+    kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, T, D, T, 1.0f, Ph, T, v.data() + kv * D, kvd,
+                  0.0f, att.data() + h * D, qd);
   }
   L.o.forward(att.data(), T, x1.data());
   for (int64_t i = 0; i < T * H; ++i) x1[size_t(i)] += x_in[i];
@@ -134,10 +133,10 @@ double LlamaDecoder::layer_loss_gradient(int64_t l, const float* x_in, int64_t T
     const int64_t kv = h / group;
     const float* Ph = P.data() + h * T * T;
     // dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS·K, dK += scale·dSᵀ·Q
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(T), blasint(T), blasint(D), 1.0f, datt.data() + h * D,
-                blasint(qd), v.data() + kv * D, blasint(kvd), 0.0f, dP.data(), blasint(T));
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(T), blasint(D), blasint(T), 1.0f, Ph, blasint(T),
-                datt.data() + h * D, blasint(qd), 1.0f, dv.data() + kv * D, blasint(kvd));
+    kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kYes, T, T, D, 1.0f, datt.data() + h * D, qd,
+                  v.data() + kv * D, kvd, 0.0f, dP.data(), T);
+    kernels::gemm(kernels::Transpose::kYes, kernels::Transpose::kNo, T, D, T, 1.0f, Ph, T, datt.data() + h * D, qd,
+                  1.0f, dv.data() + kv * D, kvd);
     for (int64_t i = 0; i < T; ++i) {
       float* dr = dP.data() + i * T;
       const float* pr = Ph + i * T;
@@ -146,10 +145,10 @@ double LlamaDecoder::layer_loss_gradient(int64_t l, const float* x_in, int64_t T
       for (int64_t j = 0; j <= i; ++j) dr[j] = pr[j] * (dr[j] - float(dot));
       for (int64_t j = i + 1; j < T; ++j) dr[j] = 0;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(T), blasint(D), blasint(T), scale, dP.data(),
-                blasint(T), k.data() + kv * D, blasint(kvd), 0.0f, dq.data() + h * D, blasint(qd));
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(T), blasint(D), blasint(T), scale, dP.data(),
-                blasint(T), q.data() + h * D, blasint(qd), 1.0f, dk.data() + kv * D, blasint(kvd));
+    kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, T, D, T, scale, dP.data(), T, k.data() + kv * D,
+                  kvd, 0.0f, dq.data() + h * D, qd);
+    kernels::gemm(kernels::Transpose::kYes, kernels::Transpose::kNo, T, D, T, scale, dP.data(), T, q.data() + h * D,
+                  qd, 1.0f, dk.data() + kv * D, kvd);
   }
   rope(dq.data(), T, nh, 0, true);
   rope(dk.data(), T, nkv, 0, true);

@@ -50,6 +50,8 @@ class ModelWeights {
   // prepared for rows of `hidden` values; nullptr for every other model. FormatError when the stored
   // rotation does not fit the width.
   std::shared_ptr<const PreparedRotation> residual_rotation(int64_t hidden) const;
+  // A diffusion model's static activation clips per timestep group (empty for most files).
+  TimeGroupClips time_groups() const { return source_->time_groups(); }
 
   // With packed kernels on, quantised tensors are offered as packed views into the mapped file
   // (packed()); off (the default), every tensor is dequantised to float32 by load(). Set it before

@@ -107,6 +107,7 @@ class ForwardingSource : public TensorSource {
   std::vector<std::string> companion_files() const override { return base_->companion_files(); }
   std::vector<CompanionFile> made_companions() const override { return base_->made_companions(); }
   std::string calibrated_activations() const override { return base_->calibrated_activations(); }
+  TimeGroupClips time_groups() const override { return base_->time_groups(); }
 
  protected:
   std::shared_ptr<const TensorSource> base_;

@@ -9,6 +9,7 @@
 
 #include "arrowquant/error.h"
 #include "model/calibration_model.h"
+#include "pipeline/activation_clips.h"
 #include "pipeline/block_tuner.h"
 #include "pipeline/input_stats.h"
 #include "pipeline/model_session.h"
@@ -49,6 +50,9 @@ std::vector<float> float_target_weight(const Linear& l, const InputStats& st, do
 
 std::string weight_name(const Linear& l) { return l.name + ".weight"; }
 
+// Where a checkpointed block keeps its Linears' activation clips (--time-groups).
+constexpr const char* kClipsKey = "time_group_clips";
+
 // The widths a layer below --min-accuracy is retried at: the spec's INT2 -> INT4 -> INT8 ladder.
 constexpr int kWiderWidths[] = {4, 8};
 
@@ -67,6 +71,10 @@ class BlockCalibrator {
   }
 
   CalibrationResult run(const Checkpoint* ckpt) {
+    if (cfg_.time_groups > 0) {
+      res_.time_groups.train_timesteps = m_.train_timesteps();
+      res_.time_groups.groups = cfg_.time_groups;
+    }
     res_.sequences = int64_t(seqs_.size());
     for (const auto& s : seqs_) res_.tokens += int64_t(s.size());
     say("calibration: " + std::to_string(res_.sequences) + " sequences, " + std::to_string(res_.tokens) + " tokens from " +
@@ -127,6 +135,12 @@ class BlockCalibrator {
     }
     for (auto& [name, v] : piece.floats) res_.floats[name] = v;
     for (auto& d : piece.decisions) res_.decisions.push_back(d);
+    if (!res_.time_groups.empty()) {
+      auto it = piece.info.find(kClipsKey);
+      if (it == piece.info.end())
+        throw FormatError(ckpt.dir() + ": block " + std::to_string(b) + " has no activation clips; rerun without --resume");
+      for (const auto& [name, v] : it->items()) res_.time_groups.clips[name] = v.get<std::vector<float>>();
+    }
     auto& acts = piece.activations;
     if (acts.size() != xs_.size() * (tracks_float_ ? 2 : 1))
       throw FormatError(ckpt.dir() + ": block " + std::to_string(b) + " holds the wrong number of states; rerun without --resume");
@@ -178,12 +192,31 @@ class BlockCalibrator {
     // The finished block runs on its packed codes, as the deployed model will: int8 activations and
     // the integer GEMM where the format has them (SmolLM2: 28 s of float products -> 12-14 s). The
     // packed copies go once the block has run (a block never runs again; memory stays one block's).
+    std::unique_ptr<ActivationClipObserver> clips;  // --time-groups: what the quantised Linears see
+    if (!res_.time_groups.empty()) clips = std::make_unique<ActivationClipObserver>(res_.time_groups.groups);
     for (Linear* l : m_.linears(b))
-      if (auto it = res_.tensors.find(weight_name(*l)); it != res_.tensors.end())
+      if (auto it = res_.tensors.find(weight_name(*l)); it != res_.tensors.end()) {
         l->run_on_packed(std::make_shared<const QuantizedTensor>(it->second.tensor));
-    for (size_t s = 0; s < xs_.size(); ++s) m_.run_block(b, xs_[s].data(), int64_t(seqs_[s].size()));
-    for (Linear* l : m_.linears(b))
+        l->observer = clips.get();
+      }
+    try {
+      for (size_t s = 0; s < xs_.size(); ++s) {
+        if (clips) clips->begin_sequence(res_.time_groups.group_of(m_.timestep_of(seqs_[s])));
+        m_.run_block(b, xs_[s].data(), int64_t(seqs_[s].size()));
+      }
+    } catch (...) {
+      for (Linear* l : m_.linears(b)) l->observer = nullptr;
+      throw;
+    }
+    for (Linear* l : m_.linears(b)) {
+      l->observer = nullptr;
       if (l->is_packed()) l->drop_packed();
+    }
+    if (clips)
+      for (auto& [name, v] : clips->clips()) {
+        piece.info[kClipsKey][name] = v;
+        res_.time_groups.clips[name] = std::move(v);
+      }
     seconds_.advance += now_seconds() - t0;
     for (auto& [name, v] : piece.floats) res_.floats[name] = v;
     for (auto& d : piece.decisions) res_.decisions.push_back(d);
@@ -326,6 +359,12 @@ CalibrationResult quantize_calibrated(ModelSession& session, const QuantConfig& 
                                       const std::function<const Checkpoint*()>& open_checkpoint,
                                       const CalibrationLog& log, const BlockProgress& progress) {
   CalibrationModel& model = session.calibration_model(cfg.threads);
+  if (cfg.time_groups > 0 && model.train_timesteps() <= 0)
+    throw ValueError("--time-groups is for diffusion models (activation clips per group of timesteps); this is " +
+                     std::string(model.kind() == "encoder" ? "an " : "a ") + model.kind() + " model");
+  if (cfg.time_groups > model.train_timesteps())
+    throw ValueError("--time-groups " + std::to_string(cfg.time_groups) + ": the model has only " +
+                     std::to_string(model.train_timesteps()) + " timesteps");
   const auto& seqs = session.calibration_sequences(cfg);  // checked before any work
   const Checkpoint* ckpt = open_checkpoint ? open_checkpoint() : nullptr;
   session.calibrate_started();

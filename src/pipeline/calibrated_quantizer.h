@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arrowquant/quant_config.h"
+#include "arrowquant/time_group_clips.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/input_stats.h"
 #include "pipeline/linear_quantizer.h"
@@ -27,6 +28,8 @@ struct CalibrationResult {
   std::map<std::string, CalibratedTensor> tensors;   // by tensor name ("...weight")
   std::map<std::string, std::vector<float>> floats;  // float tensors the run changed (folded scales)
   nlohmann::json decisions = nlohmann::json::array();
+  // With --time-groups (diffusion): each block Linear's static int8 input clip per timestep group.
+  TimeGroupClips time_groups;
   int64_t sequences = 0, tokens = 0;
   int resumed_blocks = 0;
 };

@@ -1,11 +1,10 @@
 #include "pipeline/input_stats.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "arrowquant/error.h"
+#include "kernels/blas.h"
 #include "model/calibration_model.h"
 #include "util/interrupt.h"
 
@@ -53,8 +52,8 @@ void InputStats::flush() {
   if (pending_rows_ == 0) return;
   const int64_t d = hessian.dim;
   std::vector<float> part(size_t(d * d));
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blasint(d), blasint(d), blasint(pending_rows_), 1.0f,
-              pending_x_.data(), blasint(d), pending_fp_.data(), blasint(d), 0.0f, part.data(), blasint(d));
+  kernels::gemm(kernels::Transpose::kYes, kernels::Transpose::kNo, d, d, pending_rows_, 1.0f, pending_x_.data(), d,
+                pending_fp_.data(), d, 0.0f, part.data(), d);
   for (size_t i = 0; i < part.size(); ++i) cross[i] += double(part[i]);
   pending_rows_ = 0;
 }

@@ -129,6 +129,11 @@ void QuantConfig::visit(SettingVisitor& v) {
                                                "evenly", {}, 1, 1024});
   v.visit(min_accuracy, {"min_accuracy", "Redo a layer at INT4, then INT8, when its output cosine on the calibration "
                                          "data falls below this (e.g. 0.99; 0 = off), in [0, 1)", kCalibration, 0, 1});
+  v.visit(time_groups, {"time_groups", "Diffusion models (with --calibration trajectory): cut the timesteps into "
+                                       "this many equal groups and store, per group, a static int8 clip of each "
+                                       "block Linear's input, chosen on the states of that group's timesteps "
+                                       "(TDQ-style time-aware activations; run them with --static-activations; "
+                                       "1 = one clip for all timesteps, 0 = none)", kCalibration, 0, 1000});
   v.visit(target_bpw, {"target_bpw", "Allocate widths per tensor by measured sensitivity to reach this many bits "
                                      "per weight over the whole file (0 = off). With --calibration each tensor's "
                                      "errors count by how far the model's output moves with it alone rounded",
@@ -258,7 +263,7 @@ void validate(const QuantConfig& c) {
   if (c.group_size != 0 && std::find(groups.begin(), groups.end(), c.group_size) == groups.end())
     throw ValueError("group size must be 32, 64, 128, 256 or 0 for per-channel (got " + std::to_string(c.group_size) + ")");
   if (c.needs_calibration() && c.calibration.empty())
-    throw ValueError(std::string(c.method == Method::Rtn ? "--min-accuracy, --target-bpw and --target-size"
+    throw ValueError(std::string(c.method == Method::Rtn ? "--min-accuracy, --target-bpw, --target-size and --time-groups"
                                                          : "--method " + method_name(c.method)) +
                      " needs calibration text: --calibration FILE (.txt, one document per line, or .jsonl "
                      "with a \"text\" field)");

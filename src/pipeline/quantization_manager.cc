@@ -307,6 +307,7 @@ class QuantizationRun {
     m.quant_config = cfg_.to_json();
     m.decisions = decisions_;
     if (cfg_.method == Method::SmoothQuant) m.activations = "int8";  // its scales were chosen for int8
+    m.time_groups = calib_.time_groups;
     return m;
   }
 
@@ -333,6 +334,7 @@ class QuantizationRun {
     meta[parquet_v2::key::kToolVersion] = ARROWQUANT_VERSION;
     meta[parquet_v2::key::kScaleDtype] = "float16";
     if (!file_meta.activations.empty()) meta[parquet_v2::key::kActivations] = file_meta.activations;
+    if (!file_meta.time_groups.empty()) meta[parquet_v2::key::kTimeGroups] = file_meta.time_groups.to_json();
     meta["decisions"] = decisions_;
     meta["output"] = output_dir_;
     write_text_file((fs::path(dir) / parquet_v2::kMetadataFile).string(), meta.dump(2) + "\n");

@@ -41,13 +41,14 @@ void bind_diffusion(nb::module_& m) {
       .def(
           "__init__",
           [](PyDiffusion* self, const std::string& path, const std::string& weights, const std::string& activations,
-             const std::string& kernel_fallback, int threads) {
+             const std::string& kernel_fallback, int threads, bool static_activations) {
             EngineOptions o = engine_options(weights, activations, kernel_fallback, threads);
             if (o.weights == EngineOptions::Weights::Auto) o.weights = EngineOptions::Weights::Float;
+            o.static_activations = static_activations;
             new (self) PyDiffusion{path, call_released("ModelFormatError", [&] { return std::make_unique<DiffusionPipeline>(path, o); })};
           },
           nb::arg("path"), nb::arg("weights") = "auto", nb::arg("activations") = "auto",
-          nb::arg("kernel_fallback") = "auto", nb::arg("threads") = 0)
+          nb::arg("kernel_fallback") = "auto", nb::arg("threads") = 0, nb::arg("static_activations") = false)
       .def_prop_ro("num_classes", [](const PyDiffusion& d) { return d.pipe->num_classes(); })
       .def_prop_ro("class_names", [](const PyDiffusion& d) { return d.pipe->class_names(); })
       .def_prop_ro("channels", [](const PyDiffusion& d) { return d.pipe->channels(); })

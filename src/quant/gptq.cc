@@ -1,6 +1,5 @@
 #include "quant/gptq.h"
 
-#include <cblas.h>
 #include <lapacke.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include "arrowquant/error.h"
 #include "format/pack.h"
+#include "kernels/blas.h"
 #include "util/thread_pool.h"
 #include "quant/group_params.h"
 #include "quant/input_space.h"
@@ -137,8 +137,8 @@ void gptq_pass(const std::vector<float>& target, const std::vector<float>& U, co
           }
         }
         if (i2 < C)  // the lazy update of all later columns: W[:, i2:] -= Err · U[i1:i2, i2:]
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(R), blasint(C - i2), blasint(cnt), -1.0f,
-                      Err.data(), blasint(B), U.data() + i1 * C + i2, blasint(C), 1.0f, W.data() + i2, blasint(C));
+          kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, R, C - i2, cnt, -1.0f, Err.data(), B,
+                        U.data() + i1 * C + i2, C, 1.0f, W.data() + i2, C);
       }
     }
   });

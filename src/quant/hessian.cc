@@ -1,11 +1,10 @@
 #include "quant/hessian.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "arrowquant/error.h"
+#include "kernels/blas.h"
 
 namespace arrowquant {
 
@@ -30,8 +29,7 @@ void Hessian::flush() {
   // Single-precision rank-k update (fast), accumulated into double so that many batches do not
   // lose the small ones.
   std::vector<float> part(size_t(dim * dim), 0.0f);
-  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, blasint(dim), blasint(pending_rows_), 1.0f, pending_.data(),
-              blasint(dim), 0.0f, part.data(), blasint(dim));
+  kernels::gram_upper(dim, pending_rows_, pending_.data(), dim, part.data(), dim);
   for (int64_t i = 0; i < dim; ++i)
     for (int64_t j = i; j < dim; ++j) h[size_t(i * dim + j)] += double(part[size_t(i * dim + j)]);
   pending_rows_ = 0;
@@ -75,10 +73,10 @@ void Hessian::rescale(const std::vector<float>& s) {
 OutputError output_error(const float* w, const float* w_hat, int64_t rows, int64_t cols, const Hessian& hess) {
   const std::vector<float>& H = hess.symmetric_f32();
   std::vector<float> WH(size_t(rows * cols)), QH(size_t(rows * cols));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(cols), blasint(cols), 1.0f, w,
-              blasint(cols), H.data(), blasint(cols), 0.0f, WH.data(), blasint(cols));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(rows), blasint(cols), blasint(cols), 1.0f, w_hat,
-              blasint(cols), H.data(), blasint(cols), 0.0f, QH.data(), blasint(cols));
+  kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, rows, cols, cols, 1.0f, w, cols, H.data(), cols,
+                0.0f, WH.data(), cols);
+  kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, rows, cols, cols, 1.0f, w_hat, cols, H.data(), cols,
+                0.0f, QH.data(), cols);
   double ww = 0, qq = 0, wq = 0;
   for (int64_t i = 0; i < rows * cols; ++i) {
     ww += double(WH[size_t(i)]) * w[i];

@@ -1,11 +1,11 @@
 #include "quant/scale_refit.h"
 
-#include <cblas.h>
 #include <lapacke.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/blas.h"
 #include "util/thread_pool.h"
 
 namespace arrowquant {
@@ -27,8 +27,7 @@ void unit_levels(const GroupCodes& q, int64_t r0, int64_t R, float* out) {
 void slab_errors(const float* w, const float* wq, int64_t R, int64_t C, const std::vector<float>& H, float* d,
                  float* dh, double* err) {
   for (int64_t i = 0; i < R * C; ++i) d[i] = w[i] - wq[i];
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(R), blasint(C), blasint(C), 1.0f, d, blasint(C),
-              H.data(), blasint(C), 0.0f, dh, blasint(C));
+  kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, R, C, C, 1.0f, d, C, H.data(), C, 0.0f, dh, C);
   for (int64_t r = 0; r < R; ++r) {
     double e = 0;
     for (int64_t c = 0; c < C; ++c) e += double(d[r * C + c]) * dh[r * C + c];
@@ -71,13 +70,13 @@ int64_t refit_group_scales(const float* w, const std::vector<float>& H, double r
       const int64_t r0 = s * kSlabRows, R = std::min(kSlabRows, q.rows - r0);
       const float* ws = w + r0 * C;
       unit_levels(q, r0, R, L.data());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(R), blasint(C), blasint(C), 1.0f, ws, blasint(C),
-                  H.data(), blasint(C), 0.0f, WH.data(), blasint(C));
+      kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, R, C, C, 1.0f, ws, C, H.data(), C, 0.0f,
+                    WH.data(), C);
       // Column h of every row's LᵀHL: Z = L[:, group h]·H[group h, :], then summed over each group g.
       for (int64_t h = 0; h < G; ++h) {
         const int64_t c0 = h * gs, n = std::min(gs, C - c0);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(R), blasint(C), blasint(n), 1.0f, L.data() + c0,
-                    blasint(C), H.data() + c0 * C, blasint(C), 0.0f, Z.data(), blasint(C));
+        kernels::gemm(kernels::Transpose::kNo, kernels::Transpose::kNo, R, C, n, 1.0f, L.data() + c0, C,
+                      H.data() + c0 * C, C, 0.0f, Z.data(), C);
         for (int64_t r = 0; r < R; ++r)
           for (int64_t g = 0; g < G; ++g) {
             double m = 0;

@@ -144,6 +144,7 @@ DiffusionReport validate_diffusion(const DiffusionPipeline& reference, const std
     const Images im = p.sample(labels, so);
     s.seconds = now_seconds() - t0;
     s.path = path;
+    s.runs_as = p.runs_as();
     s.file_bytes = weight_bytes(path);
     const MlpClassifier::Output out = classifier.run(im.values.data(), im.count);
     int64_t right = 0;
@@ -180,7 +181,7 @@ DiffusionReport validate_diffusion(const DiffusionPipeline& reference, const std
 
 nlohmann::json DiffusionReport::to_json() const {
   auto model_json = [](const DiffusionModelScore& s) {
-    return nlohmann::json{{"path", s.path}, {"frechet_distance", s.frechet}, {"class_accuracy", s.accuracy},
+    return nlohmann::json{{"path", s.path}, {"runs_as", s.runs_as}, {"frechet_distance", s.frechet}, {"class_accuracy", s.accuracy},
                           {"sample_seconds", s.seconds}, {"weight_bytes", s.file_bytes}};
   };
   nlohmann::json steps = nlohmann::json::array();
@@ -193,10 +194,11 @@ nlohmann::json DiffusionReport::to_json() const {
 
 std::string DiffusionReport::to_markdown() const {
   char buf[512];
-  std::string s = "| model | Fréchet distance | class accuracy | weight bytes | sampling s |\n|---|---:|---:|---:|---:|\n";
+  std::string s = "| model | runs as | Fréchet distance | class accuracy | weight bytes | sampling s |\n"
+                  "|---|---|---:|---:|---:|---:|\n";
   for (const DiffusionModelScore* m : {&reference, &model}) {
-    snprintf(buf, sizeof buf, "| %s | %.2f | %.1f %% | %lld | %.1f |\n", m->path.c_str(), m->frechet, 100 * m->accuracy,
-             (long long)m->file_bytes, m->seconds);
+    snprintf(buf, sizeof buf, "| %s | %s | %.2f | %.1f %% | %lld | %.1f |\n", m->path.c_str(), m->runs_as.c_str(),
+             m->frechet, 100 * m->accuracy, (long long)m->file_bytes, m->seconds);
     s += buf;
   }
   snprintf(buf, sizeof buf, "\n%lld images per model, %lld %s steps, guidance %.2f.", (long long)samples,

@@ -26,6 +26,7 @@ struct DiffusionValidateOptions {
 
 struct DiffusionModelScore {
   std::string path;
+  std::string runs_as;  // DiffusionPipeline::runs_as(): weights and activations as the run used them
   double frechet = 0, accuracy = 0, seconds = 0;
   int64_t file_bytes = 0;
 };

@@ -52,6 +52,7 @@ struct DiffusionPipeline::Impl {
   NoiseSchedule schedule;
   std::vector<std::string> class_names;
   bool packed = false;
+  std::string runs_as;
 };
 
 bool DiffusionPipeline::is_diffusion_model(const std::string& path) {
@@ -84,6 +85,8 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, EngineOptions opts
   // are dequantised once at load, the default: a small DiT's float32 weights fit in cache.
   using W = EngineOptions::Weights;
   using A = EngineOptions::Activations;
+  if (opts.static_activations && opts.activations == A::Int8)
+    throw ValueError("static activations and --activations int8 both choose how inputs are rounded: give one");
   m.packed = opts.weights == W::Packed || opts.weights == W::PackedCopy || opts.activations == A::Int8;
   if (m.packed && opts.weights == W::Float) throw ValueError("int8 activations need packed weights, not float");
   m.weights->set_packed_kernels(m.packed, opts.weights == W::PackedCopy);
@@ -94,8 +97,22 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, EngineOptions opts
     req.fallback = opts.kernel_fallback == A::Int8 ? Activation::Int8 : Activation::F32;
   }
   m.weights->set_kernel_request(req);
-  kernels::set_blas_threads(opts.threads);
   m.dit = std::make_unique<DitTransformer>(*m.weights, opts.threads);
+  if (opts.static_activations) {
+    const TimeGroupClips clips = m.weights->time_groups();
+    if (clips.empty())
+      throw ValueError(path + ": no static activation clips in the file (quantise the model with --time-groups N "
+                              "--calibration trajectory)");
+    if (clips.train_timesteps != m.schedule.train_steps)
+      throw FormatError(path + ": metadata key time_groups is for " + std::to_string(clips.train_timesteps) +
+                        " timesteps, the scheduler has " + std::to_string(m.schedule.train_steps));
+    m.dit->use_static_activations(clips, m.weights->path());
+  }
+  m.runs_as = std::string(m.packed ? "packed" : "float") + " weights, " +
+              (opts.static_activations ? "static int8 activations (" + std::to_string(m.weights->time_groups().groups) +
+                                             " timestep groups)"
+               : opts.activations == A::Int8 ? "int8 activations"
+                                             : "f32 activations");
   const int64_t classes = m.dit->config().num_classes;
   m.class_names.resize(size_t(classes));
   for (int64_t i = 0; i < classes; ++i) m.class_names[size_t(i)] = "class " + std::to_string(i);
@@ -118,6 +135,7 @@ int64_t DiffusionPipeline::channels() const { return impl_->dit->config().in_cha
 int64_t DiffusionPipeline::image_size() const { return impl_->dit->config().sample_size; }
 int64_t DiffusionPipeline::train_steps() const { return impl_->schedule.train_steps; }
 bool DiffusionPipeline::packed_weights() const { return impl_->packed; }
+std::string DiffusionPipeline::runs_as() const { return impl_->runs_as; }
 std::vector<std::string> DiffusionPipeline::kernel_notes() const { return impl_->weights->kernel_notes(); }
 
 std::vector<float> DiffusionPipeline::predict_noise(const float* x, int64_t batch, const std::vector<float>& timesteps,

@@ -89,6 +89,8 @@ EngineOptions::Weights resolve_weights_mode(EngineOptions::Weights mode, EngineO
 ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.path = model_path;
+  if (opts.static_activations)
+    throw ValueError(model_path + ": static activations per timestep group are for diffusion models (sample, validate)");
   // Open once; whether quantised tensors stay packed is decided from the config before any tensor
   // is loaded.
   m.weights = std::make_unique<ModelWeights>(model_path);
@@ -117,7 +119,6 @@ ArrowEngine::ArrowEngine(const std::string& model_path, EngineOptions opts) : im
     req.fallback = kernel_activation(opts.kernel_fallback);
   }
   m.weights->set_kernel_request(req);
-  kernels::set_blas_threads(opts.threads);
   if (dcfg) {
     m.text_tokenizer = load_text_tokenizer(m.weights->path());
     m.decoder = std::make_unique<LlamaDecoder>(*m.weights, opts.threads);

@@ -35,28 +35,6 @@ void expect_refused(const std::string& args, const std::string& message, const a
   for (const auto& e : tmp.entries()) EXPECT_EQ(e.find("out"), std::string::npos) << e << " after " << args;
 }
 
-// Runs the CLI with args and kills it (SIGKILL) once the checkpoint of out holds its second block.
-void kill_after_second_block(const std::string& args, const std::string& out) {
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string cmd = aqtest::cli_path() + " " + args + " >/dev/null 2>&1";
-    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), (char*)nullptr);
-    _exit(127);
-  }
-  const std::string marker = out + ".checkpoint/block_1.bin";
-  bool seen = false;
-  for (int i = 0; i < 1200 && !seen; ++i) {  // up to 60 s
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    seen = fs::exists(marker);
-  }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(seen) << "the run never finished its second block";
-  ASSERT_FALSE(fs::exists(out)) << "the run finished before it could be killed";
-}
-
 }  // namespace
 
 TEST(CalibrationCli, BadInputIsRefusedBeforeAnyWork) {
@@ -91,7 +69,7 @@ TEST(CalibrationCli, ResumeAfterKillGivesTheSameFile) {
   ASSERT_EQ(full.exit_code, 0) << full.output;
 
   const std::string out = tmp / "part";
-  kill_after_second_block(args + out, out);
+  aqtest::kill_after_second_block(args + out, out);
 
   auto resumed = run_cli("quantize " + aqtest::minilm_dir() + " --bits 2 --embedding-bits 4 --method gptq --samples 96 "
                          "--calibration " + wiki() + " -o " + out + " --resume");
@@ -271,7 +249,7 @@ TEST(CalibrationCli, BlockTuningLowersBlockErrorAndHeldOutKl) {
 
   // Resumable like GPTQ: killed after its second block and resumed, the same file.
   const std::string tuned_args = "quantize " + stories() + common + " --tune-epochs 8 --tune-lr 0.01 --tune-codes on -q -o ";
-  kill_after_second_block(tuned_args + (tmp / "part"), tmp / "part");
+  aqtest::kill_after_second_block(tuned_args + (tmp / "part"), tmp / "part");
   r = run_cli(tuned_args + (tmp / "part") + " --resume");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(aqtest::slurp(tmp / "part/model.parquet"), aqtest::slurp(tmp / "tuned/model.parquet"));

@@ -227,3 +227,77 @@ TEST(Diffusion, ScaleFoldsIntoAdaLnAreExact) {
   const auto after = dit.forward(x.data(), n, t, labels);
   EXPECT_LT(rel_l2(after.data(), before.data(), before.size()), 1e-5);
 }
+
+TEST(Diffusion, TimeGroupClipsAreStoredAndRoundTheInputsOfTheirGroup) {
+  // --time-groups stores a static int8 clip per block Linear and timestep group, chosen on the
+  // trajectory states; --static-activations rounds each Linear's input to its image's group's clip.
+  aqtest::TempDir tmp;
+  const std::string model = goldens("fashion_dit");
+  auto r = run_cli("quantize " + model + " -o " + tmp / "q" +
+                   " --bits 8 --group-size 0 --calibration trajectory --samples 50 --time-groups 5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  {
+    ModelWeights w(tmp / "q");
+    const TimeGroupClips clips = w.time_groups();
+    EXPECT_EQ(clips.groups, 5);
+    EXPECT_EQ(clips.train_timesteps, 1000);
+    EXPECT_TRUE(clips.clips.count("transformer_blocks.0.attn1.to_q"));
+    EXPECT_TRUE(clips.clips.count("transformer_blocks.5.ff.net.2"));
+    EXPECT_EQ(clips.clips.size(), 6u * 9u);  // every quantised block Linear
+  }
+  DiffusionPipeline fp(model), dynamic_rounding(tmp / "q");
+  EngineOptions o;
+  o.static_activations = true;
+  DiffusionPipeline static_rounding(tmp / "q", o);
+  SampleOptions opts;
+  opts.steps = 10;
+  opts.seed = 3;
+  std::vector<float> mid;
+  opts.on_step = [&](int64_t step, int64_t, int64_t count, const float* x) {
+    if (step == opts.steps / 2) mid.assign(x, x + count * fp.channels() * fp.image_size() * fp.image_size());
+  };
+  const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  fp.sample(labels, opts);
+  const float t = float(fp.timesteps(opts.steps)[size_t(opts.steps / 2)]);
+  const auto ref = fp.guided_noise(mid.data(), 10, t, labels, 2.0f);
+  const auto a = dynamic_rounding.guided_noise(mid.data(), 10, t, labels, 2.0f);
+  const auto b = static_rounding.guided_noise(mid.data(), 10, t, labels, 2.0f);
+  const double e_weights = rel_l2(a.data(), ref.data(), ref.size()), e_static = rel_l2(b.data(), ref.data(), ref.size());
+  std::printf("noise error at t=%g: 8-bit weights %.4f, and static int8 inputs %.4f\n", t, e_weights, e_static);
+  EXPECT_GT(e_static, e_weights);  // the rounding happened
+  EXPECT_LT(e_static, 0.1);        // measured 0.02-0.03 (docs/BENCHMARKS.md)
+
+  // Clear errors, nothing written: clips asked of a model without them, --time-groups for a text
+  // model, static activations with int8 ones.
+  r = run_cli("sample " + model + " --class 1 -n 1 --steps 2 --static-activations --npy " + tmp / "x.npy");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("no static activation clips"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "x.npy"));
+  r = run_cli("sample " + tmp / "q" + " --class 1 -n 1 --steps 2 --static-activations --activations int8 --npy " +
+              tmp / "x.npy");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("give one"), std::string::npos) << r.output;
+  write_text_file(tmp / "cal.txt", "Once upon a time there was a cat.\n");
+  r = run_cli("quantize " + aqtest::stories_dir() + " -o " + tmp / "text" + " --bits 8 --calibration " + tmp / "cal.txt" +
+              " --time-groups 4");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--time-groups is for diffusion models"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "text"));
+}
+
+TEST(Diffusion, TimeGroupClipsSurviveAResume) {
+  // Each finished block's clips are in its checkpoint piece: a run killed after two blocks and resumed
+  // writes the file an uninterrupted run writes, clips included.
+  aqtest::TempDir tmp;
+  const std::string args = "quantize " + goldens("fashion_dit") +
+                           " --bits 4 --group-size 64 --method gptq --calibration trajectory --samples 128 "
+                           "--time-groups 5 -q -o ";
+  auto full = run_cli(args + (tmp / "full"));
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+  const std::string out = tmp / "part";
+  aqtest::kill_after_second_block(args + out, out);
+  auto resumed = run_cli(args + out + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(aqtest::slurp(out + "/model.parquet"), aqtest::slurp(tmp / "full/model.parquet"));
+  EXPECT_EQ(ModelWeights(out).time_groups().clips.size(), 6u * 9u);
+}

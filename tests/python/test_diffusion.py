@@ -63,3 +63,18 @@ def test_errors_are_typed(tmp_path):
         pipe.predict_noise(np.zeros((1, 1, 4, 4), np.float32), [1.0], [0])
     with pytest.raises(aq.Cancelled):
         pipe.sample([0, 1], steps=20, progress=lambda f, m: False)
+
+
+def test_time_group_clips_round_the_inputs_when_asked(tmp_path):
+    aq.ArrowQuantV2("local").quantize_diffusion_model(
+        TINY, tmp_path / "w8",
+        config=aq.QuantConfig(bits=8, group_size=0, samples=32, time_groups=4, calibration="trajectory"))
+    g = aq.load_sharded_safetensors(os.path.join(DIFFUSION, "tiny_dit_golden.safetensors"))
+    labels = g["labels"].tolist()
+    ref = aq.DiffusionPipeline(TINY).predict_noise(g["x"], g["timesteps"], labels)
+    weights_only = aq.DiffusionPipeline(tmp_path / "w8").predict_noise(g["x"], g["timesteps"], labels)
+    rounded = aq.DiffusionPipeline(tmp_path / "w8", static_activations=True).predict_noise(g["x"], g["timesteps"], labels)
+    err = lambda e: np.linalg.norm(e - ref) / np.linalg.norm(ref)  # noqa: E731
+    assert err(weights_only) < err(rounded) < 0.1
+    with pytest.raises(aq.ArrowQuantError, match="no static activation clips"):
+        aq.DiffusionPipeline(TINY, static_activations=True)
