@@ -219,6 +219,11 @@ def main():
     for name, path in [("minilm.json", "models/all-MiniLM-L6-v2/config.json"), ("llama.json", "tests/goldens/tiny/llama/config.json"),
                        ("qwen2.json", "tests/goldens/tiny/qwen2/config.json")]:
         put("model_config_fuzz", name, open(os.path.join(ROOT, path), "rb").read())
+    # A pipeline index and a text diffusion LM's config: the modality check's refusals.
+    put("model_config_fuzz", "audio_model_index.json", json.dumps({
+        "_class_name": "AudioLDMPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+        "vocoder": ["transformers", "SpeechT5HifiGan"]}).encode())
+    put("model_config_fuzz", "llada_config.json", json.dumps({"model_type": "llada", "architectures": ["LLaDAModelLM"]}).encode())
     put("quant_config_fuzz", "config.yaml", "profile: edge\nbits: 4\ngroup_size: 32\nsym: true\nmethod: gptq\n"
                                             "calibration: c.txt\npins:\n  - '*.query.*=8'\n  - 'pooler.*=float'\n")
     # Parquet tables and the format detection of open_tensor_source, from the real CLI.

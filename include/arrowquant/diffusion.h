@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "arrowquant/engine.h"
+#include "arrowquant/quant_config.h"
 #include "arrowquant/settings.h"
 
 namespace arrowquant {
@@ -40,6 +41,12 @@ struct SampleOptions {
   // x_t [count, C, H, W] the model is about to see (to study the trajectory).
   std::function<void(int64_t step, int64_t first, int64_t count, const float* x)> on_step;
 };
+
+// The kind of model at `path` (a folder, or a file in one), for the profiles: ImageDiffusion for a
+// diffusers DiT pipeline or transformer folder, Text otherwise. FormatError, naming the modality, for
+// diffusion models recognisable but not supported yet (UNet and audio pipelines, text diffusion LMs
+// such as LLaDA or Dream): never a silent guess.
+Modality detect_modality(const std::string& path);
 
 class DiffusionPipeline {
  public:

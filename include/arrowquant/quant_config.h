@@ -17,6 +17,11 @@
 
 namespace arrowquant {
 
+// What kind of model a run quantises: the profiles (edge|local|cloud) differ by it. Detected from the
+// model folder (detect_modality in arrowquant/diffusion.h); text unless it is an image diffusion model.
+enum class Modality { Text, ImageDiffusion };
+const char* modality_name(Modality m);
+
 // Pins a tensor-name glob to a width of the format table ("8", "4", ...) or "float" (keep unquantised).
 struct PinRule {
   std::string pattern;
@@ -25,6 +30,7 @@ struct PinRule {
 
 struct QuantConfig {
   std::string profile = "local";
+  Modality modality = Modality::Text;  // which values the profile gave (not a setting: the model decides)
   int bits = 4;
   int64_t group_size = 128;   // 0 = per output channel
   bool symmetric = false;
@@ -104,9 +110,12 @@ struct QuantConfig {
   bool uses_calibration() const { return needs_calibration() || !calibration.empty(); }
 };
 
-// The names of the profiles and what each sets.
+// The names of the profiles and what each sets. An image diffusion model's profile adds the ArrowQuant
+// V2 seed's values (time groups, min_accuracy, trajectory calibration) to the text profile's.
 std::vector<std::string> profile_names();
-void apply_profile(QuantConfig& c, const std::string& name);  // throws ValueError
+void apply_profile(QuantConfig& c, const std::string& name, Modality modality = Modality::Text);  // ValueError
+// One line of what a profile sets for a modality, for --help and logs.
+std::string profile_summary(const std::string& name, Modality modality);
 
 // Sets one setting from text; `source` names where the value came from, for the error message.
 // ValueError for an unknown key or a bad value.
@@ -114,7 +123,8 @@ void set_option(QuantConfig& c, const std::string& key, const std::string& value
 
 // Builds the effective configuration. `flags` holds only the flags the user actually gave.
 QuantConfig resolve_quant_config(const std::string& yaml_path, const std::map<std::string, std::string>& env,
-                                 const std::vector<std::pair<std::string, std::string>>& flags);
+                                 const std::vector<std::pair<std::string, std::string>>& flags,
+                                 Modality modality = Modality::Text);
 // ARROW_QUANT_* variables of this process, keyed by setting (ARROW_QUANT_GROUP_SIZE -> group_size).
 std::map<std::string, std::string> quant_env_from_process();
 // The settings of a YAML file as (key, value) pairs; lists give one pair per item ("pins" -> "pin").

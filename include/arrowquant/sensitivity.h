@@ -37,9 +37,13 @@ struct TensorSensitivity {
   // that per unit of its cost() there: the factor bit allocation weighs this tensor's errors by, so
   // that a layer the rest of the network amplifies, or a table that is also the head, counts as
   // much as it hurts. < 0 when not measured.
+  // With time groups (a diffusion model, --time-groups N) the divergence is also kept per group of
+  // timesteps (a report: the allocation weighs the mean over all states, which measured better than
+  // weighing the worst group).
   int probe_bits = 0;
   double probe_divergence = -1;
   double divergence_per_cost = -1;
+  std::vector<double> probe_divergence_by_group;  // [time group]; empty without time groups
   // Block Linears that read the same input (q/k/v, gate/up) share this label ("block 3 input 0");
   // empty for tensors measured alone (or without calibration text).
   std::string shared_input;
@@ -51,11 +55,16 @@ struct SensitivityReport {
   std::vector<int> widths;
   int64_t calibration_tokens = 0;
   int64_t probe_tokens = 0;      // tokens the output probes ran on (0: none)
+  int64_t time_groups = 0;       // groups of timesteps the probes' divergence is split into (0: none)
   size_t fixed_bytes = 0;        // tensors that are never quantised (norms, biases, pinned float)
   int64_t total_params = 0;
   std::vector<TensorSensitivity> tensors;
   nlohmann::json to_json() const;
   std::string to_markdown() const;
+
+ private:
+  int probe_bits() const;  // the width the output probes rounded at (0: no probes)
+  std::string time_group_markdown(const std::vector<const TensorSensitivity*>& order) const;
 };
 
 using SensitivityLog = std::function<void(const std::string&)>;

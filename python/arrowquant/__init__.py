@@ -15,7 +15,7 @@ import pyarrow as _pyarrow  # noqa: F401  (loads the libarrow/libparquet the ext
 
 from . import _core
 from .config import QuantConfig
-from .diffusion import DiffusionPipeline, validate_diffusion
+from .diffusion import DiffusionPipeline, detect_modality, validate_diffusion
 from .engine import ArrowEngine, validate
 from .errors import (ArrowQuantError, CalibrationError, Cancelled, ConfigurationError, ModelFormatError,
                      ModelIOError, QuantizationError, ShapeMismatchError, ValidationError)
@@ -28,7 +28,7 @@ __version__ = _core.__version__
 _logging.getLogger("arrowquant").addHandler(_logging.NullHandler())
 
 __all__ = ["QuantConfig", "QuantizationManager", "ArrowQuantV2", "AsyncArrowQuantV2", "ArrowEngine",
-           "DiffusionPipeline", "validate_diffusion",
+           "DiffusionPipeline", "validate_diffusion", "detect_modality",
            "WeightLoader", "load_sharded_safetensors", "validate", "inspect", "analyze", "compare", "ArrowQuantError", "ConfigurationError",
            "ModelFormatError", "ShapeMismatchError", "ModelIOError", "CalibrationError", "QuantizationError",
            "ValidationError", "Cancelled"]

@@ -48,19 +48,26 @@ class QuantConfig:
     """
 
     def __init__(self, *, profile: str | None = None, yaml: str | os.PathLike | None = None, env: bool = True,
-                 **settings: Any) -> None:
+                 modality: str = "text", **settings: Any) -> None:
         pairs = _pairs(settings)
         if profile is not None:
             pairs.insert(0, ("profile", profile))
         self._yaml = os.fspath(yaml) if yaml is not None else ""
         self._env = env
         self._pairs = pairs
-        self._core = _core.resolve_config(self._yaml, _core.environment_settings() if env else {}, pairs)
+        self._modality = modality
+        self._core = self._resolve()
+
+    def _resolve(self):
+        return _core.resolve_config(self._yaml, _core.environment_settings() if self._env else {}, self._pairs,
+                                    self._modality)
 
     @classmethod
-    def from_profile(cls, name: str, **settings: Any) -> "QuantConfig":
-        """A profile (edge, local, cloud) with settings on top."""
-        return cls(profile=name, **settings)
+    def from_profile(cls, name: str, *, modality: str = "text", **settings: Any) -> "QuantConfig":
+        """A profile (edge, local, cloud) with settings on top. modality="diffusion" gives an image
+        diffusion model's values (the ArrowQuant V2 seed's: time groups, min_accuracy, trajectory
+        calibration); arrowquant.detect_modality(path) tells which a model folder is."""
+        return cls(profile=name, modality=modality, **settings)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, **settings: Any) -> "QuantConfig":
@@ -79,9 +86,9 @@ class QuantConfig:
     def replace(self, **settings: Any) -> "QuantConfig":
         """A copy with more settings on top."""
         new = QuantConfig.__new__(QuantConfig)
-        new._yaml, new._env = self._yaml, self._env
+        new._yaml, new._env, new._modality = self._yaml, self._env, self._modality
         new._pairs = self._pairs + _pairs(settings)
-        new._core = _core.resolve_config(new._yaml, _core.environment_settings() if new._env else {}, new._pairs)
+        new._core = new._resolve()
         return new
 
     def to_dict(self) -> dict[str, Any]:

@@ -61,3 +61,10 @@ def validate_diffusion(reference: DiffusionPipeline | str | os.PathLike, model: 
     mod = model if isinstance(model, DiffusionPipeline) else DiffusionPipeline(model)
     return json.loads(_core.validate_diffusion(ref._d, mod._d, os.fspath(classifier), samples, steps, sampler,
                                                guidance, seed, trajectory_images, png, progress))
+
+
+def detect_modality(path: str | os.PathLike) -> str:
+    """"diffusion" for a diffusers DiT pipeline or transformer folder, "text" otherwise (the profiles'
+    values differ by it: QuantConfig.from_profile(name, modality=...)). Raises ModelFormatError naming
+    the kind for diffusion models not supported yet (UNet or audio pipelines, LLaDA/Dream text diffusion)."""
+    return _core.detect_modality(os.fspath(path))

@@ -24,8 +24,8 @@ Runner add_analyze(CLI::App& app) {
   // --calibration, each layer's output error on real inputs is measured; without it only weight statistics.
   a->settings = std::make_shared<SettingOptions>(
       app, [a](SettingVisitor& v) { a->defaults.visit(v); },
-      std::set<std::string>{"calibration", "samples", "seq_len", "group_size", "sym", "clip", "threads"});
-  a->settings->option("calibration")->check(CLI::ExistingFile);
+      std::set<std::string>{"calibration", "samples", "seq_len", "group_size", "sym", "clip", "threads", "time_groups"});
+  a->settings->option("calibration")->check(calibration_file_or_trajectory());
   app.add_option("--widths", a->widths, "Code widths to try (default " + a->widths + ")");
   add_report_options(app, a->report);
   app.add_option("--png", a->png, "Write a chart of error per tensor and width to this PNG file");
@@ -33,7 +33,8 @@ Runner add_analyze(CLI::App& app) {
   app.footer(
       "Ranks every tensor the quantiser would touch (embeddings included; norms and biases stay float) by\n"
       "its error at the narrowest width. Columns: weight entropy (bits, 256-bin histogram), relative\n"
-      "weight error, and layer output cosine on the calibration data.");
+      "weight error, and layer output cosine on the calibration data. A diffusion model with --calibration\n"
+      "trajectory --time-groups N also gets the model divergence of each tensor per group of timesteps.");
   return [a]() {
     QuantConfig cfg = resolve_quant_config("", {}, a->settings->given());
     cfg.embedding_bits = cfg.bits;  // analyse embeddings too

@@ -1,11 +1,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "arrowquant/diffusion.h"
 #include "arrowquant/quantization_manager.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/settings_options.h"
-#include "model/dit_calibration.h"
 #include "util/files.h"
 #include "util/units.h"
 
@@ -27,7 +27,8 @@ void print_summary(const QuantizeReport& r, const QuantConfig& cfg) {
   const auto j = r.to_json();
   printf("quantised %s (%s) -> %s\n", r.source.c_str(), r.source_kind.c_str(), r.output.c_str());
   const QuantFormat* grid = cfg.format_for(cfg.bits);  // names the codebook or half grid too
-  printf("  profile %s, %d-bit %s, group %lld, embeddings %d-bit, clip %s\n", cfg.profile.c_str(), cfg.bits,
+  printf("  profile %s%s, %d-bit %s, group %lld, embeddings %d-bit, clip %s\n", cfg.profile.c_str(),
+         cfg.modality == Modality::Text ? "" : (std::string(" (") + modality_name(cfg.modality) + ")").c_str(), cfg.bits,
          grid ? std::string(grid->name).c_str() : (cfg.symmetric ? "symmetric" : "affine"), (long long)cfg.group_size,
          cfg.embedding_bits, clip_name(cfg.clip).c_str());
   printf("  %zu tensors (%lld quantised), %s, %.3f bits/weight, %.2fx smaller than FP16, %.2f s\n", r.tensors.size(),
@@ -62,10 +63,7 @@ Runner add_quantize(CLI::App& app) {
       ->required();
   // Every setting of QuantConfig, as declared in QuantConfig::visit.
   a->settings = std::make_shared<SettingOptions>(app, [a](SettingVisitor& v) { a->defaults.visit(v); });
-  // A file, or the word that makes a diffusion model calibrate on its own denoising trajectories.
-  a->settings->option("calibration")->check(CLI::Validator(
-      [](std::string& v) { return v == kTrajectoryCalibration ? std::string() : CLI::ExistingFile(v); },
-      "FILE|" + std::string(kTrajectoryCalibration)));
+  a->settings->option("calibration")->check(calibration_file_or_trajectory());
   app.add_option("--config", a->config_file, "YAML file of settings (the same keys as the flags, e.g. group_size: 64)")
       ->check(CLI::ExistingFile);
   app.add_flag("--force", a->force, "Replace the output folder if it exists");
@@ -80,7 +78,11 @@ Runner add_quantize(CLI::App& app) {
       "integer tensors are stored unchanged.");
 
   return [a]() {
-    const QuantConfig cfg = resolve_quant_config(a->config_file, quant_env_from_process(), a->settings->given());
+    // The model decides which values a profile gives; a diffusion model we cannot run yet is refused
+    // here, before anything is written, rather than quantised as if it were a text model.
+    const Modality modality = detect_modality(a->model);
+    const QuantConfig cfg =
+        resolve_quant_config(a->config_file, quant_env_from_process(), a->settings->given(), modality);
     QuantizationManager mgr(cfg);
     Progress bar("quantize");
     ProgressFn fn = nullptr;
@@ -88,6 +90,8 @@ Runner add_quantize(CLI::App& app) {
     LogFn log = [&](const std::string& line) {
       if (!a->quiet) bar.message(line);
     };
+    if (cfg.modality != Modality::Text)
+      log("profile " + profile_summary(cfg.profile, cfg.modality) + " (then your settings)");
     QuantizeReport r = mgr.quantize(a->model, a->output, a->force, fn, a->resume, log);
     bar.finish();
     print_summary(r, cfg);

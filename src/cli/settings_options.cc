@@ -3,7 +3,15 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "model/dit_calibration.h"
+
 namespace arrowquant::cli {
+
+CLI::Validator calibration_file_or_trajectory() {
+  return CLI::Validator(
+      [](std::string& v) { return v == kTrajectoryCalibration ? std::string() : CLI::ExistingFile(v); },
+      "FILE|" + std::string(kTrajectoryCalibration));
+}
 
 std::string flag_for(std::string_view key) {
   std::string f = "--" + std::string(key);

@@ -37,4 +37,8 @@ class SettingOptions {
 // --name for a key: "group_size" -> "--group-size".
 std::string flag_for(std::string_view key);
 
+// The check of a --calibration option: an existing file, or the word that makes a diffusion model
+// calibrate on its own denoising trajectories.
+CLI::Validator calibration_file_or_trajectory();
+
 }  // namespace arrowquant::cli

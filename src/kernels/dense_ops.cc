@@ -62,14 +62,6 @@ void layer_norm_modulated(const float* x, int64_t n, int64_t d, float eps, const
   }
 }
 
-void gelu_tanh(float* x, int64_t n) {
-  const float k = 0.7978845608028654f;  // √(2/π)
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
-  }
-}
-
 void silu(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
 }

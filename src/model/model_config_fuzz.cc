@@ -1,5 +1,6 @@
 // Fuzz target: a model's config.json, read as the decoder, the encoder and the DiT read it, and a
-// diffusion scheduler_config.json (its timesteps and one step of each sampler).
+// diffusion scheduler_config.json (its timesteps and one step of each sampler); the same JSON as a
+// model_index.json and a config.json for the modality check (a refusal or nothing).
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_util.h"
@@ -7,6 +8,7 @@
 #include "model/diffusion_scheduler.h"
 #include "model/dit_transformer.h"
 #include "model/llama_decoder.h"
+#include "model/modality.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const nlohmann::json cfg = nlohmann::json::parse(data, data + size, nullptr, false);
@@ -18,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   aqfuzz::only_our_errors([&] {
     if (arrowquant::DitConfig::is_dit(cfg)) arrowquant::DitConfig::from_json(cfg, "config.json");
   });
+  aqfuzz::only_our_errors([&] { arrowquant::refuse_unsupported_diffusion(&cfg, &cfg, "model"); });
   aqfuzz::only_our_errors([&] {
     const auto s = arrowquant::NoiseSchedule::from_json(cfg, "scheduler_config.json");
     for (int64_t n : {int64_t(1), int64_t(7), s.train_steps}) {

@@ -34,14 +34,34 @@ bool OutputProbe::covers(const std::string& tensor) const {
   return linears_.count(tensor) || m_.table(tensor) != nullptr;
 }
 
+void OutputProbe::set_time_groups(int64_t groups) {
+  groups_ = {};
+  group_of_seq_.clear();
+  group_divergence_.clear();
+  if (groups <= 0) return;
+  if (m_.train_timesteps() <= 0) throw ValueError("time groups need a diffusion model (its states carry timesteps)");
+  groups_.train_timesteps = m_.train_timesteps();
+  groups_.groups = groups;
+  for (const auto& s : seqs_) group_of_seq_.push_back(groups_.group_of(m_.timestep_of(s)));
+}
+
 double OutputProbe::run_from(int64_t from, const std::vector<std::vector<float>>* x_from) {
   double total = 0;
+  std::vector<double> by_group(size_t(groups_.groups), 0.0), count(size_t(groups_.groups), 0.0);
   for (size_t s = 0; s < seqs_.size(); ++s) {
     const int64_t T = int64_t(seqs_[s].size());
     std::vector<float> x = x_from ? (*x_from)[s] : states_[s][size_t(from)];
     for (int64_t b = from; b < m_.blocks(); ++b) m_.run_block(b, x.data(), T);
-    total += m_.divergence(base_[s], m_.output(x.data(), T));
+    const double d = m_.divergence(base_[s], m_.output(x.data(), T));
+    total += d;
+    if (!group_of_seq_.empty()) {
+      by_group[size_t(group_of_seq_[s])] += d;
+      count[size_t(group_of_seq_[s])] += m_.divergence_per_token() ? double(T) : 1.0;
+    }
   }
+  group_divergence_.assign(by_group.size(), -1.0);
+  for (size_t g = 0; g < by_group.size(); ++g)
+    if (count[g] > 0) group_divergence_[g] = by_group[g] / count[g];
   return total / double(m_.divergence_per_token() ? tokens_ : int64_t(seqs_.size()));
 }
 

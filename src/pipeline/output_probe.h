@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "arrowquant/time_group_clips.h"
 #include "model/calibration_model.h"
 
 namespace arrowquant {
@@ -26,6 +27,13 @@ class OutputProbe {
   // put back before it returns.
   double divergence(const std::string& tensor, const std::vector<float>& values);
 
+  // A diffusion model's states cut into `groups` equal ranges of timesteps (0: none): divergence()
+  // then also keeps the mean divergence of each group's states (group_divergence(); -1 for a group
+  // with no state among the probed ones).
+  void set_time_groups(int64_t groups);
+  int64_t time_groups() const { return groups_.groups; }
+  const std::vector<double>& group_divergence() const { return group_divergence_; }
+
  private:
   // Runs blocks [from, blocks) on each sequence's states at `from` (x_from supplies them when given,
   // else the cached ones) and returns the mean divergence from the float outputs.
@@ -37,6 +45,9 @@ class OutputProbe {
   std::vector<std::vector<float>> base_;                 // [sequence]: the float model's output
   std::map<std::string, std::pair<int64_t, Linear*>> linears_;  // weight name -> (block, layer)
   int64_t tokens_ = 0;
+  TimeGroupClips groups_;                                // only its grouping of timesteps is used
+  std::vector<int64_t> group_of_seq_;                    // [sequence]: its time group
+  std::vector<double> group_divergence_;                 // [group]: of the last divergence() call
 };
 
 }  // namespace arrowquant

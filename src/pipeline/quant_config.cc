@@ -21,7 +21,10 @@ constexpr std::string_view kCalibration = "Calibration", kAdvanced = "Advanced";
 
 void QuantConfig::visit(SettingVisitor& v) {
   v.visit(profile, {"profile", "Preset: edge (2-bit, g64, 4-bit embeddings), local (4-bit, g128, 8-bit embeddings; "
-                               "default), cloud (8-bit); every other setting applies on top of it"});
+                               "default), cloud (8-bit); every other setting applies on top of it. Named for an image "
+                               "diffusion model, the ArrowQuant V2 values: edge 2-bit g256, 5 time groups, "
+                               "min-accuracy 0.65, 32 samples; local 4-bit g128, 10, 0.85, 128; cloud 8-bit g64, 20, "
+                               "0.95, 512; each with --calibration trajectory"});
   v.visit(bits, {"bits", "Code width of weight matrices (a width of the format table: 2, 3, 4, 5, 6 or 8)"});
   v.visit(group_size, {"group_size", "Weights per scale along a row: 32, 64, 128, 256, or 0 / channel for one scale "
                                      "per output channel", {}, 0, HUGE_VAL, false, true, "channel"});
@@ -148,27 +151,61 @@ nlohmann::json QuantConfig::to_json() const {
   nlohmann::json j = settings_json(visit, [](const SettingInfo& s) { return s.group != kCalibration; });
   if (uses_calibration())
     j["calibration"] = settings_json(visit, [](const SettingInfo& s) { return s.group == kCalibration; });
+  if (modality != Modality::Text) j["modality"] = modality_name(modality);
   return j;
 }
 
 std::vector<std::string> profile_names() { return {"edge", "local", "cloud"}; }
 
-void apply_profile(QuantConfig& c, const std::string& name) {
+namespace {
+
+using ProfileValues = std::vector<std::pair<std::string, std::string>>;
+
+const ProfileValues& profile_values(const std::string& name, Modality modality) {
   // edge: smallest file (phones, boards); local: laptops and desktops; cloud: near-lossless. Each is a
   // list of settings, applied like any other.
-  static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kProfiles = {
+  static const std::map<std::string, ProfileValues> kText = {
       {"edge", {{"bits", "2"}, {"group_size", "64"}, {"embedding_bits", "4"}, {"clip", "mse"}}},
       {"local", {{"bits", "4"}, {"group_size", "128"}, {"embedding_bits", "8"}, {"clip", "mse"}}},
       {"cloud", {{"bits", "8"}, {"group_size", "128"}, {"embedding_bits", "8"}, {"clip", "mse"}}},
   };
-  auto it = kProfiles.find(name);
-  if (it == kProfiles.end()) throw ValueError("unknown profile \"" + name + "\" (known: edge, local, cloud)");
-  for (const auto& [k, v] : it->second) set_option(c, k, v, "profile " + name);
+  // Image diffusion: the seed's DiffusionQuantConfig profiles (bit_width, group_size, num_time_groups,
+  // min_accuracy, calibration_samples), calibrated on the model's own denoising trajectories (time
+  // groups and min_accuracy both need states). The seed's min_accuracy values are permissive output
+  // cosines (a layer at 0.85 is far from lossless): tighten with --min-accuracy.
+  static const std::map<std::string, ProfileValues> kImageDiffusion = {
+      {"edge", {{"bits", "2"}, {"group_size", "256"}, {"embedding_bits", "8"}, {"clip", "mse"},
+                {"calibration", "trajectory"}, {"time_groups", "5"}, {"min_accuracy", "0.65"}, {"samples", "32"}}},
+      {"local", {{"bits", "4"}, {"group_size", "128"}, {"embedding_bits", "8"}, {"clip", "mse"},
+                 {"calibration", "trajectory"}, {"time_groups", "10"}, {"min_accuracy", "0.85"}, {"samples", "128"}}},
+      {"cloud", {{"bits", "8"}, {"group_size", "64"}, {"embedding_bits", "8"}, {"clip", "mse"},
+                 {"calibration", "trajectory"}, {"time_groups", "20"}, {"min_accuracy", "0.95"}, {"samples", "512"}}},
+  };
+  const auto& table = modality == Modality::ImageDiffusion ? kImageDiffusion : kText;
+  auto it = table.find(name);
+  if (it == table.end()) throw ValueError("unknown profile \"" + name + "\" (known: edge, local, cloud)");
+  return it->second;
+}
+
+}  // namespace
+
+const char* modality_name(Modality m) { return m == Modality::ImageDiffusion ? "image diffusion" : "text"; }
+
+void apply_profile(QuantConfig& c, const std::string& name, Modality modality) {
+  for (const auto& [k, v] : profile_values(name, modality)) set_option(c, k, v, "profile " + name);
   c.profile = name;
+  c.modality = modality;
+}
+
+std::string profile_summary(const std::string& name, Modality modality) {
+  std::string out = name + " (" + modality_name(modality) + "):";
+  for (const auto& [k, v] : profile_values(name, modality)) out += " " + k + " " + v + ",";
+  out.pop_back();
+  return out;
 }
 
 void set_option(QuantConfig& c, const std::string& key, const std::string& value, const std::string& source) {
-  if (key == "profile") return apply_profile(c, value);
+  if (key == "profile") return apply_profile(c, value, c.modality);
   if (key == "pin" && (value.rfind('=') == std::string::npos || value.rfind('=') == 0 || value.back() == '='))
     throw ValueError(source + ": pin must look like PATTERN=BITS or PATTERN=float, got \"" + value + "\"");
   const VisitSettings visit = [&](SettingVisitor& v) { c.visit(v); };
@@ -229,17 +266,21 @@ std::vector<std::pair<std::string, std::string>> parse_settings_yaml(const std::
 }
 
 QuantConfig resolve_quant_config(const std::string& yaml_path, const std::map<std::string, std::string>& env,
-                                 const std::vector<std::pair<std::string, std::string>>& flags) {
+                                 const std::vector<std::pair<std::string, std::string>>& flags,
+                                 Modality modality) {
   const auto yaml_kv = yaml_path.empty() ? std::vector<std::pair<std::string, std::string>>{}
                                          : read_settings_yaml(yaml_path);
   // The profile is chosen by the highest layer that names one, then the layers apply on top of it.
+  // A diffusion model's profile values (trajectory calibration and all) apply only to a profile named
+  // by some layer: the default stays the plain local settings, so no run calibrates unasked.
   std::string profile = "local";
-  for (auto& [k, v] : yaml_kv) if (k == "profile") profile = v;
-  if (auto it = env.find("profile"); it != env.end()) profile = it->second;
-  for (auto& [k, v] : flags) if (k == "profile") profile = v;
+  bool named = false;
+  for (auto& [k, v] : yaml_kv) if (k == "profile") profile = v, named = true;
+  if (auto it = env.find("profile"); it != env.end()) profile = it->second, named = true;
+  for (auto& [k, v] : flags) if (k == "profile") profile = v, named = true;
 
   QuantConfig c;
-  apply_profile(c, profile);
+  apply_profile(c, profile, named ? modality : Modality::Text);
   for (auto& [k, v] : yaml_kv) if (k != "profile") set_option(c, k, v, yaml_path);
   for (auto& [k, v] : env) if (k != "profile") set_option(c, k, v, "ARROW_QUANT_" + k);
   for (auto& [k, v] : flags) if (k != "profile") set_option(c, k, v, "--" + k);

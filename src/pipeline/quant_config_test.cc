@@ -30,6 +30,44 @@ TEST(QuantConfig, PrecedenceProfileYamlEnvFlags) {
   EXPECT_EQ(c.group_size, 32);
 }
 
+TEST(QuantConfig, DiffusionProfilesTakeTheSeedValuesWhenNamed) {
+  // The ArrowQuant V2 seed's DiffusionQuantConfig profiles: bits, group, time groups, min_accuracy,
+  // calibration samples; each calibrated on the model's own trajectories.
+  struct Want { const char* name; int bits; int64_t group, time_groups; double min_accuracy; int64_t samples; };
+  for (const Want& w : {Want{"edge", 2, 256, 5, 0.65, 32}, Want{"local", 4, 128, 10, 0.85, 128},
+                        Want{"cloud", 8, 64, 20, 0.95, 512}}) {
+    const QuantConfig c = resolve_quant_config("", {}, {{"profile", w.name}}, Modality::ImageDiffusion);
+    EXPECT_EQ(c.bits, w.bits) << w.name;
+    EXPECT_EQ(c.group_size, w.group) << w.name;
+    EXPECT_EQ(c.time_groups, w.time_groups) << w.name;
+    EXPECT_DOUBLE_EQ(c.min_accuracy, w.min_accuracy) << w.name;
+    EXPECT_EQ(c.samples, w.samples) << w.name;
+    EXPECT_EQ(c.calibration, "trajectory") << w.name;
+    EXPECT_EQ(c.modality, Modality::ImageDiffusion);
+    EXPECT_EQ(c.to_json().value("modality", ""), "image diffusion");
+    EXPECT_NE(profile_summary(w.name, Modality::ImageDiffusion).find("time_groups " + std::to_string(w.time_groups)),
+              std::string::npos);
+  }
+  // Settings apply on top, as for any profile; from the environment too.
+  QuantConfig c = resolve_quant_config("", {{"profile", "cloud"}}, {{"time_groups", "0"}, {"samples", "16"}},
+                                       Modality::ImageDiffusion);
+  EXPECT_EQ(c.bits, 8);
+  EXPECT_EQ(c.time_groups, 0);
+  EXPECT_EQ(c.samples, 16);
+  // No profile named: the plain defaults, nothing calibrated unasked.
+  c = resolve_quant_config("", {}, {}, Modality::ImageDiffusion);
+  EXPECT_EQ(c.time_groups, 0);
+  EXPECT_TRUE(c.calibration.empty());
+  EXPECT_EQ(c.modality, Modality::Text);
+  EXPECT_FALSE(c.to_json().contains("modality"));
+  // A text model's profiles are unchanged.
+  c = resolve_quant_config("", {}, {{"profile", "edge"}});
+  EXPECT_EQ(c.group_size, 64);
+  EXPECT_EQ(c.time_groups, 0);
+  EXPECT_EQ(c.min_accuracy, 0);
+  EXPECT_THROW(resolve_quant_config("", {}, {{"profile", "phone"}}, Modality::ImageDiffusion), ValueError);
+}
+
 TEST(QuantConfig, BadValuesAreClearErrors) {
   EXPECT_THROW(resolve_quant_config("", {}, {{"bits", "7"}}), ValueError);
   EXPECT_THROW(resolve_quant_config("", {}, {{"group_size", "48"}}), ValueError);

@@ -101,6 +101,9 @@ TensorSensitivity measure(const FloatTensor& w, const std::string& role, const Q
     if (probe && bits == probe_width(widths)) {
       t.probe_bits = bits;
       t.probe_divergence = std::max(0.0, probe->divergence(w.name, back));
+      // Reported, not weighed: allocating by each tensor's worst group instead of the mean over all
+      // states measured worse on the Fashion DiT (docs/BENCHMARKS.md, mean noise error 0.067 vs 0.054).
+      if (probe->time_groups() > 0) t.probe_divergence_by_group = probe->group_divergence();
       // A cost of zero (an exactly representable tensor) carries no error to weigh.
       t.divergence_per_cost = s.cost() > 0 ? t.probe_divergence / s.cost() : 0.0;
     }
@@ -144,10 +147,18 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
     for (const auto& s : seqs) rep.calibration_tokens += int64_t(s.size());
     if (log) log("calibration: " + std::to_string(seqs.size()) + " sequences, " +
                  std::to_string(rep.calibration_tokens) + " tokens");
-    probe = std::make_unique<OutputProbe>(model, seqs, kProbeTokens);
+    // A diffusion model's states are short and spread over the timesteps: probe them all, so that
+    // every time group has states.
+    const bool timesteps = model.train_timesteps() > 0;
+    probe = std::make_unique<OutputProbe>(model, seqs, timesteps ? rep.calibration_tokens : kProbeTokens);
     rep.probe_tokens = probe->tokens();
+    if (cfg.time_groups > 0) {
+      probe->set_time_groups(cfg.time_groups);
+      rep.time_groups = cfg.time_groups;
+    }
     if (log) log("output probes: each tensor alone at INT" + std::to_string(probe_width(widths)) + " on " +
-                 std::to_string(rep.probe_tokens) + " tokens");
+                 std::to_string(rep.probe_tokens) + " tokens" +
+                 (rep.time_groups ? ", divergence per group of " + std::to_string(rep.time_groups) + " time groups" : ""));
     collect_float_stats(
         model, seqs,
         [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
@@ -209,13 +220,22 @@ nlohmann::json SensitivityReport::to_json() const {
       j["probe_bits"] = t.probe_bits;
       j["probe_divergence"] = t.probe_divergence;
       j["divergence_per_cost"] = t.divergence_per_cost;
+      if (!t.probe_divergence_by_group.empty()) j["probe_divergence_by_time_group"] = t.probe_divergence_by_group;
     }
     if (!t.shared_input.empty()) j["shared_input"] = t.shared_input;
     ts.push_back(j);
   }
-  return {{"model", model}, {"widths", widths}, {"calibration_tokens", calibration_tokens},
-          {"probe_tokens", probe_tokens}, {"fixed_bytes", fixed_bytes}, {"total_params", total_params},
-          {"tensors", ts}};
+  nlohmann::json j = {{"model", model}, {"widths", widths}, {"calibration_tokens", calibration_tokens},
+                      {"probe_tokens", probe_tokens}, {"fixed_bytes", fixed_bytes}, {"total_params", total_params},
+                      {"tensors", ts}};
+  if (time_groups > 0) j["time_groups"] = time_groups;
+  return j;
+}
+
+int SensitivityReport::probe_bits() const {
+  for (const auto& t : tensors)
+    if (t.probe_bits > 0) return t.probe_bits;
+  return 0;
 }
 
 std::string SensitivityReport::to_markdown() const {
@@ -232,7 +252,7 @@ std::string SensitivityReport::to_markdown() const {
   std::string s = "| rank | tensor | params | entropy |";
   std::string sep = "|---:|---|---:|---:|";
   if (probed) {
-    s += " model divergence, alone at INT" + std::to_string(tensors.empty() ? 4 : tensors.front().probe_bits) + " |";
+    s += " model divergence, alone at INT" + std::to_string(probe_bits()) + " |";
     sep += "---:|";
   }
   for (int b : widths) {
@@ -256,6 +276,33 @@ std::string SensitivityReport::to_markdown() const {
       s += buf;
     }
     s += "\n";
+  }
+  if (time_groups > 0 && probed) s += "\n" + time_group_markdown(order);
+  return s;
+}
+
+std::string SensitivityReport::time_group_markdown(const std::vector<const TensorSensitivity*>& order) const {
+  // One row per tensor, one column per group of timesteps (group 0: the least noisy steps), each the
+  // mean model divergence of that group's states with the tensor alone rounded; the worst group of
+  // each row marked.
+  std::string s = "Model divergence per time group (tensor alone at INT" + std::to_string(probe_bits()) +
+                  "; group 0 = the least noisy timesteps)\n\n| tensor |";
+  std::string sep = "|---|";
+  for (int64_t g = 0; g < time_groups; ++g) s += " g" + std::to_string(g) + " |", sep += "---:|";
+  s += " worst |\n" + sep + "---:|\n";
+  char buf[64];
+  for (const auto* t : order) {
+    if (t->probe_divergence_by_group.empty()) continue;
+    s += "| " + t->name + " |";
+    size_t worst = 0;
+    for (size_t g = 0; g < t->probe_divergence_by_group.size(); ++g) {
+      const double d = t->probe_divergence_by_group[g];
+      if (d > t->probe_divergence_by_group[worst]) worst = g;
+      if (d >= 0) snprintf(buf, sizeof buf, " %.3g |", d);
+      else snprintf(buf, sizeof buf, " - |");
+      s += buf;
+    }
+    s += " g" + std::to_string(worst) + " |\n";
   }
   return s;
 }

@@ -5,6 +5,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include "arrowquant/error.h"
 #include "arrowquant/quant_config.h"
 #include "python/bindings.h"
 #include "util/setting_visitors.h"
@@ -32,16 +33,19 @@ void bind_config(nb::module_& m) {
   m.def(
       "resolve_config",
       [](const std::string& yaml, const std::map<std::string, std::string>& env,
-         const std::vector<std::pair<std::string, std::string>>& settings) {
+         const std::vector<std::pair<std::string, std::string>>& settings, const std::string& modality) {
         try {
-          return arrowquant::resolve_quant_config(yaml, env, settings);
+          if (modality != "text" && modality != "diffusion")
+            throw arrowquant::ValueError("modality must be \"text\" or \"diffusion\" (got \"" + modality + "\")");
+          return arrowquant::resolve_quant_config(
+              yaml, env, settings, modality == "diffusion" ? arrowquant::Modality::ImageDiffusion : arrowquant::Modality::Text);
         } catch (...) {
           raise_current("ConfigurationError");
         }
       },
-      nb::arg("yaml"), nb::arg("env"), nb::arg("settings"),
-      "The effective settings: profile, then the YAML file, then env (ARROW_QUANT_* keys without the "
-      "prefix), then settings (key, text) in order");
+      nb::arg("yaml"), nb::arg("env"), nb::arg("settings"), nb::arg("modality") = "text",
+      "The effective settings: profile (its values for the modality: text or diffusion), then the YAML "
+      "file, then env (ARROW_QUANT_* keys without the prefix), then settings (key, text) in order");
   m.def("environment_settings", &arrowquant::quant_env_from_process,
         "This process's ARROW_QUANT_* variables, keyed by setting");
   m.def("profile_names", &arrowquant::profile_names);

@@ -83,6 +83,17 @@ void bind_diffusion(nb::module_& m) {
           nb::arg("x"), nb::arg("timesteps"), nb::arg("labels"), "The predicted noise for x at one timestep per image");
 
   m.def(
+      "detect_modality",
+      [](const std::string& path) {
+        try {
+          return std::string(detect_modality(path) == arrowquant::Modality::ImageDiffusion ? "diffusion" : "text");
+        } catch (...) {
+          raise_current("ValidationError");
+        }
+      },
+      nb::arg("path"),
+      "\"diffusion\" for a diffusers DiT folder, \"text\" otherwise; raises for diffusion models not supported yet");
+  m.def(
       "validate_diffusion",
       [](const PyDiffusion& reference, const PyDiffusion& model, const std::string& classifier, int64_t samples,
          int64_t steps, const std::string& sampler, float guidance, uint64_t seed, int64_t trajectory_images,

@@ -1,6 +1,7 @@
 #include "arrowquant/diffusion.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "arrowquant/error.h"
 #include "io/json_file.h"
@@ -8,6 +9,7 @@
 #include "model/diffusion_scheduler.h"
 #include "model/dit_sampler.h"
 #include "model/dit_transformer.h"
+#include "model/modality.h"
 #include "model/model_weights.h"
 
 namespace fs = std::filesystem;
@@ -25,25 +27,18 @@ std::string model_folder(const std::string& path) {
 void refuse_unsupported_modality(const std::string& path) {
   const fs::path dir(model_folder(path));
   std::error_code ec;
-  if (fs::is_regular_file(dir / "model_index.json", ec)) {
-    const nlohmann::json idx = read_json_file((dir / "model_index.json").string());
-    if (idx.is_object() && idx.contains("unet"))
-      throw FormatError(path + ": a UNet diffusion pipeline (" + json_string(idx, "_class_name", "?", path) +
-                        "): not supported yet (image DiT pipelines only)");
-    if (idx.is_object() && !idx.contains("transformer"))
-      throw FormatError(path + ": model_index.json names no transformer: not a DiT pipeline");
-  }
-  if (fs::is_regular_file(dir / "config.json", ec)) {
-    const nlohmann::json cfg = read_json_file((dir / "config.json").string());
-    const std::string type = cfg.is_object() ? json_string(cfg, "model_type", "", path) : "";
-    for (const char* text_lm : {"llada", "dream", "mdm", "sedd"})
-      if (type.find(text_lm) != std::string::npos)
-        throw FormatError(path + ": a text diffusion language model (model_type '" + type +
-                          "'): not supported yet (image DiT pipelines only)");
-  }
+  std::optional<nlohmann::json> idx, cfg;
+  if (fs::is_regular_file(dir / "model_index.json", ec)) idx = read_json_file((dir / "model_index.json").string());
+  if (fs::is_regular_file(dir / "config.json", ec)) cfg = read_json_file((dir / "config.json").string());
+  refuse_unsupported_diffusion(idx ? &*idx : nullptr, cfg ? &*cfg : nullptr, path);
 }
 
 }  // namespace
+
+Modality detect_modality(const std::string& path) {
+  refuse_unsupported_modality(path);
+  return DiffusionPipeline::is_diffusion_model(path) ? Modality::ImageDiffusion : Modality::Text;
+}
 
 struct DiffusionPipeline::Impl {
   std::string path;

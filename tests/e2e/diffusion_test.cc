@@ -11,6 +11,7 @@
 #include "arrowquant/diffusion.h"
 #include "arrowquant/error.h"
 #include "golden_logits.h"
+#include "io/json_file.h"
 #include "io/safetensors_reader.h"
 #include "model/diffusion_scheduler.h"
 #include "model/dit_transformer.h"
@@ -150,6 +151,7 @@ TEST(Diffusion, QuantisedDitRunsFromItsFolder) {
   const std::string model = goldens("tiny_dit");
   auto r = run_cli("quantize " + model + " -o " + tmp / "q8" + " --bits 8 --group-size 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("image diffusion"), std::string::npos) << "no profile named: plain settings\n" << r.output;
   EXPECT_TRUE(fs::exists(tmp / "q8/scheduler_config.json"));
   DiffusionPipeline fp(model), q(tmp / "q8");
   SafetensorsFile g(goldens("tiny_dit_golden.safetensors"));
@@ -300,4 +302,72 @@ TEST(Diffusion, TimeGroupClipsSurviveAResume) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_EQ(aqtest::slurp(out + "/model.parquet"), aqtest::slurp(tmp / "full/model.parquet"));
   EXPECT_EQ(ModelWeights(out).time_groups().clips.size(), 6u * 9u);
+}
+
+TEST(Diffusion, ProfilesFollowTheModalityAndUnsupportedKindsAreRefused) {
+  // A profile named for a DiT folder gives the seed's diffusion values (trajectory calibration, time
+  // groups, min_accuracy), says so, and records them; settings still apply on top.
+  aqtest::TempDir tmp;
+  auto r = run_cli("quantize " + goldens("tiny_dit") + " -o " + tmp / "edge" + " --profile edge --samples 8 --json " +
+                   tmp / "edge.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("profile edge (image diffusion): bits 2, group_size 256"), std::string::npos) << r.output;
+  const nlohmann::json j = read_json_file(tmp / "edge.json");
+  EXPECT_EQ(j["config"]["modality"], "image diffusion");
+  EXPECT_EQ(j["config"]["calibration"]["time_groups"], 5);
+  EXPECT_EQ(j["config"]["calibration"]["samples"], 8);
+  EXPECT_DOUBLE_EQ(j["config"]["calibration"]["min_accuracy"].get<double>(), 0.65);
+  EXPECT_EQ(DiffusionPipeline(tmp / "edge").runs_as(), "float weights, f32 activations");
+  EXPECT_EQ(detect_modality(goldens("tiny_dit")), Modality::ImageDiffusion);
+  EXPECT_EQ(detect_modality(aqtest::source_dir() + "/tests/goldens/tiny/llama"), Modality::Text);
+
+  // Diffusion models we cannot run yet are named and refused before anything is written.
+  fs::create_directories(tmp / "audio");
+  write_text_file(tmp / "audio/model_index.json",
+                  R"({"_class_name": "AudioLDMPipeline", "unet": ["diffusers", "UNet2DConditionModel"], "vocoder": ["transformers", "SpeechT5HifiGan"]})");
+  fs::create_directories(tmp / "llada");
+  write_text_file(tmp / "llada/config.json", R"({"model_type": "llada", "architectures": ["LLaDAModelLM"]})");
+  fs::create_directories(tmp / "unet");
+  write_text_file(tmp / "unet/model_index.json", R"({"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"]})");
+  for (const auto& [folder, kind] : {std::pair{"audio", "an audio diffusion pipeline (AudioLDMPipeline)"},
+                                     std::pair{"llada", "a text diffusion language model (model_type 'llada')"},
+                                     std::pair{"unet", "a UNet diffusion pipeline (DDPMPipeline)"}}) {
+    r = run_cli("quantize " + tmp / folder + " -o " + tmp / (std::string(folder) + "-q") + " --profile edge");
+    EXPECT_NE(r.exit_code, 0) << folder;
+    EXPECT_NE(r.output.find(kind), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("not supported yet"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(tmp / (std::string(folder) + "-q"))) << folder;
+    EXPECT_THROW(detect_modality(tmp / folder), FormatError) << folder;
+  }
+}
+
+TEST(Diffusion, AnalyzeSplitsEachTensorsDivergenceByTimeGroup) {
+  // `analyze --calibration trajectory --time-groups N`: every quantisable tensor's model divergence
+  // (alone at INT4) per group of timesteps.
+  aqtest::TempDir tmp;
+  auto r = run_cli("analyze " + goldens("fashion_dit") + " --calibration trajectory --samples 64 --time-groups 4 "
+                   "--widths 2,4 --json " + tmp / "an.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Model divergence per time group"), std::string::npos) << r.output;
+  const nlohmann::json j = read_json_file(tmp / "an.json");
+  EXPECT_EQ(j["time_groups"], 4);
+  int64_t probed = 0, late_worst = 0;
+  for (const auto& t : j["tensors"]) {
+    if (!t.contains("probe_divergence_by_time_group")) continue;
+    ++probed;
+    const auto g = t["probe_divergence_by_time_group"].get<std::vector<double>>();
+    ASSERT_EQ(g.size(), 4u) << t["name"];
+    for (double d : g) EXPECT_GE(d, 0) << t["name"];  // every group has states
+    const double worst = *std::max_element(g.begin(), g.end());
+    EXPECT_GE(worst, t["probe_divergence"].get<double>() * 0.999) << t["name"];
+    if (worst == g[0]) ++late_worst;
+  }
+  EXPECT_GT(probed, 30);
+  std::printf("%lld of %lld tensors hurt the least noisy group most\n", (long long)late_worst, (long long)probed);
+
+  // Time groups mean nothing to a text model: a clear error.
+  r = run_cli("analyze " + aqtest::source_dir() + "/tests/goldens/tiny/llama --calibration " + goldens("tiny_dit/model_index.json") +
+              " --time-groups 4");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("time groups need a diffusion model"), std::string::npos) << r.output;
 }

@@ -29,9 +29,13 @@ def test_predict_noise_equals_diffusers():
 
 def test_quantize_diffusion_model_scores_against_the_original(tmp_path):
     seen = []
-    r = aq.ArrowQuantV2("cloud").quantize_diffusion_model(
+    # The cloud profile's diffusion values (8-bit g64, trajectory calibration, min_accuracy 0.95), on 32
+    # trajectory states and without static activations (time_groups 0) to keep the test short.
+    r = aq.ArrowQuantV2("cloud", samples=32, time_groups=0, env=False).quantize_diffusion_model(
         FASHION, tmp_path / "w8", classifier=os.path.join(DIFFUSION, "fashion_classifier"), samples=20, steps=4,
         progress_callback=lambda f, m: seen.append(f))
+    assert r["report"]["config"]["modality"] == "image diffusion"
+    assert r["report"]["config"]["calibration"]["min_accuracy"] == 0.95
     assert r["compression_ratio"] > 1.3 and r["cosine_similarity"] > 0.999
     d = r["diffusion"]
     assert d["samples"] == 20 and len(d["per_timestep"]) == 4
@@ -78,3 +82,22 @@ def test_time_group_clips_round_the_inputs_when_asked(tmp_path):
     assert err(weights_only) < err(rounded) < 0.1
     with pytest.raises(aq.ArrowQuantError, match="no static activation clips"):
         aq.DiffusionPipeline(TINY, static_activations=True)
+
+
+def test_profiles_follow_the_modality(tmp_path):
+    assert aq.detect_modality(TINY) == "diffusion"
+    assert aq.detect_modality(os.path.join(ROOT, "tests", "goldens", "tiny", "llama")) == "text"
+    c = aq.QuantConfig.from_profile("edge", modality="diffusion", env=False)
+    assert (c.bits, c.group_size, c.time_groups, c.min_accuracy, c.samples, c.calibration) == \
+        (2, 256, 5, 0.65, 32, "trajectory")
+    assert c.replace(bits=4).time_groups == 5  # replace keeps the modality
+    assert aq.QuantConfig.from_profile("edge", env=False).time_groups == 0
+    with pytest.raises(aq.ConfigurationError, match="modality"):
+        aq.QuantConfig.from_profile("edge", modality="audio")
+    # Without a config, quantize_diffusion_model takes the mode's diffusion values.
+    r = aq.ArrowQuantV2("edge", samples=8, env=False).quantize_diffusion_model(TINY, tmp_path / "edge")
+    assert r["report"]["config"]["calibration"]["time_groups"] == 5
+    (tmp_path / "llada").mkdir()
+    (tmp_path / "llada" / "config.json").write_text('{"model_type": "llada"}')
+    with pytest.raises(aq.ModelFormatError, match="text diffusion language model.*not supported yet"):
+        aq.detect_modality(tmp_path / "llada")
