@@ -18,6 +18,17 @@ namespace aqtest {
 
 namespace fs = std::filesystem;
 
+// What the E that fn throws says ("" when it throws none): tests check the message of an error.
+template <class E, class Fn>
+std::string message_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline std::string source_dir() { return AQ_SOURCE_DIR; }
 inline std::string cli_path() { return AQ_CLI_PATH; }
 inline std::string minilm_dir() { return source_dir() + "/models/all-MiniLM-L6-v2"; }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "arrowquant/error.h"
+#include "test_util.h"
 
 using namespace arrowquant;
 
@@ -15,12 +16,7 @@ nlohmann::json valid() {
 }
 
 std::string error_of(const nlohmann::json& j) {
-  try {
-    TimeGroupClips::from_json(j, "f.parquet: metadata key time_groups");
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "";
+  return aqtest::message_of<FormatError>([&] { TimeGroupClips::from_json(j, "f.parquet: metadata key time_groups"); });
 }
 
 }  // namespace

@@ -131,6 +131,16 @@ class DecoderCalibration : public BlockAccess<LlamaDecoder> {
 
 }  // namespace
 
+void CalibrationModel::check_time_groups(int64_t groups) const {
+  if (groups <= 0) return;
+  if (train_timesteps() <= 0)
+    throw ValueError("--time-groups is for diffusion models (activation clips per group of timesteps); this is " +
+                     std::string(kind() == "encoder" ? "an " : "a ") + kind() + " model");
+  if (groups > train_timesteps())
+    throw ValueError("--time-groups " + std::to_string(groups) + ": the model has only " +
+                     std::to_string(train_timesteps()) + " timesteps");
+}
+
 std::unique_ptr<CalibrationModel> CalibrationModel::open(const ModelWeights& w, int threads) {
   if (DecoderConfig::is_decoder(w.config())) return std::make_unique<DecoderCalibration>(w, threads);
   if (DitConfig::is_dit(w.config())) return open_dit_calibration(w, threads);

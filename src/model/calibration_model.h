@@ -38,6 +38,9 @@ class CalibrationModel {
     (void)seq;
     return -1;
   }
+  // ValueError unless `groups` (--time-groups) can cut this model's timesteps: a diffusion model with
+  // at least that many. 0 (none) always fits.
+  void check_time_groups(int64_t groups) const;
   virtual std::vector<float> embed(const std::vector<int32_t>& ids) const = 0;  // [T, hidden]
   virtual void run_block(int64_t b, float* x, int64_t T) const = 0;            // in place
   virtual std::vector<Linear*> linears(int64_t b) = 0;

@@ -196,8 +196,10 @@ std::vector<float> DitTransformer::forward(const float* x, int64_t B, const std:
   std::optional<TimeGroupActivations::Batch> rounding;
   if (static_activations_) rounding.emplace(*static_activations_, timesteps);
   std::vector<float> h = embed(x, B);
-  for (int64_t l = 0; l < cfg_.layers; ++l) run_block(l, h.data(), B, timesteps, labels);
-  return output(h.data(), B, timesteps, labels);
+  const std::vector<float> proj = time_projection(timesteps);
+  BlockScratch scratch;
+  for (int64_t l = 0; l < cfg_.layers; ++l) run_block(l, h.data(), B, proj, labels, scratch);
+  return output_from(h.data(), B, proj, labels);
 }
 
 void DitTransformer::use_static_activations(const TimeGroupClips& clips, const std::string& file) {
@@ -237,13 +239,24 @@ std::vector<float> DitTransformer::time_projection(const std::vector<float>& tim
 
 void DitTransformer::run_block(int64_t l, float* h, int64_t B, const std::vector<float>& timesteps,
                                const std::vector<int32_t>& labels) const {
+  BlockScratch scratch;
+  run_block(l, h, B, time_projection(timesteps), labels, scratch);
+}
+
+void DitTransformer::run_block(int64_t l, float* h, int64_t B, const std::vector<float>& time_proj,
+                               const std::vector<int32_t>& labels, BlockScratch& scratch) const {
   const Block& blk = blocks_.at(size_t(l));
   const int64_t D = cfg_.hidden, T = cfg_.tokens(), N = B * T;
   // Every Linear reads its own buffer: calibration's statistics tell layers apart by their input
   // (q, k, v share one), so the attention context and the MLP's norm must not reuse the first norm's.
-  std::vector<float> normed(size_t(N * D)), q(size_t(N * D)), k(size_t(N * D)), v(size_t(N * D)), ctx(size_t(N * D)),
-      mlp_in(size_t(N * D)), branch(size_t(N * D)), inner(size_t(N * cfg_.ff_inner)), mod(size_t(B * 6 * D));
-  std::vector<float> cond = conditioning(blk, time_projection(timesteps), labels);
+  // Each buffer is written whole before it is read: resizing keeps the previous block's values.
+  for (std::vector<float>* b : {&scratch.normed, &scratch.q, &scratch.k, &scratch.v, &scratch.ctx, &scratch.mlp_in,
+                                &scratch.branch})
+    b->resize(size_t(N * D));
+  scratch.inner.resize(size_t(N * cfg_.ff_inner));
+  scratch.mod.resize(size_t(B * 6 * D));
+  auto& [normed, q, k, v, ctx, mlp_in, branch, inner, mod] = scratch;
+  std::vector<float> cond = conditioning(blk, time_proj, labels);
   blk.modulation.forward(cond.data(), B, mod.data());
   // mod per image: shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp (D each). The
   // element-wise work between the products is spread over the images too (each image's own rows, so
@@ -275,10 +288,15 @@ void DitTransformer::run_block(int64_t l, float* h, int64_t B, const std::vector
 
 std::vector<float> DitTransformer::output(const float* h, int64_t B, const std::vector<float>& timesteps,
                                           const std::vector<int32_t>& labels) const {
+  return output_from(h, B, time_projection(timesteps), labels);
+}
+
+std::vector<float> DitTransformer::output_from(const float* h, int64_t B, const std::vector<float>& time_proj,
+                                               const std::vector<int32_t>& labels) const {
   const int64_t D = cfg_.hidden, T = cfg_.tokens(), P = cfg_.patch, C = cfg_.in_channels, G = cfg_.grid();
   const int64_t S = cfg_.sample_size, N = B * T;
   // The final layer is modulated by block 0's conditioning (diffusers reuses its embedder).
-  const std::vector<float> cond = conditioning(blocks_.front(), time_projection(timesteps), labels);
+  const std::vector<float> cond = conditioning(blocks_.front(), time_proj, labels);
   std::vector<float> final_mod(size_t(B * 2 * D)), normed(size_t(N * D));
   final_modulation_.forward(cond.data(), B, final_mod.data());
   for (int64_t b = 0; b < B; ++b) {

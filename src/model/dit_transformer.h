@@ -73,6 +73,17 @@ class DitTransformer {
     Linear modulation;                   // norm1.linear: D → 6D (shift, scale, gate) × (attention, MLP)
     Linear q, k, v, out, ff_in, ff_out;
   };
+  // One block's working buffers, kept across the blocks of one forward(): allocated per block they
+  // cost page faults and zeroing (a tenth of a sampling step). Every Linear still reads its own
+  // buffer (calibration's statistics tell layers apart by their input).
+  struct BlockScratch {
+    std::vector<float> normed, q, k, v, ctx, mlp_in, branch, inner, mod;
+  };
+  // run_block and output on the timesteps' sinusoidal projection, computed once per forward().
+  void run_block(int64_t block, float* h, int64_t batch, const std::vector<float>& time_proj,
+                 const std::vector<int32_t>& labels, BlockScratch& scratch) const;
+  std::vector<float> output_from(const float* h, int64_t batch, const std::vector<float>& time_proj,
+                                 const std::vector<int32_t>& labels) const;
   // The block's conditioning per image [B, D]: SiLU of its timestep embedding plus its label embedding.
   std::vector<float> time_projection(const std::vector<float>& timesteps) const;  // [B, 256]
   std::vector<float> conditioning(const Block& b, const std::vector<float>& time_proj,

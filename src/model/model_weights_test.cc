@@ -17,13 +17,9 @@ using namespace arrowquant;
 namespace {
 std::string stories() { return aqtest::stories_dir() + "/stories260K.bin"; }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "";
+template <class Fn>
+std::string error_of(Fn&& fn) {
+  return aqtest::message_of<FormatError>(fn);
 }
 }  // namespace
 

@@ -359,12 +359,7 @@ CalibrationResult quantize_calibrated(ModelSession& session, const QuantConfig& 
                                       const std::function<const Checkpoint*()>& open_checkpoint,
                                       const CalibrationLog& log, const BlockProgress& progress) {
   CalibrationModel& model = session.calibration_model(cfg.threads);
-  if (cfg.time_groups > 0 && model.train_timesteps() <= 0)
-    throw ValueError("--time-groups is for diffusion models (activation clips per group of timesteps); this is " +
-                     std::string(model.kind() == "encoder" ? "an " : "a ") + model.kind() + " model");
-  if (cfg.time_groups > model.train_timesteps())
-    throw ValueError("--time-groups " + std::to_string(cfg.time_groups) + ": the model has only " +
-                     std::to_string(model.train_timesteps()) + " timesteps");
+  model.check_time_groups(cfg.time_groups);
   const auto& seqs = session.calibration_sequences(cfg);  // checked before any work
   const Checkpoint* ckpt = open_checkpoint ? open_checkpoint() : nullptr;
   session.calibrate_started();

@@ -38,8 +38,8 @@ void OutputProbe::set_time_groups(int64_t groups) {
   groups_ = {};
   group_of_seq_.clear();
   group_divergence_.clear();
+  m_.check_time_groups(groups);
   if (groups <= 0) return;
-  if (m_.train_timesteps() <= 0) throw ValueError("time groups need a diffusion model (its states carry timesteps)");
   groups_.train_timesteps = m_.train_timesteps();
   groups_.groups = groups;
   for (const auto& s : seqs_) group_of_seq_.push_back(groups_.group_of(m_.timestep_of(s)));

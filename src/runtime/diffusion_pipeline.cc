@@ -93,6 +93,7 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, EngineOptions opts
   }
   m.weights->set_kernel_request(req);
   m.dit = std::make_unique<DitTransformer>(*m.weights, opts.threads);
+  int64_t static_groups = 0;
   if (opts.static_activations) {
     const TimeGroupClips clips = m.weights->time_groups();
     if (clips.empty())
@@ -102,9 +103,10 @@ DiffusionPipeline::DiffusionPipeline(const std::string& path, EngineOptions opts
       throw FormatError(path + ": metadata key time_groups is for " + std::to_string(clips.train_timesteps) +
                         " timesteps, the scheduler has " + std::to_string(m.schedule.train_steps));
     m.dit->use_static_activations(clips, m.weights->path());
+    static_groups = clips.groups;
   }
   m.runs_as = std::string(m.packed ? "packed" : "float") + " weights, " +
-              (opts.static_activations ? "static int8 activations (" + std::to_string(m.weights->time_groups().groups) +
+              (opts.static_activations ? "static int8 activations (" + std::to_string(static_groups) +
                                              " timestep groups)"
                : opts.activations == A::Int8 ? "int8 activations"
                                              : "f32 activations");

@@ -369,5 +369,5 @@ TEST(Diffusion, AnalyzeSplitsEachTensorsDivergenceByTimeGroup) {
   r = run_cli("analyze " + aqtest::source_dir() + "/tests/goldens/tiny/llama --calibration " + goldens("tiny_dit/model_index.json") +
               " --time-groups 4");
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("time groups need a diffusion model"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--time-groups is for diffusion models"), std::string::npos) << r.output;
 }
