@@ -255,7 +255,9 @@ void DitTransformer::run_block(int64_t l, float* h, int64_t B, const std::vector
     b->resize(size_t(N * D));
   scratch.inner.resize(size_t(N * cfg_.ff_inner));
   scratch.mod.resize(size_t(B * 6 * D));
-  auto& [normed, q, k, v, ctx, mlp_in, branch, inner, mod] = scratch;
+  // Plain references, not a structured binding: clang 14 cannot capture bindings in the lambdas below.
+  std::vector<float>&normed = scratch.normed, &q = scratch.q, &k = scratch.k, &v = scratch.v, &ctx = scratch.ctx,
+                     &mlp_in = scratch.mlp_in, &branch = scratch.branch, &inner = scratch.inner, &mod = scratch.mod;
   std::vector<float> cond = conditioning(blk, time_proj, labels);
   blk.modulation.forward(cond.data(), B, mod.data());
   // mod per image: shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp (D each). The
