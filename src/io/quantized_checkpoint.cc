@@ -6,12 +6,12 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <set>
 
 #include "arrowquant/error.h"
 #include "format/pack.h"
 #include "io/json_file.h"
+#include "io/module_pattern.h"
 
 namespace arrowquant {
 
@@ -165,7 +165,8 @@ class QuantizedCheckpointSource : public TensorSource {
 
   // --- compressed-tensors -------------------------------------------------------------------------
   struct CtScheme {
-    std::vector<std::string> targets;
+    std::vector<std::string> targets;       // module names and classes ("Linear")
+    std::vector<ModulePattern> target_patterns;  // the "re:" targets, compiled once
     int bits;
     bool symmetric;
     bool float8 = false;  // type "float": FP8 E4M3 weights
@@ -187,8 +188,12 @@ class QuantizedCheckpointSource : public TensorSource {
         if (!w) continue;  // activations only
         CtScheme s;
         if (g.contains("targets") && g["targets"].is_array())
-          for (const auto& t : g["targets"])
-            if (t.is_string()) s.targets.push_back(t.get<std::string>());
+          for (const auto& t : g["targets"]) {
+            if (!t.is_string()) continue;
+            const std::string target = t.get<std::string>();
+            if (target.rfind("re:", 0) == 0) s.target_patterns.emplace_back(target.substr(3), gw + ".targets");
+            else s.targets.push_back(target);
+          }
         const std::string type = json_string(*w, "type", "int", gw + ".weights");
         s.bits = int(json_int(*w, "num_bits", 0, gw + ".weights"));
         s.float8 = type == "float";
@@ -211,7 +216,7 @@ class QuantizedCheckpointSource : public TensorSource {
         if (!w->value("actorder", nlohmann::json()).is_null() && w->value("actorder", nlohmann::json()) != false &&
             s.strategy != "group")
           throw FormatError(gw + ": actorder with strategy " + s.strategy + " cannot be read");
-        schemes.push_back(s);
+        schemes.push_back(std::move(s));
       }
     if (format != "pack-quantized" && format != "int-quantized" && format != "naive-quantized" &&
         format != "float-quantized" && format != "mixed-precision")
@@ -290,19 +295,14 @@ class QuantizedCheckpointSource : public TensorSource {
 
   const CtScheme& scheme_for(const std::vector<CtScheme>& schemes, const std::string& prefix) const {
     const CtScheme* by_class = nullptr;
-    for (const auto& s : schemes)
+    for (const auto& s : schemes) {
       for (const auto& t : s.targets) {
         if (t == prefix) return s;
-        if (t.rfind("re:", 0) == 0) {
-          try {
-            if (std::regex_search(prefix, std::regex(t.substr(3)), std::regex_constants::match_continuous)) return s;
-          } catch (const std::regex_error&) {
-            throw FormatError(where_ + ": config group target '" + t + "' is not a valid regular expression");
-          }
-        } else if (t.find('.') == std::string::npos && !by_class) {
-          by_class = &s;  // a module class ("Linear"): every quantised module here is one
-        }
+        if (t.find('.') == std::string::npos && !by_class) by_class = &s;  // a module class ("Linear"): every quantised module here is one
       }
+      for (const auto& p : s.target_patterns)
+        if (p.matches_start_of(prefix)) return s;
+    }
     if (by_class) return *by_class;
     throw FormatError(where_ + ": " + prefix + " is stored quantised but no config group of quantization_config targets it");
   }
@@ -320,19 +320,16 @@ class QuantizedCheckpointSource : public TensorSource {
     // GPTQModel's per-module overrides: "+:regex" (or a bare regex) changes bits / group_size / sym,
     // "-:regex" leaves the module unquantised; the first match wins.
     struct Override {
-      std::regex pattern;
-      nlohmann::json settings;
+      ModulePattern pattern;
+      nlohmann::json settings;  // null: "-:", the module stays unquantised
     };
     std::vector<Override> overrides;
     if (const nlohmann::json* dyn = json_object_field(qc, "dynamic", where))
       for (const auto& [key, value] : dyn->items()) {
         const bool negative = key.rfind("-:", 0) == 0;
         const std::string re = key.rfind("+:", 0) == 0 || negative ? key.substr(2) : key;
-        try {
-          overrides.push_back({std::regex(re), negative ? nlohmann::json() : json_object(value, where + ".dynamic." + key)});
-        } catch (const std::regex_error&) {
-          throw FormatError(where + ".dynamic: '" + key + "' is not a valid regular expression");
-        }
+        ModulePattern pattern(re, where + ".dynamic");
+        overrides.push_back({std::move(pattern), negative ? nlohmann::json() : json_object(value, where + ".dynamic." + key)});
       }
     for (const auto& t : base_->tensors()) {
       if (!t.name.ends_with(".qweight")) continue;
@@ -341,7 +338,7 @@ class QuantizedCheckpointSource : public TensorSource {
       int64_t m_group = group;
       bool m_sym = sym;
       for (const auto& o : overrides) {
-        if (!std::regex_search(prefix, o.pattern)) continue;
+        if (!o.pattern.matches_start_of(prefix)) continue;
         if (o.settings.is_null())
           throw FormatError(where_ + ": " + prefix + " is stored quantised but quantization_config.dynamic excludes it");
         const std::string ow = where + ".dynamic";
