@@ -39,6 +39,10 @@ row w4_g64_keep8_gptq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method gptq "$
 row w4_g64_keep8_awq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method awq "${TRAJ[@]}"
 row w4a8_g64_keep8 "$I8" --bits 4 --group-size 64 "${KEEP8[@]}"
 row w2_g32_keep8_gptq_min99 "" --bits 2 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}" --min-accuracy 0.99
+# The terrain UNet's best GPTQ recipe (no rotation, act-order, two least-squares scale refits).
+BEST=(--method gptq --rotation none --act-order --scale-refits 2 "${TRAJ[@]}")
+row w4_g64_keep8_best "" --bits 4 --group-size 64 "${KEEP8[@]}" "${BEST[@]}"
+row w4_g32_keep8_best "" --bits 4 --group-size 32 "${KEEP8[@]}" "${BEST[@]}"
 # Static int8 activations (--static-activations: each Linear's input rounded to a clip stored in the
 # file) chosen per timestep group: one clip for every timestep (time-agnostic) against 10 groups.
 STATIC="--static-activations"

@@ -263,6 +263,12 @@ def main():
     put("tensor_source_fuzz", "tiny.safetensors", st)
     for name, data in quantized_checkpoints(np.random.default_rng(3)):
         put("quantized_checkpoint_fuzz", name + ".bin", data)
+    # Recorded input statistics (quantize --calibration X.safetensors): a Hessian, and one beside a
+    # tensor that is not square.
+    put("recorded_inputs_fuzz", "hessian_3x3.safetensors", safetensors_bytes(
+        {"layer.weight": np.array([[2, 0.5, 0], [0.5, 1, 0.1], [0, 0.1, 3]], np.float32)}))
+    put("recorded_inputs_fuzz", "two_tensors.safetensors", safetensors_bytes(
+        {"a.weight": np.array([[1, 0.2], [0.2, 1]], np.float32), "b.weight": np.arange(6, dtype=np.float32).reshape(2, 3)}))
     put("tensor_source_fuzz", "tiny_llama2c.bin", llama2c_bytes())
     put("tensor_source_fuzz", "tiny_model.gguf", gguf_model_bytes(np.random.default_rng(2)))
     put("tensor_source_fuzz", "tiny_llama2c_head.bin", llama2c_bytes(shared=False))

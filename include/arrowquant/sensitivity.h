@@ -2,6 +2,7 @@
 // the entropy of its weights, the error of the rounded weights, and — with calibration text — how far
 // the layer's output moves on real inputs. Drives `arrowquant analyze` and automatic bit allocation.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -44,6 +45,9 @@ struct TensorSensitivity {
   double probe_divergence = -1;
   double divergence_per_cost = -1;
   std::vector<double> probe_divergence_by_group;  // [time group]; empty without time groups
+  // With time groups: the entropy (bits, at most 7) of this Linear's int8 input magnitude codes per
+  // group, each rounded at the group's own largest |x| (the float model's inputs); empty otherwise.
+  std::vector<double> input_entropy_by_group;
   // Block Linears that read the same input (q/k/v, gate/up) share this label ("block 3 input 0");
   // empty for tensors measured alone (or without calibration text).
   std::string shared_input;
@@ -56,6 +60,10 @@ struct SensitivityReport {
   int64_t calibration_tokens = 0;
   int64_t probe_tokens = 0;      // tokens the output probes ran on (0: none)
   int64_t time_groups = 0;       // groups of timesteps the probes' divergence is split into (0: none)
+  // Whether entropy predicts what matters: Spearman's rank correlation, over the probed tensors,
+  // of the weight entropy (and, with time groups, the mean input entropy) with the model divergence.
+  // NaN when not measured.
+  double weight_entropy_rank_correlation = NAN, input_entropy_rank_correlation = NAN;
   size_t fixed_bytes = 0;        // tensors that are never quantised (norms, biases, pinned float)
   int64_t total_params = 0;
   std::vector<TensorSensitivity> tensors;

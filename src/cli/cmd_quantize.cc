@@ -44,8 +44,11 @@ void print_summary(const QuantizeReport& r, const QuantConfig& cfg) {
       worst_out = std::min(worst_out, t.output_cosine);
       if (t.rtn_output_rel_mse >= 0 && t.output_rel_mse <= t.rtn_output_rel_mse) ++better;
     }
-  printf("  method %s on %lld calibration tokens: %lld layers, worst layer output cosine %.5f",
-         method_name(cfg.method).c_str(), (long long)r.calibration.value("tokens", int64_t(0)), (long long)n, worst_out);
+  const std::string on = r.calibration.contains("recorded_inputs")
+                             ? "recorded input statistics (" + cfg.calibration + ")"
+                             : std::to_string(r.calibration.value("tokens", int64_t(0))) + " calibration tokens";
+  printf("  method %s on %s: %lld layers, worst layer output cosine %.5f", method_name(cfg.method).c_str(), on.c_str(),
+         (long long)n, worst_out);
   if (cfg.method == Method::Gptq) printf(", %lld/%lld at or below RTN's output error", (long long)better, (long long)n);
   printf("\n");
   if (int rb = r.calibration.value("resumed_blocks", 0)) printf("  resumed %d finished blocks from the checkpoint\n", rb);

@@ -76,4 +76,24 @@ std::map<std::string, std::vector<float>> ActivationClipObserver::clips() const 
   return out;
 }
 
+std::map<std::string, std::vector<double>> ActivationClipObserver::code_entropies() const {
+  std::map<std::string, std::vector<double>> out;
+  for (const auto& [name, gs] : by_linear_) {
+    std::vector<double> e(size_t(groups_), -1.0);
+    for (size_t k = 0; k < gs.size(); ++k) {
+      const Group& g = gs[k];
+      if (g.sample.empty() || !(g.max_abs > 0)) continue;
+      std::vector<double> counts(128, 0.0);
+      const float inv = 127.0f / g.max_abs;
+      for (float a : g.sample) counts[size_t(std::nearbyint(std::min(a * inv, 127.0f)))] += 1;
+      double h = 0;
+      for (double c : counts)
+        if (c > 0) h -= c / double(g.sample.size()) * std::log2(c / double(g.sample.size()));
+      e[k] = h;
+    }
+    out[name] = std::move(e);
+  }
+  return out;
+}
+
 }  // namespace arrowquant

@@ -22,6 +22,10 @@ class ActivationClipObserver : public LinearObserver {
   // The clip per group of every Linear observed; a group no state fell into takes the nearest
   // group's clip (more groups than calibration timesteps).
   std::map<std::string, std::vector<float>> clips() const;
+  // The entropy (bits, at most 7) of each Linear's int8 input magnitude codes per group, rounded at
+  // the group's own largest |x|: how much of an 8-bit static code the group's inputs use (the
+  // "thermodynamic" analysis of the diffusion seed, per time group). -1 for a group without inputs.
+  std::map<std::string, std::vector<double>> code_entropies() const;
 
  private:
   struct Group {

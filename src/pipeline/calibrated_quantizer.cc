@@ -53,9 +53,6 @@ std::string weight_name(const Linear& l) { return l.name + ".weight"; }
 // Where a checkpointed block keeps its Linears' activation clips (--time-groups).
 constexpr const char* kClipsKey = "time_group_clips";
 
-// The widths a layer below --min-accuracy is retried at: the spec's INT2 -> INT4 -> INT8 ladder.
-constexpr int kWiderWidths[] = {4, 8};
-
 // One calibrated run, block by block. The states xs are the quantised model's activations entering
 // the current block (xs_fp the float model's, with float targets); the model's weights are replaced
 // block by block by their quantised-then-dequantised values.
@@ -286,34 +283,14 @@ class BlockCalibrator {
     }
   }
 
-  // The Linear at its planned width, retried wider (INT4, then INT8) while its output cosine stays
-  // below --min-accuracy; every retry is logged and recorded. Then bias correction, and the model
-  // continues with the dequantised weight.
+  // The Linear at its planned width, retried wider while below --min-accuracy (every retry logged and
+  // recorded). Then bias correction, and the model continues with the dequantised weight.
   void quantize_linear_at_min_accuracy(Linear& l, const TensorPlan& plan, const InputStats& st, CheckpointPiece& piece) {
-    std::vector<int> widths = {plan.format->bits};
-    if (cfg_.min_accuracy > 0)
-      for (int w : kWiderWidths)
-        if (w > plan.format->bits) widths.push_back(w);
     std::vector<float> target;
     if (!st.cross.empty()) target = float_target_weight(l, st, cfg_.damp);
-    CalibratedTensor ct;
-    for (size_t wi = 0; wi < widths.size(); ++wi) {
-      const QuantFormat* fmt = wi == 0 ? plan.format : cfg_.format_for(widths[wi], l.in);
-      ct = quantize_linear(l, st, cfg_, fmt, plan.group_size, plan.rotation, target.empty() ? nullptr : &target);
-      if (cfg_.min_accuracy <= 0 || ct.error.cosine >= cfg_.min_accuracy || wi + 1 == widths.size()) break;
-      char buf[256];
-      snprintf(buf, sizeof buf, "%s: output cosine %.5f at INT%d is below --min-accuracy %.4f; redoing at INT%d",
-               l.name.c_str(), ct.error.cosine, widths[wi], cfg_.min_accuracy, widths[wi + 1]);
-      say(buf);
-      piece.decisions.push_back({{"tensor", weight_name(l)}, {"decision", buf}, {"from_bits", widths[wi]},
-                                 {"to_bits", widths[wi + 1]}, {"output_cosine", ct.error.cosine}});
-    }
-    if (cfg_.min_accuracy > 0 && ct.error.cosine < cfg_.min_accuracy)
-      piece.decisions.push_back({{"tensor", weight_name(l)},
-                                 {"decision", "still below --min-accuracy at INT8; kept INT8"},
-                                 {"output_cosine", ct.error.cosine}});
+    CalibratedTensor ct = arrowquant::quantize_linear_at_min_accuracy(
+        l, plan, st, cfg_, target.empty() ? nullptr : &target, [this](const std::string& s) { say(s); }, piece.decisions);
     std::vector<float> back = dequantize(ct.tensor);
-    ct.weight = weight_error(l.float_weight().data(), back.data(), back.size());
     if (cfg_.bias_correction && m_.bias_correction_fits() && !l.bias.empty()) {
       correct_bias(l, back, st);
       piece.floats[l.name + ".bias"] = l.bias;

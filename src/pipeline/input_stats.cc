@@ -101,7 +101,7 @@ std::unique_ptr<StatsObserver> gather_block_stats(CalibrationModel& m, int64_t b
 void collect_float_stats(CalibrationModel& m, const std::vector<std::vector<int32_t>>& seqs,
                          const std::function<void(int64_t, const std::vector<Linear*>&,
                                                   const std::vector<const InputStats*>&)>& fn,
-                         const BlockProgress& progress) {
+                         const BlockProgress& progress, const std::function<LinearObserver*(size_t)>& observe) {
   std::vector<std::vector<float>> xs;
   for (const auto& s : seqs) xs.push_back(m.embed(s));
   for (int64_t b = 0; b < m.blocks(); ++b) {
@@ -111,7 +111,17 @@ void collect_float_stats(CalibrationModel& m, const std::vector<std::vector<int3
     std::vector<const InputStats*> st;
     for (Linear* l : lin) st.push_back(obs->stats_of(l).get());
     fn(b, lin, st);
-    for (size_t s = 0; s < xs.size(); ++s) m.run_block(b, xs[s].data(), int64_t(seqs[s].size()));
+    auto attach = [&](LinearObserver* o) { for (Linear* l : lin) l->observer = o; };
+    try {
+      for (size_t s = 0; s < xs.size(); ++s) {
+        if (observe) attach(observe(s));
+        m.run_block(b, xs[s].data(), int64_t(seqs[s].size()));
+      }
+    } catch (...) {
+      attach(nullptr);
+      throw;
+    }
+    attach(nullptr);
   }
   if (progress) progress(m.blocks(), m.blocks(), "");
 }

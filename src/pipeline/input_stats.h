@@ -109,10 +109,12 @@ std::unique_ptr<StatsObserver> gather_block_stats(CalibrationModel& m, int64_t b
                                                   std::vector<std::vector<float>>* xs_fp = nullptr);
 
 // Input statistics of every block Linear of the float model (no quantisation), for sensitivity
-// analysis: fn(block, linears, stats per linear).
+// analysis: fn(block, linears, stats per linear). With observe, observe(s) (may be null) watches the
+// block's Linears while sequence s advances through the float block.
 void collect_float_stats(CalibrationModel& m, const std::vector<std::vector<int32_t>>& seqs,
                          const std::function<void(int64_t, const std::vector<Linear*>&,
                                                   const std::vector<const InputStats*>&)>& fn,
-                         const BlockProgress& progress);
+                         const BlockProgress& progress,
+                         const std::function<LinearObserver*(size_t)>& observe = nullptr);
 
 }  // namespace arrowquant

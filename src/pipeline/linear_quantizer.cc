@@ -1,5 +1,7 @@
 #include "pipeline/linear_quantizer.h"
 
+#include <cstdio>
+
 #include "quant/gptq.h"
 #include "quant/input_space.h"
 
@@ -46,6 +48,40 @@ CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const Qu
   r.method = cfg.method == Method::Rtn ? (weighted ? "rtn (importance-weighted)" : "rtn") : method_name(cfg.method) + "+rtn";
   r.error = rtn_err;
   return r;
+}
+
+namespace {
+// The widths a layer below --min-accuracy is retried at: the spec's INT2 -> INT4 -> INT8 ladder.
+constexpr int kWiderWidths[] = {4, 8};
+}  // namespace
+
+CalibratedTensor quantize_linear_at_min_accuracy(const Linear& l, const TensorPlan& plan, const InputStats& st,
+                                                 const QuantConfig& cfg, const std::vector<float>* target,
+                                                 const std::function<void(const std::string&)>& say,
+                                                 nlohmann::json& decisions) {
+  const std::string name = l.name + ".weight";
+  std::vector<int> widths = {plan.format->bits};
+  if (cfg.min_accuracy > 0)
+    for (int w : kWiderWidths)
+      if (w > plan.format->bits) widths.push_back(w);
+  CalibratedTensor ct;
+  for (size_t wi = 0; wi < widths.size(); ++wi) {
+    const QuantFormat* fmt = wi == 0 ? plan.format : cfg.format_for(widths[wi], l.in);
+    ct = quantize_linear(l, st, cfg, fmt, plan.group_size, plan.rotation, target);
+    if (cfg.min_accuracy <= 0 || ct.error.cosine >= cfg.min_accuracy || wi + 1 == widths.size()) break;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s: output cosine %.5f at INT%d is below --min-accuracy %.4f; redoing at INT%d",
+             l.name.c_str(), ct.error.cosine, widths[wi], cfg.min_accuracy, widths[wi + 1]);
+    if (say) say(buf);
+    decisions.push_back({{"tensor", name}, {"decision", buf}, {"from_bits", widths[wi]}, {"to_bits", widths[wi + 1]},
+                         {"output_cosine", ct.error.cosine}});
+  }
+  if (cfg.min_accuracy > 0 && ct.error.cosine < cfg.min_accuracy)
+    decisions.push_back({{"tensor", name}, {"decision", "still below --min-accuracy at INT8; kept INT8"},
+                         {"output_cosine", ct.error.cosine}});
+  const std::vector<float> back = dequantize(ct.tensor);
+  ct.weight = weight_error(l.float_weight().data(), back.data(), back.size());
+  return ct;
 }
 
 }  // namespace arrowquant

@@ -2,13 +2,17 @@
 // what the calibrated run stores and what sensitivity analysis measures for the bit allocation (so
 // the allocation weighs the errors of the method the run will use).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "arrowquant/input_rotation.h"
 #include "arrowquant/quant_config.h"
 #include "model/linear.h"
 #include "pipeline/input_stats.h"
+#include "pipeline/precision_rules.h"
 #include "quant/rtn.h"
 #include "quant/weight_error.h"
 
@@ -30,5 +34,13 @@ struct CalibratedTensor {
 CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const QuantConfig& cfg,
                                  const QuantFormat* fmt, int64_t group_size, const InputRotation& rotation,
                                  const std::vector<float>* target);
+
+// quantize_linear at the plan's width, redone wider (INT4, then INT8: the spec's degradation ladder)
+// while the layer's output cosine on the calibration data stays below --min-accuracy. Each retry is
+// said through `say` and recorded in `decisions`; `ct.weight` is filled (against the float weight).
+CalibratedTensor quantize_linear_at_min_accuracy(const Linear& l, const TensorPlan& plan, const InputStats& st,
+                                                 const QuantConfig& cfg, const std::vector<float>* target,
+                                                 const std::function<void(const std::string&)>& say,
+                                                 nlohmann::json& decisions);
 
 }  // namespace arrowquant

@@ -8,6 +8,7 @@
 
 #include "arrowquant/error.h"
 #include "arrowquant/quant_format.h"
+#include "pipeline/recorded_inputs.h"
 #include "util/files.h"
 #include "util/setting_visitors.h"
 
@@ -81,7 +82,11 @@ void QuantConfig::visit(SettingVisitor& v) {
 
   v.visit(calibration, {"calibration", "Calibration text: .txt (one document per line) or .jsonl ({\"text\": ...} per "
                                        "line); for a diffusion model the word 'trajectory': states along its own "
-                                       "guided denoising runs, every timestep and class", kCalibration});
+                                       "guided denoising runs, every timestep and class; for a model ArrowQuant "
+                                       "cannot run, a .safetensors of input Hessians recorded where it runs (one "
+                                       "[in, in] E[x·xᵀ] per weight matrix, under the weight's name: "
+                                       "scripts/terrain_unet.py record): gptq, rtn, --min-accuracy and --target-bpw from each "
+                                       "layer's Hessian", kCalibration});
   v.visit(samples, {"samples", "Calibration sequences (diffusion: trajectory states)", kCalibration, 1, 1 << 20});
   v.visit(seq_len, {"seq_len", "Tokens per calibration sequence (0: 128 for encoders, 256 for decoders, never more "
                                "than the model's context)", kCalibration, 0, 1 << 20});
@@ -308,6 +313,7 @@ void validate(const QuantConfig& c) {
                                                          : "--method " + method_name(c.method)) +
                      " needs calibration text: --calibration FILE (.txt, one document per line, or .jsonl "
                      "with a \"text\" field)");
+  check_recorded_inputs_settings(c);
   if (c.damp <= 0 || c.damp >= 1) throw ValueError("damp must be in (0, 1)");
   if (c.min_accuracy >= 1) throw ValueError("min_accuracy must be in [0, 1)");
   if (c.target_bpw > 0 && c.target_size_mb > 0) throw ValueError("give --target-bpw or --target-size, not both");

@@ -20,6 +20,7 @@
 #include "util/version.h"
 #include "pipeline/bit_allocation.h"
 #include "pipeline/calibrated_quantizer.h"
+#include "pipeline/recorded_inputs.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/model_session.h"
 
@@ -206,10 +207,13 @@ class QuantizationRun {
       label = "calibrate " + what;
       progress_({size_t(done), size_t(total), label});
     };
-    calib_ = quantize_calibrated(session_, cfg_, by_name, [this] { return open_checkpoint(); }, log_, bp);
+    const bool recorded = is_recorded_inputs(cfg_.calibration);
+    calib_ = recorded ? quantize_from_recorded_inputs(session_.source(), cfg_, by_name, log_, bp)
+                      : quantize_calibrated(session_, cfg_, by_name, [this] { return open_checkpoint(); }, log_, bp);
     for (auto& d : calib_.decisions) decisions_.push_back(d);
     rep_.calibration = {{"file", cfg_.calibration}, {"sequences", calib_.sequences}, {"tokens", calib_.tokens},
                         {"resumed_blocks", calib_.resumed_blocks}};
+    if (recorded) rep_.calibration["recorded_inputs"] = calib_.tensors.size();
   }
 
   TensorReport write_tensor(ParquetV2Writer& writer, size_t i) {

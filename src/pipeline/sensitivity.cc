@@ -14,10 +14,12 @@
 #include "arrowquant/packed_tensor.h"
 #include "arrowquant/tensor_source.h"
 #include "model/calibration_model.h"
+#include "pipeline/activation_clips.h"
 #include "pipeline/input_stats.h"
 #include "pipeline/linear_quantizer.h"
 #include "pipeline/model_session.h"
 #include "pipeline/output_probe.h"
+#include "pipeline/recorded_inputs.h"
 
 namespace arrowquant {
 
@@ -33,6 +35,46 @@ namespace {
 // few; enough that the ranking of tensors settles (on SmolLM2 a decoder's per-token KL over 512
 // tokens).
 constexpr int64_t kProbeTokens = 512;
+
+// Spearman's rank correlation of x and y (ties ranked in order met; NaN below 3 pairs).
+double rank_correlation(const std::vector<double>& x, const std::vector<double>& y) {
+  const size_t n = x.size();
+  if (n < 3 || y.size() != n) return NAN;
+  auto ranks = [n](const std::vector<double>& v) {
+    std::vector<size_t> idx(n);
+    for (size_t i = 0; i < n; ++i) idx[i] = i;
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+    std::vector<double> r(n);
+    for (size_t i = 0; i < n; ++i) r[idx[i]] = double(i);
+    return r;
+  };
+  const std::vector<double> rx = ranks(x), ry = ranks(y);
+  const double mean = double(n - 1) / 2;
+  double sxy = 0, sxx = 0, syy = 0;
+  for (size_t i = 0; i < n; ++i) {
+    sxy += (rx[i] - mean) * (ry[i] - mean);
+    sxx += (rx[i] - mean) * (rx[i] - mean);
+    syy += (ry[i] - mean) * (ry[i] - mean);
+  }
+  return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : NAN;
+}
+
+// The report's two correlations: does either entropy rank the tensors as the model divergence does?
+void correlate_entropy(SensitivityReport& rep) {
+  std::vector<double> div, we, div_in, ie;
+  for (const auto& t : rep.tensors) {
+    if (t.probe_divergence < 0) continue;
+    div.push_back(t.probe_divergence);
+    we.push_back(t.weight_entropy);
+    double sum = 0;
+    int n = 0;
+    for (double e : t.input_entropy_by_group)
+      if (e >= 0) sum += e, ++n;
+    if (n) div_in.push_back(t.probe_divergence), ie.push_back(sum / n);
+  }
+  rep.weight_entropy_rank_correlation = rank_correlation(we, div);
+  rep.input_entropy_rank_correlation = rank_correlation(ie, div_in);
+}
 
 double histogram_entropy(const std::vector<double>& counts) {
   double total = 0, h = 0;
@@ -141,7 +183,26 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
   }
   std::map<std::string, TensorSensitivity> measured;
   std::unique_ptr<OutputProbe> probe;
-  if (!cfg.calibration.empty()) {
+  if (is_recorded_inputs(cfg.calibration)) {
+    // A model we cannot run: each recorded layer's output error from its Hessian, no model probes.
+    const InputRecording recording(cfg.calibration, *src);
+    size_t todo = 0;
+    for (const auto& t : src->tensors()) todo += plans[t.name].quantize && t.shape.size() == 2 && recording.has(t.name);
+    if (log) log("calibration: recorded input statistics of " + std::to_string(todo) + " weight matrices (" +
+                 cfg.calibration + "): each layer's output error, no model probes");
+    for (const auto& t : src->tensors()) {
+      const TensorPlan& plan = plans[t.name];
+      if (!plan.quantize || t.shape.size() != 2 || !recording.has(t.name)) continue;
+      if (log && measured.size() % 32 == 0)
+        log("recorded layers measured: " + std::to_string(measured.size()) + "/" + std::to_string(todo));
+      const RecordedLayer r = recording.layer(t.name, cfg.threads);
+      FloatTensor w{t.name, t.shape, r.linear.float_weight()};
+      auto quantize = [&](const QuantFormat* f) {
+        return quantize_linear(r.linear, r.stats, cfg, f, plan.group_size, plan.rotation, nullptr).tensor;
+      };
+      measured[t.name] = measure(w, "linear", cfg, widths, quantize, &r.stats.hessian, nullptr);
+    }
+  } else if (!cfg.calibration.empty()) {
     CalibrationModel& model = session.calibration_model(cfg.threads);
     const auto& seqs = session.calibration_sequences(cfg);
     for (const auto& s : seqs) rep.calibration_tokens += int64_t(s.size());
@@ -159,6 +220,16 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
     if (log) log("output probes: each tensor alone at INT" + std::to_string(probe_width(widths)) + " on " +
                  std::to_string(rep.probe_tokens) + " tokens" +
                  (rep.time_groups ? ", divergence per group of " + std::to_string(rep.time_groups) + " time groups" : ""));
+    // With time groups, the float model's Linear inputs per group, for their code entropy.
+    std::unique_ptr<ActivationClipObserver> inputs_by_group;
+    std::vector<int64_t> group_of_seq;
+    if (rep.time_groups > 0) {
+      inputs_by_group = std::make_unique<ActivationClipObserver>(rep.time_groups);
+      TimeGroupClips grouping;
+      grouping.train_timesteps = model.train_timesteps();
+      grouping.groups = rep.time_groups;
+      for (const auto& s : seqs) group_of_seq.push_back(grouping.group_of(model.timestep_of(s)));
+    }
     collect_float_stats(
         model, seqs,
         [&](int64_t b, const std::vector<Linear*>& lin, const std::vector<const InputStats*>& st) {
@@ -178,7 +249,15 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
           }
           if (log) log("block " + std::to_string(b) + " measured");
         },
-        nullptr);
+        nullptr,
+        [&](size_t s) -> LinearObserver* {
+          if (!inputs_by_group) return nullptr;
+          inputs_by_group->begin_sequence(group_of_seq[s]);
+          return inputs_by_group.get();
+        });
+    if (inputs_by_group)
+      for (auto& [linear, e] : inputs_by_group->code_entropies())
+        if (auto it = measured.find(linear + ".weight"); it != measured.end()) it->second.input_entropy_by_group = e;
   }
   for (const auto& t : src->tensors()) {
     if (!plans[t.name].quantize) continue;
@@ -201,6 +280,7 @@ SensitivityReport analyze_sensitivity(ModelSession& session, const QuantConfig& 
                                   quantize, nullptr, p));
     rep.tensors.back().shape = t.shape;
   }
+  if (probe) correlate_entropy(rep);
   return rep;
 }
 
@@ -222,6 +302,7 @@ nlohmann::json SensitivityReport::to_json() const {
       j["divergence_per_cost"] = t.divergence_per_cost;
       if (!t.probe_divergence_by_group.empty()) j["probe_divergence_by_time_group"] = t.probe_divergence_by_group;
     }
+    if (!t.input_entropy_by_group.empty()) j["input_entropy_by_time_group"] = t.input_entropy_by_group;
     if (!t.shared_input.empty()) j["shared_input"] = t.shared_input;
     ts.push_back(j);
   }
@@ -229,6 +310,10 @@ nlohmann::json SensitivityReport::to_json() const {
                       {"probe_tokens", probe_tokens}, {"fixed_bytes", fixed_bytes}, {"total_params", total_params},
                       {"tensors", ts}};
   if (time_groups > 0) j["time_groups"] = time_groups;
+  nlohmann::json corr = nlohmann::json::object();
+  if (std::isfinite(weight_entropy_rank_correlation)) corr["weight_entropy"] = weight_entropy_rank_correlation;
+  if (std::isfinite(input_entropy_rank_correlation)) corr["input_entropy"] = input_entropy_rank_correlation;
+  if (!corr.empty()) j["entropy_vs_divergence_rank_correlation"] = corr;
   return j;
 }
 
@@ -277,6 +362,17 @@ std::string SensitivityReport::to_markdown() const {
     }
     s += "\n";
   }
+  if (std::isfinite(weight_entropy_rank_correlation) || std::isfinite(input_entropy_rank_correlation)) {
+    // Whether entropy could drive the allocation: it would have to rank tensors as the divergence does.
+    snprintf(buf, sizeof buf, "\nRank correlation with the model divergence (Spearman, probed tensors): weight entropy %.2f",
+             weight_entropy_rank_correlation);
+    s += buf;
+    if (std::isfinite(input_entropy_rank_correlation)) {
+      snprintf(buf, sizeof buf, ", mean input entropy over the time groups %.2f", input_entropy_rank_correlation);
+      s += buf;
+    }
+    s += "\n";
+  }
   if (time_groups > 0 && probed) s += "\n" + time_group_markdown(order);
   return s;
 }
@@ -303,6 +399,20 @@ std::string SensitivityReport::time_group_markdown(const std::vector<const Tenso
       s += buf;
     }
     s += " g" + std::to_string(worst) + " |\n";
+  }
+  s += "\nInput entropy per time group (bits of the int8 |x| code at each group's own largest |x|, at most 7; "
+       "float model)\n\n| tensor |";
+  for (int64_t g = 0; g < time_groups; ++g) s += " g" + std::to_string(g) + " |";
+  s += "\n" + sep + "\n";
+  for (const auto* t : order) {
+    if (t->input_entropy_by_group.empty()) continue;
+    s += "| " + t->name + " |";
+    for (double e : t->input_entropy_by_group) {
+      if (e >= 0) snprintf(buf, sizeof buf, " %.2f |", e);
+      else snprintf(buf, sizeof buf, " - |");
+      s += buf;
+    }
+    s += "\n";
   }
   return s;
 }

@@ -364,6 +364,27 @@ TEST(Diffusion, AnalyzeSplitsEachTensorsDivergenceByTimeGroup) {
   }
   EXPECT_GT(probed, 30);
   std::printf("%lld of %lld tensors hurt the least noisy group most\n", (long long)late_worst, (long long)probed);
+  // The float model's input entropy per group (bits of the int8 |x| code, at most 7) for every block
+  // Linear, and how both entropies rank the tensors against the measured divergence.
+  EXPECT_NE(r.output.find("Input entropy per time group"), std::string::npos) << r.output;
+  int64_t with_entropy = 0;
+  for (const auto& t : j["tensors"]) {
+    if (!t.contains("input_entropy_by_time_group")) continue;
+    ++with_entropy;
+    const auto e = t["input_entropy_by_time_group"].get<std::vector<double>>();
+    ASSERT_EQ(e.size(), 4u) << t["name"];
+    for (double v : e) {
+      EXPECT_GT(v, 0.5) << t["name"];  // real activations use more than one code
+      EXPECT_LE(v, 7.0) << t["name"];
+    }
+  }
+  EXPECT_EQ(with_entropy, probed);
+  const auto& corr = j["entropy_vs_divergence_rank_correlation"];
+  for (const char* k : {"weight_entropy", "input_entropy"}) {
+    ASSERT_TRUE(corr.contains(k)) << corr.dump();
+    EXPECT_GE(corr[k].get<double>(), -1.0);
+    EXPECT_LE(corr[k].get<double>(), 1.0);
+  }
 
   // Time groups mean nothing to a text model: a clear error.
   r = run_cli("analyze " + aqtest::source_dir() + "/tests/goldens/tiny/llama --calibration " + goldens("tiny_dit/model_index.json") +
