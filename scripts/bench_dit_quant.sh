@@ -38,7 +38,11 @@ row w4_g64_keep8 "" --bits 4 --group-size 64 "${KEEP8[@]}"
 row w4_g64_keep8_gptq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method gptq "${TRAJ[@]}"
 row w4_g64_keep8_awq "" --bits 4 --group-size 64 "${KEEP8[@]}" --method awq "${TRAJ[@]}"
 row w4a8_g64_keep8 "$I8" --bits 4 --group-size 64 "${KEEP8[@]}"
+# --min-accuracy on a diffusion model: the noise prediction's cosine with the layers quantised so far
+# (each layer below it redone at INT4, then INT8).
 row w2_g32_keep8_gptq_min99 "" --bits 2 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}" --min-accuracy 0.99
+row w2_g32_keep8_gptq_min95 "" --bits 2 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}" --min-accuracy 0.95
+row w2_g32_keep8_gptq "" --bits 2 --group-size 32 "${KEEP8[@]}" --method gptq "${TRAJ[@]}"
 # The terrain UNet's best GPTQ recipe (no rotation, act-order, two least-squares scale refits).
 BEST=(--method gptq --rotation none --act-order --scale-refits 2 "${TRAJ[@]}")
 row w4_g64_keep8_best "" --bits 4 --group-size 64 "${KEEP8[@]}" "${BEST[@]}"

@@ -58,27 +58,30 @@ constexpr int kWiderWidths[] = {4, 8};
 CalibratedTensor quantize_linear_at_min_accuracy(const Linear& l, const TensorPlan& plan, const InputStats& st,
                                                  const QuantConfig& cfg, const std::vector<float>* target,
                                                  const std::function<void(const std::string&)>& say,
-                                                 nlohmann::json& decisions) {
+                                                 nlohmann::json& decisions, const AccuracyMeasure& accuracy) {
   const std::string name = l.name + ".weight";
   std::vector<int> widths = {plan.format->bits};
   if (cfg.min_accuracy > 0)
     for (int w : kWiderWidths)
       if (w > plan.format->bits) widths.push_back(w);
   CalibratedTensor ct;
+  double acc = 1;
   for (size_t wi = 0; wi < widths.size(); ++wi) {
     const QuantFormat* fmt = wi == 0 ? plan.format : cfg.format_for(widths[wi], l.in);
     ct = quantize_linear(l, st, cfg, fmt, plan.group_size, plan.rotation, target);
-    if (cfg.min_accuracy <= 0 || ct.error.cosine >= cfg.min_accuracy || wi + 1 == widths.size()) break;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s: output cosine %.5f at INT%d is below --min-accuracy %.4f; redoing at INT%d",
-             l.name.c_str(), ct.error.cosine, widths[wi], cfg.min_accuracy, widths[wi + 1]);
+    if (cfg.min_accuracy <= 0) break;
+    acc = accuracy.measure ? accuracy.measure(l, ct) : ct.error.cosine;
+    if (acc >= cfg.min_accuracy || wi + 1 == widths.size()) break;
+    char buf[320];
+    snprintf(buf, sizeof buf, "%s: %s %.5f at INT%d is below --min-accuracy %.4f; redoing at INT%d", l.name.c_str(),
+             accuracy.what.c_str(), acc, widths[wi], cfg.min_accuracy, widths[wi + 1]);
     if (say) say(buf);
     decisions.push_back({{"tensor", name}, {"decision", buf}, {"from_bits", widths[wi]}, {"to_bits", widths[wi + 1]},
-                         {"output_cosine", ct.error.cosine}});
+                         {"measured", accuracy.what}, {"accuracy", acc}, {"output_cosine", ct.error.cosine}});
   }
-  if (cfg.min_accuracy > 0 && ct.error.cosine < cfg.min_accuracy)
+  if (cfg.min_accuracy > 0 && acc < cfg.min_accuracy)
     decisions.push_back({{"tensor", name}, {"decision", "still below --min-accuracy at INT8; kept INT8"},
-                         {"output_cosine", ct.error.cosine}});
+                         {"measured", accuracy.what}, {"accuracy", acc}, {"output_cosine", ct.error.cosine}});
   const std::vector<float> back = dequantize(ct.tensor);
   ct.weight = weight_error(l.float_weight().data(), back.data(), back.size());
   return ct;

@@ -35,12 +35,20 @@ CalibratedTensor quantize_linear(const Linear& l, const InputStats& st, const Qu
                                  const QuantFormat* fmt, int64_t group_size, const InputRotation& rotation,
                                  const std::vector<float>* target);
 
+// What --min-accuracy compares against: by default the layer's own output cosine on the calibration
+// data (from the Hessian); a model may measure more than the layer (a diffusion model: its noise
+// prediction's cosine with this layer quantised). `what` names it in the log and the decisions.
+struct AccuracyMeasure {
+  std::string what = "output cosine";
+  std::function<double(const Linear&, const CalibratedTensor&)> measure;  // null: ct.error.cosine
+};
+
 // quantize_linear at the plan's width, redone wider (INT4, then INT8: the spec's degradation ladder)
-// while the layer's output cosine on the calibration data stays below --min-accuracy. Each retry is
-// said through `say` and recorded in `decisions`; `ct.weight` is filled (against the float weight).
+// while the measured accuracy stays below --min-accuracy. Each retry is said through `say` and
+// recorded in `decisions`; `ct.weight` is filled (against the float weight).
 CalibratedTensor quantize_linear_at_min_accuracy(const Linear& l, const TensorPlan& plan, const InputStats& st,
                                                  const QuantConfig& cfg, const std::vector<float>* target,
                                                  const std::function<void(const std::string&)>& say,
-                                                 nlohmann::json& decisions);
+                                                 nlohmann::json& decisions, const AccuracyMeasure& accuracy = {});
 
 }  // namespace arrowquant

@@ -1,10 +1,19 @@
 #include "pipeline/output_probe.h"
 
+#include <cmath>
 #include <memory>
 
 #include "arrowquant/error.h"
 
 namespace arrowquant {
+
+namespace {
+double output_cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+}  // namespace
 
 OutputProbe::OutputProbe(CalibrationModel& m, const std::vector<std::vector<int32_t>>& seqs, int64_t max_tokens)
     : m_(m) {
@@ -46,23 +55,35 @@ void OutputProbe::set_time_groups(int64_t groups) {
 }
 
 double OutputProbe::run_from(int64_t from, const std::vector<std::vector<float>>* x_from) {
-  double total = 0;
+  double total = 0, cosine = 0;
   std::vector<double> by_group(size_t(groups_.groups), 0.0), count(size_t(groups_.groups), 0.0);
   for (size_t s = 0; s < seqs_.size(); ++s) {
     const int64_t T = int64_t(seqs_[s].size());
     std::vector<float> x = x_from ? (*x_from)[s] : states_[s][size_t(from)];
     for (int64_t b = from; b < m_.blocks(); ++b) m_.run_block(b, x.data(), T);
-    const double d = m_.divergence(base_[s], m_.output(x.data(), T));
+    const std::vector<float> out = m_.output(x.data(), T);
+    const double d = m_.divergence(base_[s], out);
     total += d;
+    cosine += output_cosine(base_[s], out);
     if (!group_of_seq_.empty()) {
       by_group[size_t(group_of_seq_[s])] += d;
       count[size_t(group_of_seq_[s])] += m_.divergence_per_token() ? double(T) : 1.0;
     }
   }
+  last_cosine_ = cosine / double(seqs_.size());
   group_divergence_.assign(by_group.size(), -1.0);
   for (size_t g = 0; g < by_group.size(); ++g)
     if (count[g] > 0) group_divergence_[g] = by_group[g] / count[g];
   return total / double(m_.divergence_per_token() ? tokens_ : int64_t(seqs_.size()));
+}
+
+void OutputProbe::advance_past(int64_t b) {
+  if (b < 0 || b >= m_.blocks()) throw Error("internal: no block " + std::to_string(b) + " to advance past");
+  for (size_t s = 0; s < seqs_.size(); ++s) {
+    std::vector<float> x = states_[s][size_t(b)];
+    m_.run_block(b, x.data(), int64_t(seqs_[s].size()));
+    states_[s][size_t(b + 1)] = std::move(x);
+  }
 }
 
 double OutputProbe::divergence(const std::string& tensor, const std::vector<float>& values) {

@@ -33,6 +33,13 @@ class OutputProbe {
   void set_time_groups(int64_t groups);
   int64_t time_groups() const { return groups_.groups; }
   const std::vector<double>& group_divergence() const { return group_divergence_; }
+  // Calibration replaces blocks by their quantised selves in order: block b's cached input states
+  // become what the model now makes of them (blocks before it quantised, as calibration leaves them),
+  // so that divergence() of a tensor in block b measures it on top of the quantised blocks before.
+  void advance_past(int64_t b);
+  // The mean cosine between the model's outputs and its float outputs in the last divergence() call
+  // (a diffusion model's noise prediction: what --min-accuracy measures there).
+  double last_cosine() const { return last_cosine_; }
 
  private:
   // Runs blocks [from, blocks) on each sequence's states at `from` (x_from supplies them when given,
@@ -48,6 +55,7 @@ class OutputProbe {
   TimeGroupClips groups_;                                // only its grouping of timesteps is used
   std::vector<int64_t> group_of_seq_;                    // [sequence]: its time group
   std::vector<double> group_divergence_;                 // [group]: of the last divergence() call
+  double last_cosine_ = 1;
 };
 
 }  // namespace arrowquant

@@ -136,7 +136,9 @@ void QuantConfig::visit(SettingVisitor& v) {
                                                "(vLLM's --tensor-parallel-size); rows and groups must divide "
                                                "evenly", {}, 1, 1024});
   v.visit(min_accuracy, {"min_accuracy", "Redo a layer at INT4, then INT8, when its output cosine on the calibration "
-                                         "data falls below this (e.g. 0.99; 0 = off), in [0, 1)", kCalibration, 0, 1});
+                                         "data falls below this (e.g. 0.99; 0 = off), in [0, 1); for a diffusion "
+                                         "model, when its noise prediction's cosine with the float model's (the "
+                                         "layers quantised so far, on 64 trajectory states) does", kCalibration, 0, 1});
   v.visit(time_groups, {"time_groups", "Diffusion models (with --calibration trajectory): cut the timesteps into "
                                        "this many equal groups and store, per group, a static int8 clip of each "
                                        "block Linear's input, chosen on the states of that group's timesteps "

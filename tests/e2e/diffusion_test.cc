@@ -287,13 +287,56 @@ TEST(Diffusion, TimeGroupClipsAreStoredAndRoundTheInputsOfTheirGroup) {
   EXPECT_FALSE(fs::exists(tmp / "text"));
 }
 
+TEST(Diffusion, MinAccuracyHoldsTheNoisePredictionCosine) {
+  // --min-accuracy on a DiT measures the noise prediction's cosine with the layers quantised so far
+  // (not a layer's own output cosine): below it a layer is redone at INT4, then INT8, each decision
+  // logged and recorded; the model's noise prediction ends closer to the float model's.
+  aqtest::TempDir tmp;
+  const std::string model = goldens("fashion_dit");
+  const std::string args = "quantize " + model + " --bits 2 --group-size 32 --pin '*norm1.emb.*=8' --pin "
+                           "'*norm1.linear*=8' --method gptq --calibration trajectory --samples 64 -o ";
+  auto plain = run_cli(args + tmp / "plain");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  auto held = run_cli(args + tmp / "held" + " --min-accuracy 0.99 --json " + tmp / "held.json");
+  ASSERT_EQ(held.exit_code, 0) << held.output;
+  EXPECT_NE(held.output.find("noise-prediction cosine"), std::string::npos) << held.output;
+  const nlohmann::json j = read_json_file(tmp / "held.json");
+  int redone = 0;
+  for (const auto& d : j["decisions"]) {
+    if (!d.contains("to_bits")) continue;
+    ++redone;
+    EXPECT_EQ(d["measured"], "noise-prediction cosine");
+    EXPECT_LT(d["accuracy"].get<double>(), 0.99);
+  }
+  EXPECT_GT(redone, 2);
+
+  DiffusionPipeline fp(model), q_plain(tmp / "plain"), q_held(tmp / "held");
+  SampleOptions opts;
+  opts.steps = 10;
+  opts.seed = 5;
+  std::vector<float> mid;
+  opts.on_step = [&](int64_t step, int64_t, int64_t count, const float* x) {
+    if (step == opts.steps / 2) mid.assign(x, x + count * fp.channels() * fp.image_size() * fp.image_size());
+  };
+  const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  fp.sample(labels, opts);
+  const float t = float(fp.timesteps(opts.steps)[size_t(opts.steps / 2)]);
+  const auto ref = fp.guided_noise(mid.data(), 10, t, labels, 2.0f);
+  const double e_plain = rel_l2(q_plain.guided_noise(mid.data(), 10, t, labels, 2.0f).data(), ref.data(), ref.size());
+  const double e_held = rel_l2(q_held.guided_noise(mid.data(), 10, t, labels, 2.0f).data(), ref.data(), ref.size());
+  std::printf("noise error at t=%g: 2-bit %.4f, with --min-accuracy 0.99 %.4f (%d layers redone)\n", t, e_plain, e_held,
+              redone);
+  EXPECT_LT(e_held, e_plain);
+}
+
 TEST(Diffusion, TimeGroupClipsSurviveAResume) {
   // Each finished block's clips are in its checkpoint piece: a run killed after two blocks and resumed
-  // writes the file an uninterrupted run writes, clips included.
+  // writes the file an uninterrupted run writes, clips included (and the --min-accuracy probe, advanced
+  // past the resumed blocks, takes the same decisions).
   aqtest::TempDir tmp;
   const std::string args = "quantize " + goldens("fashion_dit") +
-                           " --bits 4 --group-size 64 --method gptq --calibration trajectory --samples 128 "
-                           "--time-groups 5 -q -o ";
+                           " --bits 2 --group-size 64 --method gptq --calibration trajectory --samples 128 "
+                           "--time-groups 5 --min-accuracy 0.995 -q -o ";
   auto full = run_cli(args + (tmp / "full"));
   ASSERT_EQ(full.exit_code, 0) << full.output;
   const std::string out = tmp / "part";
