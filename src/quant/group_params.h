@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "arrowquant/error.h"
 #include "arrowquant/quant_format.h"
 #include "arrowquant/quant_options.h"
 #include "arrowquant/dtype.h"
@@ -87,6 +89,9 @@ inline double lattice_group(const float* x, const float* w, int64_t n, const Gro
 // fixed. Rotated weights are close to Gaussian, so three trials suffice where the scalar grids search
 // twenty clip ratios.
 inline GroupParams choose_lattice_params(const float* x, const float* w, int64_t n, const QuantFormat& f) {
+  // geometry_problem() refuses such a tensor first; a caller that skips it must not write past codes.
+  if (n % lattice::kDim != 0)
+    throw Error("internal: a lattice group of " + std::to_string(n) + " weights (whole vectors of 8 needed)");
   double ss = 0;
   for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
   const float rms = float(std::sqrt(ss / double(std::max<int64_t>(n, 1))));

@@ -24,6 +24,10 @@ GroupCodes rounded(const std::vector<float>& w, int64_t rows, int64_t cols, int6
       const int64_t c0 = g * gs, n = std::min(gs, cols - c0);
       GroupParams p = choose_params(w.data() + r * cols + c0, nullptr, n, f, ClipMethod::MinMax);
       q.params.push_back(p);
+      if (f.lattice()) {  // whole 8-weight vectors, as quantize_rtn rounds them
+        lattice_group(w.data() + r * cols + c0, nullptr, n, p, q.codes.data() + r * cols + c0);
+        continue;
+      }
       for (int64_t i = 0; i < n; ++i) q.codes[size_t(r * cols + c0 + i)] = uint8_t(code_of(w[size_t(r * cols + c0 + i)], p, f.max_code()));
     }
   return q;
@@ -34,7 +38,7 @@ GroupCodes rounded(const std::vector<float>& w, int64_t rows, int64_t cols, int6
 // With H = I the rows' groups do not interact: each group's scale is Σ w·ℓ / Σ ℓ² (rounded to
 // float16), for every format.
 TEST(ScaleRefit, IdentityHessianGivesEachGroupsClosedForm) {
-  const int64_t rows = 5, cols = 70, gs = 32;  // a ragged last group
+  const int64_t rows = 5, cols = 72, gs = 32;  // a ragged last group (of 8: one lattice vector)
   const auto w = aqtest::random_floats(size_t(rows * cols), 7, 0.1f);
   std::vector<float> I(size_t(cols * cols), 0.0f);
   for (int64_t i = 0; i < cols; ++i) I[size_t(i * cols + i)] = 1;
