@@ -54,7 +54,7 @@ class Reader {
     if (n > b_.size() / sizeof(T) + 1) bad();
     need(n * sizeof(T));
     std::vector<T> v(n);
-    std::memcpy(v.data(), b_.data() + at_, n * sizeof(T));
+    if (n) std::memcpy(v.data(), b_.data() + at_, n * sizeof(T));  // an empty vector's data() may be null
     at_ += n * sizeof(T);
     return v;
   }
