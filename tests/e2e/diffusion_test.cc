@@ -36,6 +36,34 @@ double rel_l2(const float* a, const float* b, size_t n) {
   return std::sqrt(num / std::max(den, 1e-30));
 }
 
+// A state halfway along a 10-step guided run of the float model (one image per class, seeded), its
+// timestep, and the float model's guided noise there: where the tests compare quantised models' noise.
+struct MidState {
+  std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<float> x;
+  float t = 0;
+  std::vector<float> reference;
+  // The relative error of `q`'s guided noise at this state against the float model's.
+  double noise_error(const DiffusionPipeline& q) const {
+    const auto e = q.guided_noise(x.data(), int64_t(labels.size()), t, labels, 2.0f);
+    return rel_l2(e.data(), reference.data(), reference.size());
+  }
+};
+
+MidState mid_state(const DiffusionPipeline& fp, uint64_t seed) {
+  MidState m;
+  SampleOptions opts;
+  opts.steps = 10;
+  opts.seed = seed;
+  opts.on_step = [&](int64_t step, int64_t, int64_t count, const float* x) {
+    if (step == opts.steps / 2) m.x.assign(x, x + count * fp.channels() * fp.image_size() * fp.image_size());
+  };
+  fp.sample(m.labels, opts);
+  m.t = float(fp.timesteps(opts.steps)[size_t(opts.steps / 2)]);
+  m.reference = fp.guided_noise(m.x.data(), int64_t(m.labels.size()), m.t, m.labels, 2.0f);
+  return m;
+}
+
 void check_against_diffusers(const std::string& model, const std::string& golden, double eps_tol, double sample_tol) {
   SafetensorsFile g(golden);
   DiffusionPipeline pipe(model);
@@ -251,21 +279,9 @@ TEST(Diffusion, TimeGroupClipsAreStoredAndRoundTheInputsOfTheirGroup) {
   EngineOptions o;
   o.static_activations = true;
   DiffusionPipeline static_rounding(tmp / "q", o);
-  SampleOptions opts;
-  opts.steps = 10;
-  opts.seed = 3;
-  std::vector<float> mid;
-  opts.on_step = [&](int64_t step, int64_t, int64_t count, const float* x) {
-    if (step == opts.steps / 2) mid.assign(x, x + count * fp.channels() * fp.image_size() * fp.image_size());
-  };
-  const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-  fp.sample(labels, opts);
-  const float t = float(fp.timesteps(opts.steps)[size_t(opts.steps / 2)]);
-  const auto ref = fp.guided_noise(mid.data(), 10, t, labels, 2.0f);
-  const auto a = dynamic_rounding.guided_noise(mid.data(), 10, t, labels, 2.0f);
-  const auto b = static_rounding.guided_noise(mid.data(), 10, t, labels, 2.0f);
-  const double e_weights = rel_l2(a.data(), ref.data(), ref.size()), e_static = rel_l2(b.data(), ref.data(), ref.size());
-  std::printf("noise error at t=%g: 8-bit weights %.4f, and static int8 inputs %.4f\n", t, e_weights, e_static);
+  const MidState mid = mid_state(fp, 3);
+  const double e_weights = mid.noise_error(dynamic_rounding), e_static = mid.noise_error(static_rounding);
+  std::printf("noise error at t=%g: 8-bit weights %.4f, and static int8 inputs %.4f\n", mid.t, e_weights, e_static);
   EXPECT_GT(e_static, e_weights);  // the rounding happened
   EXPECT_LT(e_static, 0.1);        // measured 0.02-0.03 (docs/BENCHMARKS.md)
 
@@ -311,21 +327,10 @@ TEST(Diffusion, MinAccuracyHoldsTheNoisePredictionCosine) {
   EXPECT_GT(redone, 2);
 
   DiffusionPipeline fp(model), q_plain(tmp / "plain"), q_held(tmp / "held");
-  SampleOptions opts;
-  opts.steps = 10;
-  opts.seed = 5;
-  std::vector<float> mid;
-  opts.on_step = [&](int64_t step, int64_t, int64_t count, const float* x) {
-    if (step == opts.steps / 2) mid.assign(x, x + count * fp.channels() * fp.image_size() * fp.image_size());
-  };
-  const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-  fp.sample(labels, opts);
-  const float t = float(fp.timesteps(opts.steps)[size_t(opts.steps / 2)]);
-  const auto ref = fp.guided_noise(mid.data(), 10, t, labels, 2.0f);
-  const double e_plain = rel_l2(q_plain.guided_noise(mid.data(), 10, t, labels, 2.0f).data(), ref.data(), ref.size());
-  const double e_held = rel_l2(q_held.guided_noise(mid.data(), 10, t, labels, 2.0f).data(), ref.data(), ref.size());
-  std::printf("noise error at t=%g: 2-bit %.4f, with --min-accuracy 0.99 %.4f (%d layers redone)\n", t, e_plain, e_held,
-              redone);
+  const MidState mid = mid_state(fp, 5);
+  const double e_plain = mid.noise_error(q_plain), e_held = mid.noise_error(q_held);
+  std::printf("noise error at t=%g: 2-bit %.4f, with --min-accuracy 0.99 %.4f (%d layers redone)\n", mid.t, e_plain,
+              e_held, redone);
   EXPECT_LT(e_held, e_plain);
 }
 
