@@ -79,6 +79,7 @@ class BlockCalibrator {
       const size_t stride = std::max<size_t>(1, seqs.size() / kNoiseProbeStates);
       for (size_t i = 0; i < seqs.size() && spread.size() < kNoiseProbeStates; i += stride) spread.push_back(seqs[i]);
       probe_ = std::make_unique<OutputProbe>(m, spread, INT64_MAX);
+      probe_->track_cosine();
       accuracy_.what = "noise-prediction cosine";
       accuracy_.measure = [this](const Linear& l, const CalibratedTensor& ct) {
         probe_->divergence(weight_name(l), dequantize(ct.tensor));

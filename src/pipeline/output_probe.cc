@@ -64,13 +64,13 @@ double OutputProbe::run_from(int64_t from, const std::vector<std::vector<float>>
     const std::vector<float> out = m_.output(x.data(), T);
     const double d = m_.divergence(base_[s], out);
     total += d;
-    cosine += output_cosine(base_[s], out);
+    if (track_cosine_) cosine += output_cosine(base_[s], out);
     if (!group_of_seq_.empty()) {
       by_group[size_t(group_of_seq_[s])] += d;
       count[size_t(group_of_seq_[s])] += m_.divergence_per_token() ? double(T) : 1.0;
     }
   }
-  last_cosine_ = cosine / double(seqs_.size());
+  if (track_cosine_) last_cosine_ = cosine / double(seqs_.size());
   group_divergence_.assign(by_group.size(), -1.0);
   for (size_t g = 0; g < by_group.size(); ++g)
     if (count[g] > 0) group_divergence_[g] = by_group[g] / count[g];

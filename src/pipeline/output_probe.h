@@ -37,8 +37,10 @@ class OutputProbe {
   // become what the model now makes of them (blocks before it quantised, as calibration leaves them),
   // so that divergence() of a tensor in block b measures it on top of the quantised blocks before.
   void advance_past(int64_t b);
-  // The mean cosine between the model's outputs and its float outputs in the last divergence() call
-  // (a diffusion model's noise prediction: what --min-accuracy measures there).
+  // With track_cosine(), the mean cosine between the model's outputs and its float outputs in the
+  // last divergence() call (a diffusion model's noise prediction: what --min-accuracy measures there);
+  // off by default, as allocation's probes of a decoder's [T, vocab] outputs do not need it.
+  void track_cosine() { track_cosine_ = true; }
   double last_cosine() const { return last_cosine_; }
 
  private:
@@ -55,6 +57,7 @@ class OutputProbe {
   TimeGroupClips groups_;                                // only its grouping of timesteps is used
   std::vector<int64_t> group_of_seq_;                    // [sequence]: its time group
   std::vector<double> group_divergence_;                 // [group]: of the last divergence() call
+  bool track_cosine_ = false;
   double last_cosine_ = 1;
 };
 
